@@ -1,0 +1,140 @@
+/**
+ * JSON-RPC contract between the extension host (client) and the inference process (server).
+ * Types and method names only: no behaviour lives here.
+ */
+
+export type StrategyName = 'superposed' | 'beam' | 'sampling' | 'greedy';
+export const STRATEGIES: readonly StrategyName[] = ['superposed', 'beam', 'sampling', 'greedy'];
+export type CompletionMode = 'line' | 'block' | 'auto';
+export type DeviceName = 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
+export const DEVICES: readonly DeviceName[] = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'];
+
+/** A snippet of another file offered as extra context (joined with the model's file separator). */
+export interface ContextSnippet {
+  path: string;
+  text: string;
+}
+
+export interface CompletionRequest {
+  /** Text of the document before the cursor (already trimmed to a character budget by the client). */
+  prefix: string;
+  /** Text of the document after the cursor. */
+  suffix: string;
+  /** VS Code language id, e.g. "typescript". */
+  languageId: string;
+  /** Workspace-relative or absolute path of the document (for the prompt header and n-grams). */
+  path: string;
+  snippets?: ContextSnippet[];
+  strategy: StrategyName;
+  /** Number of drafts, 1..16. */
+  k: number;
+  /** 1..1024. */
+  maxTokens: number;
+  mode: CompletionMode;
+  speculative: boolean;
+  temperature?: number;
+  topP?: number;
+  seed?: number;
+}
+
+export interface Draft {
+  text: string;
+  /** Higher is better: mean log-probability per token under the model (after verification where applicable). */
+  score: number;
+  tokens: number;
+  strategy: StrategyName;
+}
+
+export interface CompletionTiming {
+  /** Total time inside the engine, ms. */
+  totalMs: number;
+  /** Prompt prefill time, ms. */
+  prefillMs: number;
+  /** Prompt tokens actually computed (after KV prefix reuse). */
+  prefillTokens: number;
+  /** Prompt tokens served from the KV cache. */
+  reusedTokens: number;
+  /** Model forward passes. */
+  forwards: number;
+  /** Decode tokens accepted from speculative drafts. */
+  acceptedSpeculative: number;
+}
+
+export interface CompletionResponse {
+  drafts: Draft[];
+  strategy: StrategyName;
+  timing: CompletionTiming;
+}
+
+export interface InitializeParams {
+  /** Model directory; empty string = the embedded model. */
+  modelPath: string;
+  device: DeviceName;
+  threads?: number;
+  workspaceNgrams: boolean;
+}
+
+export interface InitializeResult {
+  model: string;
+  device: string;
+  providersTried: { name: string; ok: boolean; error?: string }[];
+  loadMs: number;
+  superposition: boolean;
+}
+
+export interface NgramFile {
+  path: string;
+  text: string;
+}
+
+export interface IndexFilesParams {
+  files: NgramFile[];
+  /** Replace what was indexed for these paths (on save) rather than add. */
+  replace: boolean;
+}
+
+export interface DiagnosticsResult {
+  model: string;
+  device: string;
+  providersTried: { name: string; ok: boolean; error?: string }[];
+  cache: { hits: number; misses: number; reusedTokens: number; computedTokens: number; entries: number };
+  ngrams: { staticLoaded: boolean; workspaceFiles: number; workspaceTokens: number };
+  rssBytes: number;
+  requests: number;
+  pid: number;
+}
+
+export interface LogParams {
+  level: 'error' | 'warn' | 'info' | 'debug';
+  message: string;
+}
+
+export interface ProgressParams {
+  /** e.g. "load", "index". */
+  kind: string;
+  message: string;
+  /** 0..1, or undefined when unknown. */
+  fraction?: number;
+  done: boolean;
+}
+
+/** Method names. Requests are cancellable with the standard $/cancelRequest. */
+export const Methods = {
+  initialize: 'superdraft/initialize',
+  complete: 'superdraft/complete',
+  indexFiles: 'superdraft/indexFiles',
+  diagnostics: 'superdraft/diagnostics',
+  shutdown: 'superdraft/shutdown',
+  /** Server → client notifications. */
+  log: 'superdraft/log',
+  progress: 'superdraft/progress',
+} as const;
+
+/** JSON-RPC error codes the server uses beyond the standard ones. */
+export const ErrorCodes = {
+  InvalidParams: -32602,
+  ModelLoadFailed: -32001,
+  NotInitialized: -32002,
+  Unsupported: -32003,
+  RequestCancelled: -32800,
+} as const;
