@@ -1,0 +1,534 @@
+/**
+ * N-gram store for superposed decoding's interpolation and for speculative drafting.
+ *
+ * Two sources are mixed:
+ *  - a static table (`ngrams.bin`, shipped with the model) read zero-copy through typed arrays over the file
+ *    buffer; contexts are exact rows sorted lexicographically, looked up by binary search;
+ *  - dynamic counts built from token sequences (workspace files, open files and the per-request prompt), kept per
+ *    document so a document can be replaced or removed; total tokens are capped and the oldest documents evicted.
+ *
+ * Orders are 2..6 (contexts of 1..5 tokens). The hot paths (`probabilities`, `draft`) do not allocate.
+ *
+ * ngrams.bin (little-endian): header 32 bytes: "SDNG", u32 version=1, u32 vocab_size, u32 num_orders, 16 zero bytes;
+ * num_orders records of 16 bytes: u32 order, u32 num_contexts, u32 num_entries, u32 reserved; then per order, each
+ * array 4-byte aligned: contexts u16[num_contexts*(order-1)], totals u32[num_contexts], offsets u32[num_contexts+1],
+ * tokens u16[num_entries], probs u16[num_entries] (P * 65535, entries by probability descending per context).
+ */
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+
+export const MIN_ORDER = 2;
+export const MAX_ORDER = 6;
+/** Interpolation weights for orders 2..6 (Superposed Decoding's defaults), renormalised over orders with the context. */
+export const ORDER_WEIGHTS: readonly number[] = [0.01, 0.04, 0.15, 0.18, 0.12];
+/** Context lengths handled: 1..5 tokens. */
+const MAX_CTX = MAX_ORDER - 1;
+const MAGIC = 'SDNG';
+const VERSION = 1;
+const HEADER_BYTES = 32;
+const ORDER_RECORD_BYTES = 16;
+/** Default cap on the tokens of all dynamic documents (the prompt excluded). */
+export const DEFAULT_MAX_DYNAMIC_TOKENS = 400_000;
+/** The prompt is counted as a document under this key (not a valid path, never evicted). */
+const PROMPT_KEY = '\u0000prompt';
+/** Longest prompt counted (its last tokens are kept: they are nearest to the cursor). */
+const MAX_PROMPT_TOKENS = 32_768;
+
+export interface NgramStoreOptions {
+  /** Cap on the tokens of all dynamic documents; the oldest documents are evicted beyond it. */
+  maxDynamicTokens?: number;
+  /**
+   * Confidence of dynamic counts against static probabilities within one order: the dynamic share is
+   * D / (D + dynamicPrior) where D is how often the context occurs in the dynamic documents.
+   */
+  dynamicPrior?: number;
+}
+
+export interface DraftOptions {
+  /** Stop the chain when the chosen continuation's probability falls below this (default 0.2). */
+  minProb?: number;
+  /** Shortest context (in tokens) accepted from dynamic documents (default 1). */
+  minDynamicContext?: number;
+  /** Shortest context accepted from the static table (default 2, i.e. trigrams and up). */
+  minStaticContext?: number;
+}
+
+interface StaticOrder {
+  order: number;
+  width: number; // order - 1
+  numContexts: number;
+  contexts: Uint16Array;
+  totals: Uint32Array;
+  offsets: Uint32Array;
+  tokens: Uint16Array;
+  probs: Uint16Array;
+}
+
+/** Successor counts of one context in the dynamic store. The first successor is inline (most contexts have one). */
+interface DynCtx {
+  total: number;
+  t0: number;
+  c0: number;
+  more: Map<number, number> | null;
+}
+
+interface DynDoc {
+  tokens: Uint32Array;
+}
+
+function fail(file: string, why: string): never {
+  throw new Error(`ngrams file ${file}: ${why}`);
+}
+
+function align4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+export class NgramStore {
+  readonly vocabSize: number;
+  private readonly staticOrders: (StaticOrder | null)[] = new Array(MAX_ORDER + 1).fill(null);
+  private staticLoaded = false;
+  /** dyn[j] maps the key of a j-token context (j = 1..5) to its successor counts. */
+  private readonly dyn: Map<number, DynCtx>[] = [];
+  private readonly docs = new Map<string, DynDoc>(); // insertion order = age (oldest first)
+  private docTokens = 0;
+  private readonly maxDynamicTokens: number;
+  private readonly dynamicPrior: number;
+  /** Keys are exact (base-65536 packing) for contexts of up to 3 tokens when the vocabulary fits 16 bits. */
+  private readonly exactKeys: boolean;
+
+  // Scratch state for the hot paths (no allocation per call).
+  private readonly keys = new Float64Array(MAX_CTX + 1);
+  private readonly window = new Int32Array(MAX_CTX);
+  private readonly mark: Int32Array;
+  private scratchCand = new Float64Array(64);
+  private found = new Float64Array(64);
+
+  private constructor(vocabSize: number, opts: NgramStoreOptions = {}) {
+    if (!Number.isInteger(vocabSize) || vocabSize <= 0) throw new Error(`NgramStore: invalid vocabulary size ${vocabSize}`);
+    this.vocabSize = vocabSize;
+    this.maxDynamicTokens = Math.max(0, Math.floor(opts.maxDynamicTokens ?? DEFAULT_MAX_DYNAMIC_TOKENS));
+    this.dynamicPrior = opts.dynamicPrior ?? 1;
+    this.exactKeys = vocabSize <= 65536;
+    for (let j = 0; j <= MAX_CTX; j++) this.dyn.push(new Map());
+    this.mark = new Int32Array(Math.min(vocabSize, 65536));
+  }
+
+  static empty(vocabSize: number, opts?: NgramStoreOptions): NgramStore {
+    return new NgramStore(vocabSize, opts);
+  }
+
+  /** Loads a static table. Throws an Error naming the file when it is missing, corrupt, or made for another vocabulary. */
+  static async loadStatic(file: string, vocabSize: number, opts?: NgramStoreOptions): Promise<NgramStore> {
+    let buf: Buffer;
+    try {
+      buf = await fsp.readFile(file);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      fail(file, code === 'ENOENT' ? 'file not found' : `cannot read (${(e as Error).message})`);
+    }
+    const store = new NgramStore(vocabSize, opts);
+    store.attachStatic(file, buf);
+    return store;
+  }
+
+  /** Same as loadStatic for a buffer already in memory (`name` is used in errors). */
+  static fromStaticBuffer(name: string, buf: Uint8Array, vocabSize: number, opts?: NgramStoreOptions): NgramStore {
+    const store = new NgramStore(vocabSize, opts);
+    store.attachStatic(name, buf);
+    return store;
+  }
+
+  private attachStatic(file: string, input: Uint8Array): void {
+    if (os.endianness() !== 'LE') fail(file, 'big-endian hosts are not supported');
+    // Typed-array views need aligned offsets; a file read on its own is (byteOffset 0), a pooled slice may not be.
+    const buf = input.byteOffset % 4 === 0 ? input : new Uint8Array(input);
+    const len = buf.byteLength;
+    if (len < HEADER_BYTES) fail(file, `truncated (${len} bytes, header needs ${HEADER_BYTES})`);
+    const dv = new DataView(buf.buffer, buf.byteOffset, len);
+    const magic = String.fromCharCode(buf[0], buf[1], buf[2], buf[3]);
+    if (magic !== MAGIC) fail(file, `bad magic ${JSON.stringify(magic)} (expected "${MAGIC}")`);
+    const version = dv.getUint32(4, true);
+    if (version !== VERSION) fail(file, `unsupported version ${version} (expected ${VERSION})`);
+    const vocab = dv.getUint32(8, true);
+    if (vocab !== this.vocabSize) fail(file, `vocabulary size ${vocab} does not match the model's ${this.vocabSize}`);
+    if (vocab > 65536) fail(file, `vocabulary size ${vocab} does not fit u16 token ids`);
+    const numOrders = dv.getUint32(12, true);
+    if (numOrders < 1 || numOrders > MAX_ORDER - MIN_ORDER + 1) fail(file, `invalid number of orders ${numOrders}`);
+    let off = HEADER_BYTES + numOrders * ORDER_RECORD_BYTES;
+    if (off > len) fail(file, 'truncated order table');
+    const seen = new Set<number>();
+    const views: StaticOrder[] = [];
+    for (let i = 0; i < numOrders; i++) {
+      const r = HEADER_BYTES + i * ORDER_RECORD_BYTES;
+      const order = dv.getUint32(r, true);
+      const numContexts = dv.getUint32(r + 4, true);
+      const numEntries = dv.getUint32(r + 8, true);
+      if (order < MIN_ORDER || order > MAX_ORDER) fail(file, `invalid order ${order} (expected ${MIN_ORDER}..${MAX_ORDER})`);
+      if (seen.has(order)) fail(file, `order ${order} appears twice`);
+      seen.add(order);
+      const width = order - 1;
+      const take = (bytesPer: number, count: number, what: string): number => {
+        off = align4(off);
+        const start = off;
+        const bytes = bytesPer * count;
+        if (!Number.isSafeInteger(bytes) || start + bytes > len) fail(file, `truncated in order ${order} ${what} (needs ${start + bytes} bytes, file has ${len})`);
+        off = start + bytes;
+        return buf.byteOffset + start;
+      };
+      const cOff = take(2, numContexts * width, 'contexts');
+      const tOff = take(4, numContexts, 'totals');
+      const oOff = take(4, numContexts + 1, 'offsets');
+      const kOff = take(2, numEntries, 'tokens');
+      const pOff = take(2, numEntries, 'probs');
+      views.push({
+        order,
+        width,
+        numContexts,
+        contexts: new Uint16Array(buf.buffer, cOff, numContexts * width),
+        totals: new Uint32Array(buf.buffer, tOff, numContexts),
+        offsets: new Uint32Array(buf.buffer, oOff, numContexts + 1),
+        tokens: new Uint16Array(buf.buffer, kOff, numEntries),
+        probs: new Uint16Array(buf.buffer, pOff, numEntries),
+      });
+    }
+    if (len > align4(off)) fail(file, `${len - off} unexpected trailing bytes`);
+    for (const v of views) this.validateOrder(file, v);
+    for (const v of views) this.staticOrders[v.order] = v;
+    this.staticLoaded = true;
+  }
+
+  /** Linear checks so that lookups can trust the table: offsets monotonic, ids in range, rows sorted. */
+  private validateOrder(file: string, v: StaticOrder): void {
+    const { offsets, tokens, contexts, width, numContexts, order } = v;
+    if (offsets[0] !== 0 || offsets[numContexts] !== tokens.length) {
+      fail(file, `order ${order}: offsets do not span the ${tokens.length} entries`);
+    }
+    for (let c = 0; c < numContexts; c++) {
+      if (offsets[c + 1] < offsets[c]) fail(file, `order ${order}: offsets decrease at context ${c}`);
+    }
+    const vocab = this.vocabSize;
+    for (let i = 0; i < tokens.length; i++) if (tokens[i] >= vocab) fail(file, `order ${order}: successor id ${tokens[i]} out of vocabulary`);
+    for (let i = 0; i < contexts.length; i++) if (contexts[i] >= vocab) fail(file, `order ${order}: context id ${contexts[i]} out of vocabulary`);
+    for (let c = 1; c < numContexts; c++) {
+      const a = (c - 1) * width;
+      const b = c * width;
+      let cmp = 0;
+      for (let j = 0; j < width && cmp === 0; j++) cmp = contexts[a + j] - contexts[b + j];
+      if (cmp >= 0) fail(file, `order ${order}: context rows not strictly sorted at row ${c}`);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Dynamic documents
+
+  setDocument(key: string, tokens: ArrayLike<number>): void {
+    if (key === PROMPT_KEY) throw new Error('NgramStore: reserved document key');
+    this.replaceDoc(key, tokens, this.maxDynamicTokens);
+    this.evict();
+  }
+
+  removeDocument(key: string): void {
+    const doc = this.docs.get(key);
+    if (!doc) return;
+    this.count(doc.tokens, 0, doc.tokens.length, -1);
+    this.docs.delete(key);
+    if (key !== PROMPT_KEY) this.docTokens -= doc.tokens.length;
+  }
+
+  /** The per-request prompt, counted as a temporary document (replaces the previous prompt; not evicted). */
+  setPrompt(tokens: ArrayLike<number>): void {
+    let t = tokens;
+    if (t.length > MAX_PROMPT_TOKENS) t = Array.prototype.slice.call(t, t.length - MAX_PROMPT_TOKENS) as number[];
+    this.replaceDoc(PROMPT_KEY, t, MAX_PROMPT_TOKENS);
+  }
+
+  stats(): { staticLoaded: boolean; documents: number; tokens: number } {
+    return { staticLoaded: this.staticLoaded, documents: this.docs.size - (this.docs.has(PROMPT_KEY) ? 1 : 0), tokens: this.docTokens };
+  }
+
+  /** Number of distinct contexts in the dynamic store (for diagnostics and memory checks). */
+  dynamicContexts(): number {
+    let n = 0;
+    for (let j = 1; j <= MAX_CTX; j++) n += this.dyn[j].size;
+    return n;
+  }
+
+  /**
+   * Replaces a document's counts. Only the n-grams past the common prefix of the old and new token sequences are
+   * touched, so a prompt that grows by a few tokens while the user types costs a few updates.
+   */
+  private replaceDoc(key: string, input: ArrayLike<number>, cap: number): void {
+    const n = Math.min(input.length, cap);
+    const tokens = new Uint32Array(n);
+    const vocab = this.vocabSize;
+    for (let i = 0; i < n; i++) {
+      const t = input[i];
+      if (!Number.isInteger(t) || t < 0 || t >= vocab) throw new Error(`NgramStore: token id ${t} at ${i} out of vocabulary (${vocab})`);
+      tokens[i] = t;
+    }
+    const old = this.docs.get(key);
+    let common = 0;
+    if (old) {
+      const o = old.tokens;
+      const m = Math.min(o.length, n);
+      while (common < m && o[common] === tokens[common]) common++;
+      // An n-gram ending at position p (its successor at p) is unchanged iff p < common.
+      this.count(o, common, o.length, -1);
+      this.docs.delete(key); // re-inserted below as the newest
+      if (key !== PROMPT_KEY) this.docTokens -= o.length;
+    }
+    this.count(tokens, common, n, +1);
+    this.docs.set(key, { tokens });
+    if (key !== PROMPT_KEY) this.docTokens += n;
+  }
+
+  private evict(): void {
+    if (this.docTokens <= this.maxDynamicTokens) return;
+    for (const [key] of this.docs) {
+      if (this.docTokens <= this.maxDynamicTokens) break;
+      if (key === PROMPT_KEY) continue;
+      this.removeDocument(key);
+    }
+  }
+
+  /** Adds (sign +1) or removes (sign -1) the n-grams whose successor is at positions [from, to). */
+  private count(tokens: Uint32Array, from: number, to: number, sign: 1 | -1): void {
+    const keys = this.keys;
+    for (let p = Math.max(from, 1); p < to; p++) {
+      const succ = tokens[p];
+      const maxJ = Math.min(MAX_CTX, p);
+      this.contextKeys(tokens, p, maxJ);
+      for (let j = 1; j <= maxJ; j++) {
+        const map = this.dyn[j];
+        const k = keys[j];
+        if (sign > 0) {
+          const e = map.get(k);
+          if (!e) map.set(k, { total: 1, t0: succ, c0: 1, more: null });
+          else {
+            e.total++;
+            if (e.t0 === succ) e.c0++;
+            else if (e.c0 === 0) {
+              e.t0 = succ;
+              e.c0 = 1;
+            } else {
+              if (!e.more) e.more = new Map();
+              e.more.set(succ, (e.more.get(succ) ?? 0) + 1);
+            }
+          }
+        } else {
+          const e = map.get(k);
+          if (!e) continue; // cannot happen for counts we added; defensive
+          e.total--;
+          if (e.total <= 0) {
+            map.delete(k);
+            continue;
+          }
+          if (e.t0 === succ && e.c0 > 0) e.c0--;
+          else if (e.more) {
+            const c = (e.more.get(succ) ?? 0) - 1;
+            if (c > 0) e.more.set(succ, c);
+            else e.more.delete(succ);
+          }
+          if (e.c0 === 0 && e.more && e.more.size > 0) {
+            // Promote one of the remaining successors inline.
+            for (const [t, c] of e.more) {
+              e.t0 = t;
+              e.c0 = c;
+              e.more.delete(t);
+              break;
+            }
+            if (e.more.size === 0) e.more = null;
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Fills this.keys[1..maxJ] with the keys of the contexts of length j ending just before position `end` of `seq`
+   * (j = 1: the token at end-1). Keys are exact for j <= 3 with 16-bit vocabularies, else a 53-bit hash.
+   */
+  private contextKeys(seq: ArrayLike<number>, end: number, maxJ: number): void {
+    const keys = this.keys;
+    let h1 = 0x9e3779b9 | 0;
+    let h2 = 0x85ebca6b | 0;
+    let exact = 0;
+    let mul = 1;
+    for (let j = 1; j <= maxJ; j++) {
+      const t = seq[end - j];
+      h1 = Math.imul(h1 ^ t, 0x01000193);
+      h1 ^= h1 >>> 15;
+      h2 = Math.imul(h2 + t + j, 0x5bd1e995);
+      h2 ^= h2 >>> 13;
+      if (this.exactKeys && j <= 3) {
+        exact += t * mul;
+        mul *= 65536;
+        keys[j] = exact;
+      } else {
+        keys[j] = (h1 & 0x1fffff) * 4294967296 + (h2 >>> 0);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Lookups
+
+  /** Binary search of the static row equal to the `width` tokens ending at seq[end-1]; -1 if absent. */
+  private findStatic(v: StaticOrder, seq: ArrayLike<number>, end: number): number {
+    const w = v.width;
+    const ctx = v.contexts;
+    let lo = 0;
+    let hi = v.numContexts - 1;
+    const base = end - w;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const r = mid * w;
+      let cmp = 0;
+      for (let j = 0; j < w; j++) {
+        cmp = ctx[r + j] - seq[base + j];
+        if (cmp !== 0) break;
+      }
+      if (cmp === 0) return mid;
+      if (cmp < 0) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /**
+   * Interpolated P(candidate | context) over orders 2..6: Σ w_n·P_n / Σ w_n over the orders whose context is known
+   * (dynamically or statically). Within an order, dynamic and static are mixed as λ·P_dyn + (1-λ)·P_static with
+   * λ = D/(D + dynamicPrior), D the context's dynamic count. 0 where no order supports a candidate.
+   */
+  probabilities(context: ArrayLike<number>, candidates: ArrayLike<number>, out?: Float64Array): Float64Array {
+    const nc = candidates.length;
+    const res = out && out.length >= nc ? out : new Float64Array(nc);
+    for (let i = 0; i < nc; i++) res[i] = 0;
+    const end = context.length;
+    const maxJ = Math.min(MAX_CTX, end);
+    if (maxJ === 0 || nc === 0) return res;
+    if (this.scratchCand.length < nc) {
+      this.scratchCand = new Float64Array(Math.max(nc, this.scratchCand.length * 2));
+      this.found = new Float64Array(this.scratchCand.length);
+    }
+    const tmp = this.scratchCand;
+    const keys = this.keys;
+    this.contextKeys(context, end, maxJ);
+    let wsum = 0;
+    for (let j = 1; j <= maxJ; j++) {
+      const order = j + 1;
+      const e = this.dyn[j].get(keys[j]);
+      const sv = this.staticOrders[order];
+      const row = sv ? this.findStatic(sv, context, end) : -1;
+      if (!e && row < 0) continue;
+      const w = ORDER_WEIGHTS[j - 1];
+      wsum += w;
+      let lambda = 1;
+      if (e && row >= 0) lambda = e.total / (e.total + this.dynamicPrior);
+      else if (!e) lambda = 0;
+      for (let i = 0; i < nc; i++) tmp[i] = 0;
+      if (e) {
+        const scale = (lambda * w) / e.total;
+        for (let i = 0; i < nc; i++) {
+          const c = candidates[i];
+          let cnt = c === e.t0 ? e.c0 : 0;
+          if (e.more !== null && cnt === 0) cnt = e.more.get(c) ?? 0;
+          tmp[i] += cnt * scale;
+        }
+      }
+      if (row >= 0 && sv) this.staticInto(sv, row, candidates, tmp, ((1 - lambda) * w) / 65535);
+      for (let i = 0; i < nc; i++) res[i] += tmp[i];
+    }
+    if (wsum > 0) for (let i = 0; i < nc; i++) res[i] /= wsum;
+    return res;
+  }
+
+  /** Adds scale·probs[token] of the static row's entries to acc[i] for each candidate i (duplicates included). */
+  private staticInto(v: StaticOrder, row: number, candidates: ArrayLike<number>, acc: Float64Array, scale: number): void {
+    const mark = this.mark;
+    const found = this.found;
+    const nc = candidates.length;
+    let want = 0;
+    for (let i = 0; i < nc; i++) {
+      const c = candidates[i];
+      if (c >= 0 && c < mark.length && mark[c] === 0) {
+        mark[c] = i + 1; // first index of this token among the candidates
+        found[i] = 0;
+        want++;
+      }
+    }
+    const a = v.offsets[row];
+    const b = v.offsets[row + 1];
+    const toks = v.tokens;
+    const probs = v.probs;
+    for (let e = a; e < b && want > 0; e++) {
+      const m = mark[toks[e]];
+      if (m !== 0) {
+        found[m - 1] = probs[e] * scale;
+        want--;
+      }
+    }
+    for (let i = 0; i < nc; i++) {
+      const c = candidates[i];
+      if (c >= 0 && c < mark.length) acc[i] += found[mark[c] - 1];
+    }
+    for (let i = 0; i < nc; i++) {
+      const c = candidates[i];
+      if (c >= 0 && c < mark.length) mark[c] = 0;
+    }
+  }
+
+  /**
+   * Drafts up to maxLen tokens continuing `context`: at each step the longest context known dynamically (else
+   * statically) gives its most frequent successor; the chain stops when nothing matches or the choice is weak.
+   */
+  draft(context: ArrayLike<number>, maxLen: number, opts: DraftOptions = {}): number[] {
+    const out: number[] = [];
+    if (maxLen <= 0) return out;
+    const minProb = opts.minProb ?? 0.2;
+    const minDyn = Math.max(1, opts.minDynamicContext ?? 1);
+    const minStatic = Math.max(1, opts.minStaticContext ?? 2);
+    // Sliding window of the last MAX_CTX tokens (context then drafted tokens).
+    const win = this.window;
+    let have = Math.min(MAX_CTX, context.length);
+    for (let i = 0; i < have; i++) win[i] = context[context.length - have + i];
+    const keys = this.keys;
+    while (out.length < maxLen && have > 0) {
+      let next = -1;
+      let p = 0;
+      this.contextKeys(win, have, have);
+      for (let j = have; j >= minDyn; j--) {
+        const e = this.dyn[j].get(keys[j]);
+        if (!e) continue;
+        let best = e.t0;
+        let bc = e.c0;
+        if (e.more) for (const [t, c] of e.more) if (c > bc || (c === bc && t < best)) { best = t; bc = c; }
+        next = best;
+        p = bc / e.total;
+        break;
+      }
+      if (next < 0) {
+        for (let j = have; j >= minStatic; j--) {
+          const sv = this.staticOrders[j + 1];
+          if (!sv) continue;
+          const row = this.findStatic(sv, win, have);
+          if (row < 0) continue;
+          const a = sv.offsets[row];
+          if (a === sv.offsets[row + 1]) continue;
+          next = sv.tokens[a];
+          p = sv.probs[a] / 65535;
+          break;
+        }
+      }
+      if (next < 0 || p < minProb) break;
+      out.push(next);
+      if (have < MAX_CTX) win[have++] = next;
+      else {
+        win.copyWithin(0, 1);
+        win[MAX_CTX - 1] = next;
+      }
+    }
+    return out;
+  }
+}
