@@ -1,0 +1,323 @@
+/**
+ * The engine facade: loads a model directory, validates requests, builds the prompt, reuses the prompt KV
+ * cache, runs the chosen strategy, and post-processes the drafts (stop rules, suffix overlap, dedupe, rank).
+ * Requests run one at a time (one model, one cache); a cancelled request stops within one decode step.
+ */
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import type {
+  CompletionRequest,
+  CompletionResponse,
+  DeviceName,
+  DiagnosticsResult,
+  Draft,
+  IndexFilesParams,
+  InitializeResult,
+  StrategyName,
+} from '../protocol';
+import { DEVICES, STRATEGIES } from '../protocol';
+import { ModelConfig, ModelLoadError, readModelConfig } from './config';
+import type { DecodeContext, RawDraft, Strategy } from './decode';
+import { PromptCache } from './kvcache';
+import { NgramStore } from './ngram';
+import { buildPrompt, HealConstraint } from './prompt';
+import { LogFn, ModelRuntime } from './runtime';
+import { Speculator, TokenRecycler } from './speculative';
+import { createStopRule, postProcess } from './stop';
+import { BeamStrategy } from './strategies/beam';
+import { GreedyStrategy } from './strategies/greedy';
+import { SamplingStrategy } from './strategies/sampling';
+import { SuperposedStrategy } from './strategies/superposed';
+import { Tokenizer, TokenizerError } from './tokenizer';
+
+export type { LogFn } from './runtime';
+
+export type EngineErrorCode = 'invalid_request' | 'model_load' | 'unsupported' | 'cancelled';
+
+export class EngineError extends Error {
+  constructor(
+    readonly code: EngineErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
+
+export interface EngineOptions {
+  /** Model directory; '' or undefined = the embedded model. */
+  modelDir?: string;
+  device?: DeviceName;
+  threads?: number;
+  log?: LogFn;
+  /** ONNX variant (a key of config.json's superdraft.onnx.variants, or a file name). */
+  variant?: string;
+}
+
+export const DEFAULT_REQUEST = {
+  strategy: 'superposed' as StrategyName,
+  k: 3,
+  maxTokens: 48,
+  mode: 'auto' as const,
+  speculative: true,
+  temperature: 0.8,
+  topP: 0.95,
+};
+
+/** Largest prefix / suffix the engine accepts (characters); larger documents are cut to the window anyway. */
+const MAX_TEXT_CHARS = 12 * 1024 * 1024;
+
+/** The embedded model: models/default under the package root (found from this file, bundled or not). */
+export function defaultModelDir(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 5; i++) {
+    const candidate = path.join(dir, 'models', 'default');
+    if (existsSync(path.join(candidate, 'config.json'))) return candidate;
+    dir = path.dirname(dir);
+  }
+  return path.resolve(__dirname, '..', 'models', 'default');
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Checks and normalises a request; every problem is an EngineError('invalid_request') naming the field. */
+export function validateRequest(input: unknown): CompletionRequest {
+  if (!isObject(input)) throw new EngineError('invalid_request', 'request must be an object');
+  const bad = (msg: string): never => {
+    throw new EngineError('invalid_request', msg);
+  };
+  const str = (name: string, required: boolean): string => {
+    const v = input[name];
+    if (v === undefined && !required) return '';
+    if (typeof v !== 'string') return bad(`"${name}" must be a string`);
+    if (v.length > MAX_TEXT_CHARS) return bad(`"${name}" is too large (${v.length} characters; limit ${MAX_TEXT_CHARS})`);
+    return v;
+  };
+  const int = (name: string, def: number, min: number, max: number): number => {
+    const v = input[name] ?? def;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) bad(`"${name}" must be an integer in ${min}..${max} (got ${JSON.stringify(v)})`);
+    return v as number;
+  };
+  const numIn = (name: string, def: number, min: number, max: number): number => {
+    const v = input[name] ?? def;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) bad(`"${name}" must be a number in ${min}..${max} (got ${JSON.stringify(v)})`);
+    return v as number;
+  };
+  const strategy = (input.strategy ?? DEFAULT_REQUEST.strategy) as StrategyName;
+  if (!STRATEGIES.includes(strategy)) bad(`unknown strategy ${JSON.stringify(input.strategy)} (expected one of ${STRATEGIES.join(', ')})`);
+  const mode = input.mode ?? DEFAULT_REQUEST.mode;
+  if (mode !== 'line' && mode !== 'block' && mode !== 'auto') bad(`"mode" must be line, block or auto (got ${JSON.stringify(mode)})`);
+  const speculative = input.speculative ?? DEFAULT_REQUEST.speculative;
+  if (typeof speculative !== 'boolean') bad('"speculative" must be a boolean');
+  const snippets = input.snippets ?? [];
+  if (!Array.isArray(snippets) || !snippets.every((s) => isObject(s) && typeof s.path === 'string' && typeof s.text === 'string')) {
+    bad('"snippets" must be an array of {path, text}');
+  }
+  const seed = input.seed;
+  if (seed !== undefined && (typeof seed !== 'number' || !Number.isInteger(seed))) bad('"seed" must be an integer');
+  const ignoreStop = input.ignoreStop;
+  if (ignoreStop !== undefined && typeof ignoreStop !== 'boolean') bad('"ignoreStop" must be a boolean');
+  return {
+    prefix: str('prefix', true),
+    suffix: str('suffix', false),
+    languageId: str('languageId', false) || 'plaintext',
+    path: str('path', false),
+    snippets: snippets as CompletionRequest['snippets'],
+    strategy,
+    k: int('k', DEFAULT_REQUEST.k, 1, 16),
+    maxTokens: int('maxTokens', DEFAULT_REQUEST.maxTokens, 1, 1024),
+    mode: mode as CompletionRequest['mode'],
+    speculative: speculative as boolean,
+    temperature: numIn('temperature', DEFAULT_REQUEST.temperature, 0, 5),
+    topP: numIn('topP', DEFAULT_REQUEST.topP, 0.01, 1),
+    seed: seed as number | undefined,
+    ...(ignoreStop ? { ignoreStop: true } : {}),
+  };
+}
+
+export class Engine {
+  private readonly cache: PromptCache;
+  private readonly heal: HealConstraint;
+  private readonly recycler: TokenRecycler;
+  private readonly strategies: Record<StrategyName, Strategy>;
+  private readonly eos: Set<number>;
+  private queue: Promise<unknown> = Promise.resolve();
+  private requests = 0;
+  private seedCounter = 1;
+
+  private constructor(
+    readonly config: ModelConfig,
+    private readonly runtime: ModelRuntime,
+    readonly tokenizer: Tokenizer,
+    readonly ngrams: NgramStore,
+    readonly info: InitializeResult,
+    private readonly log: LogFn,
+  ) {
+    this.cache = new PromptCache(runtime);
+    this.heal = new HealConstraint(tokenizer);
+    this.recycler = new TokenRecycler(tokenizer.vocabSize);
+    this.strategies = {
+      greedy: new GreedyStrategy(),
+      sampling: new SamplingStrategy(),
+      beam: new BeamStrategy(),
+      superposed: new SuperposedStrategy(),
+    };
+    this.eos = new Set(config.eosTokenIds);
+    for (const t of ['<|endoftext|>', config.fim?.eos, config.fim?.fileSep]) {
+      const id = t ? tokenizer.specialId(t) : undefined;
+      if (id !== undefined) this.eos.add(id);
+    }
+  }
+
+  static async load(opts: EngineOptions = {}): Promise<Engine> {
+    const log = opts.log ?? (() => undefined);
+    const device = opts.device ?? 'auto';
+    if (!DEVICES.includes(device)) throw new EngineError('invalid_request', `unknown device ${JSON.stringify(device)} (expected one of ${DEVICES.join(', ')})`);
+    const started = performance.now();
+    const dir = opts.modelDir ? path.resolve(opts.modelDir) : defaultModelDir();
+    try {
+      const config = readModelConfig(dir, opts.variant);
+      const tokenizer = Tokenizer.load(config.tokenizerFile);
+      const runtime = await ModelRuntime.load(config, { device, threads: opts.threads, log });
+      let ngrams: NgramStore;
+      if (config.ngramFile) {
+        try {
+          ngrams = await NgramStore.loadStatic(config.ngramFile, tokenizer.vocabSize);
+        } catch (e) {
+          log('warn', `static n-grams not used: ${(e as Error).message}`);
+          ngrams = NgramStore.empty(tokenizer.vocabSize);
+        }
+      } else ngrams = NgramStore.empty(tokenizer.vocabSize);
+      const info: InitializeResult = {
+        model: `${config.name} (${path.basename(config.modelFile)})`,
+        device: runtime.device,
+        providersTried: runtime.providersTried,
+        loadMs: performance.now() - started,
+        superposition: runtime.superposition,
+      };
+      log('info', `model ${config.modelFile} loaded on ${runtime.device} in ${info.loadMs.toFixed(0)} ms`);
+      return new Engine(config, runtime, tokenizer, ngrams, info, log);
+    } catch (e) {
+      if (e instanceof EngineError) throw e;
+      if (e instanceof ModelLoadError || e instanceof TokenizerError) throw new EngineError('model_load', e.message);
+      throw new EngineError('model_load', `model in ${dir} could not be loaded: ${(e as Error).message}`);
+    }
+  }
+
+  complete(input: unknown, signal?: AbortSignal): Promise<CompletionResponse> {
+    const req = validateRequest(input);
+    const run = this.queue.then(() => this.run(req, signal));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async run(req: CompletionRequest, signal?: AbortSignal): Promise<CompletionResponse> {
+    if (signal?.aborted) throw new EngineError('cancelled', 'request cancelled');
+    if (req.strategy === 'superposed' && req.k > 1 && !this.runtime.superposition) {
+      throw new EngineError(
+        'unsupported',
+        `the model ${this.config.modelFile} has no superposition input (token_weights), so "superposed" cannot run; choose beam, sampling or greedy`,
+      );
+    }
+    this.requests++;
+    const t0 = performance.now();
+    const forwards0 = this.runtime.forwards;
+    try {
+      const prompt = buildPrompt(this.tokenizer, this.config, req);
+      this.ngrams.setPrompt(prompt.contextIds);
+      const pre = await this.cache.prefill(prompt.ids, signal);
+      const prefillMs = performance.now() - t0;
+      const ignoreStop = (req as CompletionRequest & { ignoreStop?: boolean }).ignoreStop === true;
+      const rule = ignoreStop ? null : createStopRule({ mode: req.mode, prefix: req.prefix, suffix: req.suffix, languageId: req.languageId });
+      const ctx: DecodeContext = {
+        runtime: this.runtime,
+        tok: this.tokenizer,
+        prompt,
+        kv: pre.kv,
+        lastLogits: pre.lastLogits,
+        vocab: pre.lastLogits.length,
+        heal: this.heal,
+        eos: this.eos,
+        k: req.strategy === 'greedy' ? 1 : req.k,
+        maxTokens: req.maxTokens,
+        stop: rule ? (text) => rule.check(text) : () => -1,
+        ngrams: this.ngrams,
+        speculator: req.speculative && req.strategy === 'greedy' ? new Speculator(this.recycler, this.ngrams) : null,
+        temperature: req.temperature ?? DEFAULT_REQUEST.temperature,
+        topP: req.topP ?? DEFAULT_REQUEST.topP,
+        seed: req.seed ?? this.seedCounter++,
+        signal,
+        stats: { forwards: 0, acceptedSpeculative: 0 },
+      };
+      const raw = await this.strategies[req.strategy].decode(ctx);
+      const drafts = this.finish(raw, req, ignoreStop);
+      return {
+        drafts,
+        strategy: req.strategy,
+        timing: {
+          totalMs: performance.now() - t0,
+          prefillMs,
+          prefillTokens: pre.computed,
+          reusedTokens: pre.reused,
+          forwards: this.runtime.forwards - forwards0,
+          acceptedSpeculative: ctx.stats.acceptedSpeculative,
+        },
+      };
+    } catch (e) {
+      if ((e as Error).name === 'AbortError' || signal?.aborted) throw new EngineError('cancelled', 'request cancelled');
+      throw e;
+    }
+  }
+
+  /** Post-processing, dedupe by trimmed text, ranking by mean log-probability. */
+  private finish(raw: RawDraft[], req: CompletionRequest, ignoreStop: boolean): Draft[] {
+    const out: Draft[] = [];
+    const seen = new Set<string>();
+    for (const r of raw) {
+      const text = ignoreStop ? r.text : postProcess(r.text, { prefix: req.prefix, suffix: req.suffix, mode: req.mode, languageId: req.languageId });
+      if (text === null || text === undefined) continue;
+      const key = text.trim();
+      if (!ignoreStop && (key.length === 0 || seen.has(key))) continue;
+      seen.add(key);
+      out.push({ text, score: r.tokens.length > 0 ? r.logprob / r.tokens.length : -Infinity, tokens: r.tokens.length, strategy: req.strategy });
+    }
+    if (req.strategy !== 'greedy') out.sort((a, b) => b.score - a.score);
+    return out;
+  }
+
+  async indexFiles(params: IndexFilesParams): Promise<{ files: number; tokens: number }> {
+    let tokens = 0;
+    for (const f of params.files) {
+      if (typeof f?.path !== 'string' || typeof f.text !== 'string') throw new EngineError('invalid_request', 'indexFiles: each file needs {path, text}');
+      if (!params.replace && f.text.length === 0) continue;
+      const ids = this.tokenizer.encode(f.text.slice(0, 2 * 1024 * 1024));
+      this.ngrams.setDocument(f.path, ids);
+      tokens += ids.length;
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    return { files: params.files.length, tokens };
+  }
+
+  diagnostics(): DiagnosticsResult {
+    const ng = this.ngrams.stats();
+    return {
+      model: this.info.model,
+      device: this.info.device,
+      providersTried: this.info.providersTried,
+      cache: { ...this.cache.stats },
+      ngrams: { staticLoaded: ng.staticLoaded, workspaceFiles: ng.documents, workspaceTokens: ng.tokens },
+      rssBytes: process.memoryUsage().rss,
+      requests: this.requests,
+      pid: process.pid,
+    };
+  }
+
+  async dispose(): Promise<void> {
+    await this.queue;
+    this.cache.clear();
+    await this.runtime.dispose();
+    this.log('info', 'engine disposed');
+  }
+}

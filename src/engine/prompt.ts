@@ -1,0 +1,169 @@
+/**
+ * FIM prompt builder. Budgets are in tokens; the prefix window starts at a line boundary that stays put while
+ * the user types (so the prompt KV cache keeps matching), and the last prefix token is "healed": it is removed
+ * from the prompt and the generation is constrained to start with its bytes, so a completion that continues a
+ * half-typed word is tokenized the way the model saw such words in training.
+ */
+import type { CompletionRequest } from '../protocol';
+import type { FimFormat, ModelConfig } from './config';
+import type { Tokenizer } from './tokenizer';
+
+export interface PromptBudget {
+  prefixTokens: number;
+  suffixTokens: number;
+  snippetTokens: number;
+}
+
+export const DEFAULT_BUDGET: PromptBudget = { prefixTokens: 640, suffixTokens: 160, snippetTokens: 192 };
+
+export interface Prompt {
+  ids: number[];
+  /** Bytes the generation must start with (the healed last token), possibly empty. */
+  heal: Uint8Array;
+  /** Token ids of the prefix part (for prompt-lookup drafting: the context the completion continues). */
+  contextIds: number[];
+}
+
+const EXT_BY_LANGUAGE: Record<string, string> = {
+  typescript: 'ts', typescriptreact: 'tsx', javascript: 'js', javascriptreact: 'jsx', python: 'py', go: 'go', rust: 'rs',
+  java: 'java', c: 'c', cpp: 'cpp', csharp: 'cs', shellscript: 'sh', ruby: 'rb', php: 'php', json: 'json', html: 'html',
+  css: 'css', markdown: 'md', yaml: 'yaml', sql: 'sql', lua: 'lua', kotlin: 'kt', swift: 'swift',
+};
+
+/** Lines the prefix window start is aligned to: it moves only when the cursor passes this many lines. */
+const LINE_QUANTUM = 16;
+/** Characters per token assumed for pre-trimming before tokenization (code averages 3–4). */
+const CHARS_PER_TOKEN = 4;
+
+export function promptPath(req: { path: string; languageId?: string }): string {
+  if (req.path) return req.path.replace(/\\/g, '/').split('/').slice(-3).join('/');
+  return `untitled.${EXT_BY_LANGUAGE[req.languageId ?? ''] ?? 'txt'}`;
+}
+
+/** Start offset of the prefix window: a line start, stable under typing on the current line. */
+export function prefixWindowStart(prefix: string, maxChars: number): number {
+  if (prefix.length <= maxChars) return 0;
+  const lineStarts: number[] = [0];
+  for (let i = prefix.indexOf('\n'); i !== -1; i = prefix.indexOf('\n', i + 1)) lineStarts.push(i + 1);
+  // The first line whose start leaves at most maxChars before the cursor's line start...
+  const cursorLineStart = lineStarts[lineStarts.length - 1];
+  let line = lineStarts.findIndex((s) => cursorLineStart - s <= maxChars);
+  if (line < 0) line = lineStarts.length - 1;
+  // ...rounded up to a multiple of LINE_QUANTUM so that it stays put for many keystrokes.
+  const quantized = Math.ceil(line / LINE_QUANTUM) * LINE_QUANTUM;
+  if (quantized < lineStarts.length) line = quantized;
+  const start = lineStarts[line];
+  // A single very long line: fall back to a character cut.
+  return prefix.length - start > maxChars * 2 ? prefix.length - maxChars : start;
+}
+
+export function suffixWindowEnd(suffix: string, maxChars: number): number {
+  if (suffix.length <= maxChars) return suffix.length;
+  const nl = suffix.lastIndexOf('\n', maxChars);
+  return nl > 0 ? nl + 1 : maxChars;
+}
+
+export function buildPrompt(tok: Tokenizer, cfg: ModelConfig, req: CompletionRequest, budget: PromptBudget = DEFAULT_BUDGET): Prompt {
+  const room = Math.max(64, cfg.maxPositions - req.maxTokens - 8);
+  const scale = Math.min(1, room / (budget.prefixTokens + budget.suffixTokens + budget.snippetTokens + 16));
+  const prefixBudget = Math.floor(budget.prefixTokens * scale);
+  const suffixBudget = Math.floor(budget.suffixTokens * scale);
+  const snippetBudget = Math.floor(budget.snippetTokens * scale);
+
+  const prefixText = req.prefix.slice(prefixWindowStart(req.prefix, prefixBudget * CHARS_PER_TOKEN));
+  let prefixIds = tok.encode(prefixText);
+  if (prefixIds.length > prefixBudget) prefixIds = prefixIds.slice(prefixIds.length - prefixBudget);
+
+  // Heal the last prefix token unless it ends a line (a newline token never needs healing).
+  let heal: Uint8Array = new Uint8Array(0);
+  if (prefixIds.length > 0) {
+    const last = prefixIds[prefixIds.length - 1];
+    const bytes = tok.tokenBytes[last];
+    if (bytes.length > 0 && !tok.specialIds.has(last) && bytes[bytes.length - 1] !== 0x0a) {
+      heal = bytes;
+      prefixIds = prefixIds.slice(0, -1);
+    }
+  }
+
+  const fim = cfg.fim;
+  const special = (text: string | undefined): number[] => {
+    if (!text) return [];
+    const id = tok.specialId(text);
+    return id === undefined ? [] : [id];
+  };
+  const fileSep = special(fim?.fileSep);
+
+  const head: number[] = [];
+  if (fileSep.length > 0) {
+    let used = 0;
+    for (const s of req.snippets ?? []) {
+      const left = snippetBudget - used;
+      if (left < 16) break;
+      let ids = tok.encode(`${promptPath(s)}\n${s.text.slice(0, left * CHARS_PER_TOKEN)}`);
+      if (ids.length > left) ids = ids.slice(0, left);
+      head.push(...fileSep, ...ids);
+      used += ids.length + 1;
+    }
+    head.push(...fileSep, ...tok.encode(`${promptPath(req)}\n`));
+  }
+
+  const suffixText = req.suffix.slice(0, suffixWindowEnd(req.suffix, suffixBudget * CHARS_PER_TOKEN));
+  let ids: number[];
+  if (fim && suffixText.trim().length > 0) {
+    let suffixIds = tok.encode(suffixText);
+    if (suffixIds.length > suffixBudget) suffixIds = suffixIds.slice(0, suffixBudget);
+    ids = fimLayout(fim, special, head, prefixIds, suffixIds);
+  } else {
+    ids = [...head, ...prefixIds];
+  }
+  return { ids, heal, contextIds: prefixIds };
+}
+
+function fimLayout(fim: FimFormat, special: (t: string | undefined) => number[], head: number[], prefixIds: number[], suffixIds: number[]): number[] {
+  const [pre, suf, mid] = [special(fim.prefix), special(fim.suffix), special(fim.middle)];
+  if (fim.format === 'spm') return [...head, ...pre, ...suf, ...suffixIds, ...mid, ...prefixIds];
+  return [...head, ...pre, ...prefixIds, ...suf, ...suffixIds, ...mid];
+}
+
+/**
+ * Token constraint for healing: which tokens may come next, given the bytes the output must still start with.
+ * Cached per remaining byte string.
+ */
+export class HealConstraint {
+  private readonly cache = new Map<string, Int32Array>();
+  constructor(private readonly tok: Tokenizer) {}
+
+  /** Token ids compatible with `remaining` (bytes(t) starts with it, or is a non-empty prefix of it). */
+  allowed(remaining: Uint8Array): Int32Array {
+    const key = Buffer.from(remaining).toString('latin1');
+    let hit = this.cache.get(key);
+    if (hit) return hit;
+    const out: number[] = [];
+    const tb = this.tok.tokenBytes;
+    for (let id = 0; id < tb.length; id++) {
+      const b = tb[id];
+      if (b.length === 0) continue;
+      const n = Math.min(b.length, remaining.length);
+      let ok = true;
+      for (let i = 0; i < n; i++) {
+        if (b[i] !== remaining[i]) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok) out.push(id);
+    }
+    hit = Int32Array.from(out);
+    if (this.cache.size > 256) this.cache.clear();
+    this.cache.set(key, hit);
+    return hit;
+  }
+
+  /** Remaining heal bytes after emitting `token`. */
+  advance(remaining: Uint8Array, token: number): Uint8Array {
+    const n = this.tok.tokenBytes[token].length;
+    return n >= remaining.length ? EMPTY : remaining.subarray(n);
+  }
+}
+
+const EMPTY = new Uint8Array(0);

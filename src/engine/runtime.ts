@@ -1,0 +1,250 @@
+/**
+ * ONNX decoder runtime: one onnxruntime-node session over a model in the Hugging Face Optimum decoder layout,
+ * optionally with the superposition inputs (input_ids [batch, seq, k] + token_weights [batch, seq, k]).
+ *
+ * The KV cache is an immutable value (`KvState`): every forward returns a new one, so a state can be kept
+ * (prompt cache), forked (batched strategies) or abandoned without copies. Positions whose key/values must be
+ * ignored (rejected speculative tokens) are masked through `valid`, never copied out.
+ */
+import * as ort from 'onnxruntime-node';
+import type { DeviceName } from '../protocol';
+import { ModelConfig, ModelLoadError } from './config';
+
+export type LogFn = (level: 'error' | 'warn' | 'info' | 'debug', message: string) => void;
+
+export interface KvState {
+  /** Per layer: key and value tensors [batch, kvHeads, length, headDim]. Empty arrays when length is 0. */
+  keys: ort.Tensor[];
+  values: ort.Tensor[];
+  batch: number;
+  /** Cache entries (including masked ones). */
+  length: number;
+  /** 1 = attended, 0 = masked (rejected speculative entries). Shared by all rows. */
+  valid: Uint8Array;
+  /** Position id of the next token (= number of valid entries). */
+  nextPos: number;
+}
+
+export interface ForwardInput {
+  /** Token ids, row-major [batch, seq, k]. */
+  ids: ArrayLike<number>;
+  /** Mixing weights [batch, seq, k]; omitted = 1 (k must be 1). */
+  weights?: ArrayLike<number>;
+  batch: number;
+  seq: number;
+  k?: number;
+  past: KvState;
+}
+
+export interface ForwardOutput {
+  /** [batch, seq, vocab] */
+  logits: Float32Array;
+  vocab: number;
+  kv: KvState;
+}
+
+export interface ProviderAttempt {
+  name: string;
+  ok: boolean;
+  error?: string;
+}
+
+/** GPU execution providers that onnxruntime-node can offer on each platform, in order of preference. */
+function gpuProvidersFor(platform: NodeJS.Platform): string[] {
+  const supported = new Set(ort.listSupportedBackends().map((b) => b.name));
+  const wanted = platform === 'win32' ? ['cuda', 'dml', 'webgpu'] : platform === 'darwin' ? ['coreml', 'webgpu'] : ['cuda', 'webgpu'];
+  return wanted.filter((p) => supported.has(p));
+}
+
+export interface RuntimeOptions {
+  device?: DeviceName;
+  threads?: number;
+  log?: LogFn;
+}
+
+export class ModelRuntime {
+  readonly inputNames: Set<string>;
+  readonly superposition: boolean;
+  private readonly idsName: string;
+  private readonly weightsName?: string;
+  private readonly hasPositionIds: boolean;
+  private readonly hasUseCacheBranch: boolean;
+  forwards = 0;
+
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly config: ModelConfig,
+    readonly device: string,
+    readonly providersTried: ProviderAttempt[],
+  ) {
+    this.inputNames = new Set(session.inputNames);
+    const weights = config.superposition?.weights ?? 'token_weights';
+    this.superposition = this.inputNames.has(weights);
+    this.weightsName = this.superposition ? weights : undefined;
+    this.idsName = this.superposition ? (config.superposition?.input ?? 'input_ids') : 'input_ids';
+    if (!this.inputNames.has(this.idsName)) throw new ModelLoadError(`ONNX model ${config.modelFile} has no "${this.idsName}" input`);
+    if (!this.inputNames.has('past_key_values.0.key')) {
+      throw new ModelLoadError(`ONNX model ${config.modelFile} has no KV-cache inputs (past_key_values.0.key): export it with past key values`);
+    }
+    if (!session.outputNames.includes('logits') || !session.outputNames.includes('present.0.key')) {
+      throw new ModelLoadError(`ONNX model ${config.modelFile} lacks the "logits" / "present.*" outputs of the Optimum decoder layout`);
+    }
+    for (const m of session.inputMetadata) {
+      if (m.name.startsWith('past_key_values.') && m.isTensor && m.type !== 'float32') {
+        throw new ModelLoadError(`ONNX model ${config.modelFile}: KV cache type ${m.type} is not supported (float32 only)`);
+      }
+    }
+    let layers = 0;
+    while (this.inputNames.has(`past_key_values.${layers}.key`)) layers++;
+    if (layers !== config.numLayers) {
+      throw new ModelLoadError(`config.json says ${config.numLayers} layers but ${config.modelFile} has ${layers}`);
+    }
+    this.hasPositionIds = this.inputNames.has('position_ids');
+    this.hasUseCacheBranch = this.inputNames.has('use_cache_branch');
+  }
+
+  static async load(config: ModelConfig, opts: RuntimeOptions = {}): Promise<ModelRuntime> {
+    const log = opts.log ?? (() => undefined);
+    const device = opts.device ?? 'auto';
+    const threads = opts.threads && opts.threads > 0 ? opts.threads : undefined;
+    const base: ort.InferenceSession.SessionOptions = {
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      enableCpuMemArena: true,
+      logSeverityLevel: 3,
+    };
+    const candidates: string[] = device === 'auto' ? [...gpuProvidersFor(process.platform), 'cpu'] : [device];
+    const tried: ProviderAttempt[] = [];
+    for (const ep of candidates) {
+      try {
+        const session = await ort.InferenceSession.create(config.modelFile, {
+          ...base,
+          executionProviders: ep === 'cpu' ? ['cpu'] : [ep, 'cpu'],
+        });
+        tried.push({ name: ep, ok: true });
+        log('info', `execution provider ${ep}: session created for ${config.modelFile}`);
+        return new ModelRuntime(session, config, ep, tried);
+      } catch (e) {
+        const msg = (e as Error).message.split('\n')[0];
+        tried.push({ name: ep, ok: false, error: msg });
+        if (e instanceof ModelLoadError) throw e;
+        if (device !== 'auto') {
+          if (/protobuf|parse|invalid model|Load model|corrupt|No graph|failed to load/i.test(msg)) {
+            throw new ModelLoadError(`ONNX model ${config.modelFile} is corrupt or unreadable: ${msg}`);
+          }
+          throw new ModelLoadError(`execution provider "${ep}" is not available here: ${msg}`);
+        }
+        log('info', `execution provider ${ep} unavailable (${msg}); trying the next one`);
+        if (ep === 'cpu') throw new ModelLoadError(`ONNX model ${config.modelFile} could not be loaded: ${msg}`);
+      }
+    }
+    throw new ModelLoadError(`no execution provider could load ${config.modelFile}`);
+  }
+
+  /** An empty cache for `batch` rows. */
+  emptyKv(batch: number): KvState {
+    const { numLayers, numKvHeads, headDim } = this.config;
+    const keys: ort.Tensor[] = [];
+    const values: ort.Tensor[] = [];
+    for (let i = 0; i < numLayers; i++) {
+      keys.push(new ort.Tensor('float32', new Float32Array(0), [batch, numKvHeads, 0, headDim]));
+      values.push(new ort.Tensor('float32', new Float32Array(0), [batch, numKvHeads, 0, headDim]));
+    }
+    return { keys, values, batch, length: 0, valid: new Uint8Array(0), nextPos: 0 };
+  }
+
+  async forward(input: ForwardInput): Promise<ForwardOutput> {
+    const { batch, seq, past } = input;
+    const k = input.k ?? 1;
+    if (past.batch !== batch) throw new Error(`KV batch ${past.batch} != input batch ${batch}`);
+    if (k > 1 && !this.superposition) throw new Error('this model has no superposition input');
+    const n = batch * seq * k;
+    const ids = new BigInt64Array(n);
+    for (let i = 0; i < n; i++) ids[i] = BigInt(input.ids[i]);
+    const total = past.length + seq;
+    const mask = new BigInt64Array(batch * total);
+    for (let b = 0; b < batch; b++) {
+      const row = b * total;
+      for (let j = 0; j < past.length; j++) mask[row + j] = BigInt(past.valid[j]);
+      for (let j = past.length; j < total; j++) mask[row + j] = 1n;
+    }
+    const feeds: Record<string, ort.Tensor> = {
+      [this.idsName]: new ort.Tensor('int64', ids, this.superposition ? [batch, seq, k] : [batch, seq]),
+      attention_mask: new ort.Tensor('int64', mask, [batch, total]),
+    };
+    if (this.weightsName) {
+      const w = new Float32Array(n);
+      if (input.weights) for (let i = 0; i < n; i++) w[i] = input.weights[i];
+      else w.fill(1);
+      feeds[this.weightsName] = new ort.Tensor('float32', w, [batch, seq, k]);
+    }
+    if (this.hasPositionIds) {
+      const pos = new BigInt64Array(batch * seq);
+      for (let b = 0; b < batch; b++) for (let s = 0; s < seq; s++) pos[b * seq + s] = BigInt(past.nextPos + s);
+      feeds.position_ids = new ort.Tensor('int64', pos, [batch, seq]);
+    }
+    if (this.hasUseCacheBranch) feeds.use_cache_branch = new ort.Tensor('bool', [past.length > 0], [1]);
+    for (let i = 0; i < this.config.numLayers; i++) {
+      feeds[`past_key_values.${i}.key`] = past.keys[i];
+      feeds[`past_key_values.${i}.value`] = past.values[i];
+    }
+    const out = await this.session.run(feeds);
+    this.forwards++;
+    const logitsT = out.logits;
+    const vocab = logitsT.dims[logitsT.dims.length - 1];
+    const keys: ort.Tensor[] = [];
+    const values: ort.Tensor[] = [];
+    for (let i = 0; i < this.config.numLayers; i++) {
+      keys.push(out[`present.${i}.key`]);
+      values.push(out[`present.${i}.value`]);
+    }
+    const valid = new Uint8Array(total);
+    valid.set(past.valid);
+    valid.fill(1, past.length);
+    return {
+      logits: logitsT.data as Float32Array,
+      vocab,
+      kv: { keys, values, batch, length: total, valid, nextPos: past.nextPos + seq },
+    };
+  }
+
+  /** Copies of selected rows of a cache (beam reorder, or replicate one row `rows.length` times). */
+  selectRows(kv: KvState, rows: ArrayLike<number>): KvState {
+    const { numKvHeads, headDim } = this.config;
+    const rowSize = numKvHeads * kv.length * headDim;
+    const pick = (t: ort.Tensor): ort.Tensor => {
+      const src = t.data as Float32Array;
+      const dst = new Float32Array(rows.length * rowSize);
+      for (let r = 0; r < rows.length; r++) dst.set(src.subarray(rows[r] * rowSize, (rows[r] + 1) * rowSize), r * rowSize);
+      return new ort.Tensor('float32', dst, [rows.length, numKvHeads, kv.length, headDim]);
+    };
+    return { keys: kv.keys.map(pick), values: kv.values.map(pick), batch: rows.length, length: kv.length, valid: kv.valid, nextPos: kv.nextPos };
+  }
+
+  /** The first `length` entries of a cache (KV prefix reuse). Entries must all be valid. */
+  truncate(kv: KvState, length: number): KvState {
+    if (length >= kv.length) return kv;
+    const { numKvHeads, headDim } = this.config;
+    const cut = (t: ort.Tensor): ort.Tensor => {
+      const src = t.data as Float32Array;
+      const dst = new Float32Array(kv.batch * numKvHeads * length * headDim);
+      const rowsIn = kv.length * headDim;
+      const rowsOut = length * headDim;
+      for (let bh = 0; bh < kv.batch * numKvHeads; bh++) dst.set(src.subarray(bh * rowsIn, bh * rowsIn + rowsOut), bh * rowsOut);
+      return new ort.Tensor('float32', dst, [kv.batch, numKvHeads, length, headDim]);
+    };
+    let nextPos = 0;
+    for (let i = 0; i < length; i++) nextPos += kv.valid[i];
+    return { keys: kv.keys.map(cut), values: kv.values.map(cut), batch: kv.batch, length, valid: kv.valid.slice(0, length), nextPos };
+  }
+
+  kvBytes(kv: KvState): number {
+    return 2 * this.config.numLayers * kv.batch * this.config.numKvHeads * kv.length * this.config.headDim * 4;
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}

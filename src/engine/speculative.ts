@@ -1,0 +1,112 @@
+/**
+ * Lexical-unit drafting without a second model. Multi-token units come from, in order of precision:
+ *  1. prompt lookup: the latest earlier occurrence of the last n (4..1) tokens in the prompt + generated text;
+ *  2. n-grams of the open files / workspace / static corpus (NgramStore.draft);
+ *  3. token recycling: a |V|×8 table of each token's latest top successors, refreshed from every forward pass
+ *     and kept across requests (hot start); a unit is the chain of top-1 successors.
+ * The caller verifies a unit in one multi-token forward and keeps the longest prefix the model itself would
+ * have produced, so the output is exactly what the accelerated strategy produces without it.
+ */
+import type { NgramStore } from './ngram';
+
+const RECYCLE_WIDTH = 8;
+
+export class TokenRecycler {
+  readonly table: Int32Array;
+  constructor(readonly vocab: number) {
+    this.table = new Int32Array(vocab * RECYCLE_WIDTH).fill(-1);
+  }
+
+  /** Records the top successors of `token` from one row of logits. */
+  update(token: number, logits: Float32Array, offset: number): void {
+    if (token < 0 || token >= this.vocab) return;
+    const best = new Int32Array(RECYCLE_WIDTH).fill(-1);
+    const val = new Float64Array(RECYCLE_WIDTH).fill(-Infinity);
+    for (let i = 0; i < this.vocab; i++) {
+      const v = logits[offset + i];
+      if (v <= val[RECYCLE_WIDTH - 1]) continue;
+      let p = RECYCLE_WIDTH - 1;
+      while (p > 0 && val[p - 1] < v) {
+        val[p] = val[p - 1];
+        best[p] = best[p - 1];
+        p--;
+      }
+      val[p] = v;
+      best[p] = i;
+    }
+    this.table.set(best, token * RECYCLE_WIDTH);
+  }
+
+  successor(token: number, rank = 0): number {
+    return this.table[token * RECYCLE_WIDTH + rank];
+  }
+
+  chain(last: number, maxLen: number): number[] {
+    const out: number[] = [];
+    let t = last;
+    for (let i = 0; i < maxLen; i++) {
+      const n = this.successor(t);
+      if (n < 0) break;
+      out.push(n);
+      t = n;
+    }
+    return out;
+  }
+}
+
+export interface SpeculatorStats {
+  proposed: number;
+  accepted: number;
+  rounds: number;
+}
+
+export class Speculator {
+  readonly stats: SpeculatorStats = { proposed: 0, accepted: 0, rounds: 0 };
+  /** Unit length adapts to recent acceptance: long units when they land, short when they miss. */
+  private unit = 8;
+
+  constructor(
+    readonly recycler: TokenRecycler,
+    private readonly ngrams: NgramStore | null,
+    readonly maxUnit = 12,
+  ) {}
+
+  /** A unit of tokens likely to follow `history` (prompt context + generated tokens), [] when none. */
+  propose(history: number[]): number[] {
+    const len = this.unit;
+    const lookup = promptLookup(history, len);
+    if (lookup.length > 0) return lookup;
+    if (this.ngrams) {
+      const d = this.ngrams.draft(history.slice(-8), len);
+      if (d.length > 0) return d;
+    }
+    return this.recycler.chain(history[history.length - 1], Math.min(len, 4));
+  }
+
+  record(proposed: number, accepted: number): void {
+    this.stats.rounds++;
+    this.stats.proposed += proposed;
+    this.stats.accepted += accepted;
+    if (accepted >= proposed && proposed > 0) this.unit = Math.min(this.maxUnit, this.unit + 2);
+    else this.unit = Math.max(3, Math.min(this.unit, accepted + 2));
+  }
+}
+
+/** Prompt lookup decoding: continue the most recent earlier occurrence of the last n tokens (n = 4..1). */
+export function promptLookup(history: number[], maxLen: number, maxNgram = 4, minNgram = 1): number[] {
+  const h = history.length;
+  for (let n = Math.min(maxNgram, h - 1); n >= minNgram; n--) {
+    const start = h - n;
+    // Most recent match first; the window must end before the history's own tail.
+    for (let i = h - n - 1; i >= 0; i--) {
+      let j = 0;
+      while (j < n && history[i + j] === history[start + j]) j++;
+      if (j === n) {
+        const from = i + n;
+        const end = Math.min(from + maxLen, h);
+        if (end > from) return history.slice(from, end);
+      }
+    }
+  }
+  return [];
+}

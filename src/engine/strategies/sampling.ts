@@ -1,0 +1,66 @@
+/**
+ * Nucleus sampling: k drafts sampled in one batch (batch k per forward), temperature and top-p from the
+ * request, a seeded PRNG so that a request with a seed reproduces exactly.
+ */
+import { DecodeContext, DraftState, RawDraft, Strategy, checkAbort, logSoftmax, rng } from '../decode';
+
+export class SamplingStrategy implements Strategy {
+  readonly name = 'sampling' as const;
+
+  async decode(ctx: DecodeContext): Promise<RawDraft[]> {
+    const { k, vocab: V, runtime } = ctx;
+    const random = rng(ctx.seed);
+    const drafts = Array.from({ length: k }, () => new DraftState(ctx.prompt.heal));
+    let kv = k === 1 ? ctx.kv : runtime.selectRows(ctx.kv, new Array(k).fill(0));
+    let logits = ctx.lastLogits;
+    let rowOf = (_d: number): number => 0; // the first step samples all drafts from the prompt's logits
+    const lsm = new Float64Array(V);
+    const scaled = new Float64Array(V);
+    const last = new Array<number>(k).fill(0);
+    for (;;) {
+      checkAbort(ctx.signal);
+      for (let d = 0; d < k; d++) {
+        const draft = drafts[d];
+        if (draft.done) continue;
+        const allowed = draft.healLeft.length > 0 ? ctx.heal.allowed(draft.healLeft) : undefined;
+        logSoftmax(logits, V, rowOf(d), lsm);
+        logSoftmax(logits, V, rowOf(d), scaled, Math.max(1e-4, ctx.temperature));
+        const t = sampleNucleus(scaled, ctx.topP, random, allowed);
+        last[d] = t;
+        draft.push(ctx, t, lsm[t]);
+      }
+      if (drafts.every((d) => d.done)) break;
+      // Finished rows keep being fed (their outputs are ignored) so the batch stays rectangular.
+      const out = await runtime.forward({ ids: last, batch: k, seq: 1, past: kv });
+      ctx.stats.forwards++;
+      kv = out.kv;
+      logits = out.logits;
+      rowOf = (d) => d;
+    }
+    return drafts.map((d) => d.toRaw());
+  }
+}
+
+/** Samples from the smallest set of tokens whose probability mass reaches topP (log-probs in `lp`). */
+export function sampleNucleus(lp: Float64Array, topP: number, random: () => number, allowed?: Int32Array): number {
+  const ids: number[] = [];
+  if (allowed) for (let j = 0; j < allowed.length; j++) ids.push(allowed[j]);
+  else for (let i = 0; i < lp.length; i++) if (lp[i] > -30) ids.push(i);
+  if (ids.length === 0) for (let i = 0; i < lp.length; i++) ids.push(i);
+  ids.sort((a, b) => lp[b] - lp[a] || a - b);
+  let total = 0;
+  for (const i of ids) total += Math.exp(lp[i]);
+  const keep: number[] = [];
+  let mass = 0;
+  for (const i of ids) {
+    keep.push(i);
+    mass += Math.exp(lp[i]) / total;
+    if (mass >= topP) break;
+  }
+  let r = random() * keep.reduce((s, i) => s + Math.exp(lp[i]), 0);
+  for (const i of keep) {
+    r -= Math.exp(lp[i]);
+    if (r <= 0) return i;
+  }
+  return keep[keep.length - 1];
+}

@@ -1,0 +1,184 @@
+/**
+ * Superposed decoding (arXiv 2405.18400), adapted to code: k drafts advance together on ONE sequence and one
+ * KV cache. Each step's input is Σ_d w_d·E[last token of draft d] with w = softmax of the drafts' scores (the
+ * model's superposition input); the shared next-token distribution (temperature-sharpened, top-3k) is mixed
+ * log-linearly with each draft's own n-gram distribution (static code n-grams + the prompt's, open files' and
+ * workspace n-grams), and the k best of k×3k candidates survive. Drafts that end (EOS or a stop rule) go to a
+ * finished pool. The survivors are then verified in one batched forward on the clean prompt cache, which gives
+ * each draft its true likelihood under the model: that ranks them, and (optionally) cuts a draft's tail where
+ * the model strongly disagrees with it.
+ */
+import { DecodeContext, DraftState, RawDraft, Strategy, checkAbort, logSoftmax, topN } from '../decode';
+
+export interface SuperposedOptions {
+  /** Weight of the n-gram term in the log-linear mix (k=1 uses 0: a single draft needs no diversity). */
+  alpha: number;
+  /** Sharpening of the shared LM distribution (the paper's temperature). */
+  temperature: number;
+  /** Score given to a candidate that no n-gram order supports (log-probability floor). */
+  unsupportedLogProb: number;
+  /** Verify the drafts with a clean batched forward and rank by true likelihood. */
+  verify: boolean;
+  /** Cut a draft where a token's verified probability is below this while the model's own choice exceeds 0.5 (0 = never). */
+  cutBelow: number;
+}
+
+export const SUPERPOSED_DEFAULTS: SuperposedOptions = { alpha: 0.5, temperature: 0.1, unsupportedLogProb: -10, verify: true, cutBelow: 0 };
+
+export class SuperposedStrategy implements Strategy {
+  readonly name = 'superposed' as const;
+  constructor(readonly options: SuperposedOptions = SUPERPOSED_DEFAULTS) {}
+
+  async decode(ctx: DecodeContext): Promise<RawDraft[]> {
+    const { k, vocab: V, runtime } = ctx;
+    const opts = this.options;
+    const alpha = k === 1 ? 0 : opts.alpha;
+    const nCand = 3 * k;
+    const lsmT = new Float64Array(V);
+    const lsm = new Float64Array(V);
+    const context = ctx.prompt.contextIds;
+    const ngramOut = new Float64Array(nCand);
+    const finished: DraftState[] = [];
+    let alive: DraftState[] = [new DraftState(ctx.prompt.heal)];
+    let kv = ctx.kv;
+    let logits = ctx.lastLogits;
+    let first = true;
+
+    while (alive.length > 0) {
+      checkAbort(ctx.signal);
+      logSoftmax(logits, V, 0, lsm);
+      logSoftmax(logits, V, 0, lsmT, opts.temperature);
+      const cands: { parent: number; token: number; total: number; s: number }[] = [];
+      for (let d = 0; d < alive.length; d++) {
+        const draft = alive[d];
+        const allowed = draft.healLeft.length > 0 ? ctx.heal.allowed(draft.healLeft) : undefined;
+        const top = topN(lsmT, nCand, 0, V, allowed);
+        let lse = -Infinity;
+        for (const t of top) lse = logAdd(lse, lsmT[t]);
+        let probs: Float64Array | null = null;
+        if (alpha > 0) {
+          const hist = tail(context, draft.tokens, 5);
+          probs = ctx.ngrams.probabilities(hist, top, ngramOut);
+        }
+        for (let j = 0; j < top.length; j++) {
+          const t = top[j];
+          if (first && ctx.eos.has(t)) continue; // an empty completion is never a draft
+          const lm = lsmT[t] - lse;
+          const ng = probs ? (probs[j] > 0 ? Math.log(probs[j]) : opts.unsupportedLogProb) : 0;
+          const s = (1 - alpha) * lm + alpha * ng;
+          cands.push({ parent: d, token: t, total: draft.score + s, s });
+        }
+      }
+      cands.sort((a, b) => b.total - a.total || a.parent - b.parent || a.token - b.token);
+      const next: DraftState[] = [];
+      const seen = new Set<number>();
+      for (let c = 0; c < cands.length && c < 2 * k + alive.length && next.length < k; c++) {
+        const cand = cands[c];
+        // The first step seeds k distinct tokens.
+        if (first && seen.has(cand.token)) continue;
+        seen.add(cand.token);
+        const d = alive[cand.parent].clone();
+        d.score = cand.total;
+        if (d.push(ctx, cand.token, lsm[cand.token])) finished.push(d);
+        else next.push(d);
+      }
+      first = false;
+      finished.sort((a, b) => b.score - a.score);
+      const bar = finished.length >= k ? finished[k - 1].score : -Infinity;
+      alive = next.filter((d) => d.score > bar);
+      if (alive.length === 0) break;
+      // Superposed input: the alive drafts' last tokens, weighted by their normalised sequence probabilities.
+      let lseScore = -Infinity;
+      for (const d of alive) lseScore = logAdd(lseScore, d.score);
+      const ids = alive.map((d) => d.tokens[d.tokens.length - 1]);
+      const weights = alive.map((d) => Math.exp(d.score - lseScore));
+      const out = await runtime.forward({ ids, weights, batch: 1, seq: 1, k: ids.length, past: kv });
+      ctx.stats.forwards++;
+      kv = out.kv;
+      logits = out.logits;
+    }
+
+    // Final candidates: best k distinct texts by search score.
+    const pool = dedupeByText([...finished, ...alive].sort((a, b) => b.score - a.score)).slice(0, k);
+    if (k > 1 && opts.verify) await verify(ctx, pool, opts.cutBelow);
+    return pool.map((d) => d.toRaw());
+  }
+}
+
+function logAdd(a: number, b: number): number {
+  if (a === -Infinity) return b;
+  if (b === -Infinity) return a;
+  return a > b ? a + Math.log1p(Math.exp(b - a)) : b + Math.log1p(Math.exp(a - b));
+}
+
+function tail(context: number[], tokens: number[], n: number): number[] {
+  const out: number[] = [];
+  const need = Math.max(0, n - tokens.length);
+  for (let i = Math.max(0, context.length - need); i < context.length; i++) out.push(context[i]);
+  for (let i = Math.max(0, tokens.length - n); i < tokens.length; i++) out.push(tokens[i]);
+  return out;
+}
+
+function dedupeByText(drafts: DraftState[]): DraftState[] {
+  const seen = new Set<string>();
+  return drafts.filter((d) => {
+    const key = d.text.trim();
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/**
+ * Scores every draft under the model with a clean cache: one batched forward of all drafts (right-padded; a
+ * causal model never lets a pad affect earlier positions). Sets each draft's logprob to its true value and,
+ * with cutBelow > 0, truncates drafts at the first token the model finds very unlikely where it was confident.
+ */
+async function verify(ctx: DecodeContext, drafts: DraftState[], cutBelow: number): Promise<void> {
+  const { runtime, vocab: V } = ctx;
+  const n = drafts.length;
+  if (n === 0) return;
+  const len = Math.max(...drafts.map((d) => d.tokens.length));
+  const lsm = new Float64Array(V);
+  // Row-major [n, len-1]: position j predicts token j+1. Token 0 is predicted by the prompt's logits.
+  const seq = len - 1;
+  let out: { logits: Float32Array } | null = null;
+  if (seq > 0) {
+    checkAbort(ctx.signal);
+    const ids: number[] = [];
+    for (const d of drafts) for (let j = 0; j < seq; j++) ids.push(d.tokens[Math.min(j, d.tokens.length - 1)] ?? 0);
+    const past = runtime.selectRows(ctx.kv, new Array(n).fill(0));
+    out = await runtime.forward({ ids, batch: n, seq, past });
+    ctx.stats.forwards++;
+  }
+  logSoftmax(ctx.lastLogits, V, 0, lsm);
+  const first = lsm.slice();
+  for (let r = 0; r < n; r++) {
+    const d = drafts[r];
+    let total = 0;
+    let cut = -1;
+    for (let j = 0; j < d.tokens.length; j++) {
+      let lp: number;
+      if (j === 0) lp = first[d.tokens[0]];
+      else {
+        logSoftmax(out!.logits, V, r * seq + (j - 1), lsm);
+        lp = lsm[d.tokens[j]];
+        if (cutBelow > 0 && cut < 0 && lp < Math.log(cutBelow)) {
+          let best = -Infinity;
+          for (let i = 0; i < V; i++) if (lsm[i] > best) best = lsm[i];
+          if (best > Math.log(0.5)) cut = j;
+        }
+      }
+      if (cut >= 0) break;
+      total += lp;
+    }
+    if (cut > 0) {
+      const replay = new DraftState(ctx.prompt.heal);
+      for (let j = 0; j < cut && !replay.done; j++) replay.push(ctx, d.tokens[j], 0);
+      d.tokens = replay.tokens;
+      d.text = replay.text;
+      d.finished = false;
+    }
+    d.logprob = total;
+  }
+}
