@@ -1,0 +1,379 @@
+/**
+ * Client side of the inference process: forks dist/server.js, talks JSON-RPC (vscode-jsonrpc over IPC), restarts it
+ * after a crash with backoff, cancels superseded requests. Plain Node (no `vscode` import) so the integration test
+ * drives exactly this code against the real server.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import {
+  CancellationTokenSource,
+  IPCMessageReader,
+  IPCMessageWriter,
+  ResponseError,
+  createMessageConnection,
+  type CancellationToken,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node';
+import {
+  ErrorCodes,
+  Methods,
+  type CompletionRequest,
+  type CompletionResponse,
+  type DiagnosticsResult,
+  type IndexFilesParams,
+  type InitializeParams,
+  type InitializeResult,
+  type LogParams,
+  type ProgressParams,
+  type StrategyName,
+} from '../protocol';
+
+export type ClientState = 'stopped' | 'starting' | 'ready' | 'error';
+export type LogLevelName = LogParams['level'];
+
+/** Restart budget: at most `maxRestarts` automatic restarts within `windowMs`, with exponential backoff. */
+export class RestartPolicy {
+  private crashes: number[] = [];
+  constructor(
+    readonly maxRestarts = 3,
+    readonly windowMs = 3 * 60_000,
+    readonly baseDelayMs = 500,
+    readonly maxDelayMs = 8_000,
+  ) {}
+
+  /** Records a crash at `now`; says whether to restart and after how long. */
+  onCrash(now: number): { restart: true; delayMs: number; attempt: number } | { restart: false; crashes: number } {
+    this.crashes = this.crashes.filter((t) => now - t < this.windowMs);
+    this.crashes.push(now);
+    const n = this.crashes.length;
+    if (n > this.maxRestarts) return { restart: false, crashes: n };
+    return { restart: true, delayMs: Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (n - 1)), attempt: n };
+  }
+
+  reset(): void {
+    this.crashes = [];
+  }
+}
+
+/** A cancellation token in the shape both `vscode.CancellationToken` and vscode-jsonrpc's have. */
+export interface TokenLike {
+  readonly isCancellationRequested: boolean;
+  onCancellationRequested(listener: () => void): { dispose(): void };
+}
+
+export class ClientError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'not_ready' | 'cancelled' | 'crashed' | 'model_load' | 'invalid_request' | 'server',
+  ) {
+    super(message);
+    this.name = 'ClientError';
+  }
+}
+
+export interface ClientOptions {
+  /** Absolute path of dist/server.js. */
+  serverPath: string;
+  /** Parameters for `initialize`, read at every (re)start so settings changes apply. */
+  init: () => InitializeParams;
+  log?: (level: LogLevelName, message: string) => void;
+  policy?: RestartPolicy;
+  env?: NodeJS.ProcessEnv;
+  /** Milliseconds to wait for a graceful shutdown before killing. */
+  shutdownTimeoutMs?: number;
+}
+
+type Listener<T> = (v: T) => void;
+
+export class InferenceClient {
+  private child: ChildProcess | undefined;
+  private conn: MessageConnection | undefined;
+  private stopping = false;
+  private generation = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private startPromise: Promise<InitializeResult> | undefined;
+  private readonly inflight = new Map<string, CancellationTokenSource>();
+  private readonly stateListeners = new Set<Listener<ClientState>>();
+  private readonly progressListeners = new Set<Listener<ProgressParams>>();
+  private readonly policy: RestartPolicy;
+
+  state: ClientState = 'stopped';
+  info: InitializeResult | undefined;
+  lastError: string | undefined;
+  /** Whether the last error is a model load failure (restarting will not help until settings change). */
+  modelLoadFailed = false;
+  restarts = 0;
+  requests = 0;
+  cancelled = 0;
+  /** Last measured round-trip latency per strategy, ms. */
+  readonly latency = new Map<StrategyName, number>();
+
+  constructor(private readonly opts: ClientOptions) {
+    this.policy = opts.policy ?? new RestartPolicy();
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  onState(l: Listener<ClientState>): { dispose(): void } {
+    this.stateListeners.add(l);
+    return { dispose: () => this.stateListeners.delete(l) };
+  }
+
+  onProgress(l: Listener<ProgressParams>): { dispose(): void } {
+    this.progressListeners.add(l);
+    return { dispose: () => this.progressListeners.delete(l) };
+  }
+
+  private log(level: LogLevelName, message: string): void {
+    this.opts.log?.(level, message);
+  }
+
+  private setState(s: ClientState): void {
+    if (this.state === s) return;
+    this.state = s;
+    for (const l of [...this.stateListeners]) l(s);
+  }
+
+  /** Waits until the process is ready (or failed). */
+  ready(): Promise<InitializeResult> {
+    if (this.state === 'ready' && this.info) return Promise.resolve(this.info);
+    if (this.startPromise) return this.startPromise;
+    return Promise.reject(new ClientError(this.lastError ?? 'The inference process is not running.', 'not_ready'));
+  }
+
+  /** Starts the process (no-op while running). Manual starts reset the crash budget. */
+  start(): Promise<InitializeResult> {
+    if (this.startPromise) return this.startPromise;
+    if (this.state === 'ready' && this.info) return Promise.resolve(this.info);
+    this.stopping = false;
+    this.policy.reset();
+    return this.spawn();
+  }
+
+  private spawn(): Promise<InitializeResult> {
+    const gen = ++this.generation;
+    this.setState('starting');
+    this.lastError = undefined;
+    this.modelLoadFailed = false;
+    const child = fork(this.opts.serverPath, [], {
+      execArgv: [],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { ...process.env, ...this.opts.env, ELECTRON_RUN_AS_NODE: '1' },
+    });
+    this.child = child;
+    const conn = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
+    this.conn = conn;
+    conn.onNotification(Methods.log, (p: LogParams) => this.log(p.level, `[server] ${p.message}`));
+    conn.onNotification(Methods.progress, (p: ProgressParams) => {
+      for (const l of [...this.progressListeners]) l(p);
+    });
+    conn.onError(([err]) => this.log('debug', `connection error: ${err.message}`));
+    conn.listen();
+    const pipeLines = (stream: NodeJS.ReadableStream | null, level: LogLevelName) => {
+      let buf = '';
+      stream?.setEncoding('utf8');
+      stream?.on('data', (chunk: string) => {
+        buf += chunk;
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i).trimEnd();
+          buf = buf.slice(i + 1);
+          if (line) this.log(level, `[server:${level === 'warn' ? 'stderr' : 'stdout'}] ${line}`);
+        }
+      });
+    };
+    pipeLines(child.stdout, 'debug');
+    pipeLines(child.stderr, 'warn');
+    child.on('exit', (code, signal) => this.onExit(gen, code, signal));
+    child.on('error', (err) => this.log('error', `inference process error: ${err.message}`));
+    this.log('info', `inference process started (pid ${child.pid})`);
+
+    const params = this.opts.init();
+    const p = conn
+      .sendRequest<InitializeResult>(Methods.initialize, params)
+      .then((info) => {
+        if (gen !== this.generation) throw new ClientError('superseded by a newer start', 'not_ready');
+        this.info = info;
+        this.setState('ready');
+        this.log('info', `model ${info.model} ready on ${info.device} in ${Math.round(info.loadMs)} ms`);
+        return info;
+      })
+      .catch((err: unknown) => {
+        if (gen !== this.generation) throw err;
+        const re = err instanceof ResponseError ? err : undefined;
+        const msg = err instanceof Error ? err.message : String(err);
+        if (re?.code === ErrorCodes.ModelLoadFailed) {
+          this.modelLoadFailed = true;
+          this.lastError = msg;
+          this.log('error', `model load failed: ${msg}`);
+          // No point restarting: stop the process and wait for a settings change or a manual restart.
+          this.stopping = true;
+          this.killChild();
+          this.setState('error');
+          throw new ClientError(msg, 'model_load');
+        }
+        if (this.state === 'starting' && !this.lastError) this.lastError = msg;
+        throw new ClientError(msg, 'crashed');
+      })
+      .finally(() => {
+        if (this.startPromise === p) this.startPromise = undefined;
+      });
+    this.startPromise = p;
+    p.catch(() => undefined);
+    return p;
+  }
+
+  private onExit(gen: number, code: number | null, signal: NodeJS.Signals | null): void {
+    if (gen !== this.generation) return;
+    this.conn?.dispose();
+    this.conn = undefined;
+    this.child = undefined;
+    this.info = undefined;
+    for (const src of this.inflight.values()) src.cancel();
+    this.inflight.clear();
+    if (this.stopping) {
+      if (this.state !== 'error') this.setState('stopped');
+      return;
+    }
+    const why = signal ? `signal ${signal}` : `exit code ${code}`;
+    const decision = this.policy.onCrash(Date.now());
+    if (decision.restart) {
+      this.restarts++;
+      this.log('warn', `inference process stopped unexpectedly (${why}); restarting in ${decision.delayMs} ms (attempt ${decision.attempt})`);
+      this.setState('starting');
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = undefined;
+        if (this.stopping) return;
+        this.spawn().catch((e: Error) => this.log('error', `restart failed: ${e.message}`));
+      }, decision.delayMs);
+    } else {
+      this.lastError = `The inference process crashed ${decision.crashes} times in ${Math.round(this.policy.windowMs / 60_000)} minutes (last: ${why}).`;
+      this.log('error', this.lastError + ' Not restarting automatically.');
+      this.setState('error');
+    }
+  }
+
+  private killChild(): void {
+    const c = this.child;
+    if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  }
+
+  /** Stops the process gracefully (shutdown request, then disconnect; killed after a timeout). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    const child = this.child;
+    const conn = this.conn;
+    if (!child) {
+      if (this.state !== 'error') this.setState('stopped');
+      return;
+    }
+    const exited = new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once('exit', () => resolve());
+    });
+    const timeout = this.opts.shutdownTimeoutMs ?? 2000;
+    try {
+      if (conn) {
+        await Promise.race([conn.sendRequest(Methods.shutdown), new Promise((r) => setTimeout(r, timeout))]);
+      }
+    } catch {
+      /* already gone */
+    }
+    if (child.connected) child.disconnect();
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
+    await exited;
+    clearTimeout(timer);
+    this.startPromise = undefined;
+    this.setState('stopped');
+  }
+
+  /** Stops and starts again (settings change or the Restart command); resets the crash budget. */
+  async restart(): Promise<InitializeResult> {
+    await this.stop();
+    return this.start();
+  }
+
+  /** Kills the process without a shutdown (tests, or a hung process). It is restarted by the crash policy. */
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    this.child?.kill(signal);
+  }
+
+  private connection(): MessageConnection {
+    if (this.state !== 'ready' || !this.conn) {
+      throw new ClientError(this.lastError ?? `The inference process is ${this.state}.`, 'not_ready');
+    }
+    return this.conn;
+  }
+
+  /**
+   * Requests completions. With a `key` (the document), an older in-flight request for the same key is cancelled:
+   * a newer request supersedes it so no backlog builds up while typing.
+   */
+  async complete(req: CompletionRequest, token?: TokenLike, key?: string): Promise<CompletionResponse> {
+    const conn = this.connection();
+    const src = new CancellationTokenSource();
+    if (key !== undefined) {
+      this.inflight.get(key)?.cancel();
+      this.inflight.set(key, src);
+    }
+    const sub = token?.onCancellationRequested(() => src.cancel());
+    if (token?.isCancellationRequested) src.cancel();
+    const t0 = performance.now();
+    this.requests++;
+    try {
+      if (src.token.isCancellationRequested) throw new ClientError('cancelled', 'cancelled');
+      const res = await conn.sendRequest<CompletionResponse>(Methods.complete, req, src.token as CancellationToken);
+      this.latency.set(req.strategy, performance.now() - t0);
+      return res;
+    } catch (err) {
+      throw this.mapError(err, src.token.isCancellationRequested);
+    } finally {
+      sub?.dispose();
+      if (key !== undefined && this.inflight.get(key) === src) this.inflight.delete(key);
+      src.dispose();
+    }
+  }
+
+  async indexFiles(params: IndexFilesParams, token?: TokenLike): Promise<{ files: number; tokens: number }> {
+    const conn = this.connection();
+    const src = new CancellationTokenSource();
+    const sub = token?.onCancellationRequested(() => src.cancel());
+    try {
+      return await conn.sendRequest<{ files: number; tokens: number }>(Methods.indexFiles, params, src.token as CancellationToken);
+    } catch (err) {
+      throw this.mapError(err, src.token.isCancellationRequested);
+    } finally {
+      sub?.dispose();
+      src.dispose();
+    }
+  }
+
+  async diagnostics(): Promise<DiagnosticsResult> {
+    try {
+      return await this.connection().sendRequest<DiagnosticsResult>(Methods.diagnostics);
+    } catch (err) {
+      throw this.mapError(err, false);
+    }
+  }
+
+  private mapError(err: unknown, cancelled: boolean): ClientError {
+    if (err instanceof ClientError) return err;
+    if (err instanceof ResponseError) {
+      if (err.code === ErrorCodes.RequestCancelled || cancelled) {
+        this.cancelled++;
+        return new ClientError('cancelled', 'cancelled');
+      }
+      if (err.code === ErrorCodes.InvalidParams) return new ClientError(err.message, 'invalid_request');
+      return new ClientError(err.message, 'server');
+    }
+    const msg = err instanceof Error ? err.message : String(err);
+    if (cancelled) {
+      this.cancelled++;
+      return new ClientError('cancelled', 'cancelled');
+    }
+    return new ClientError(msg, this.state === 'ready' ? 'server' : 'crashed');
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * `superdraft.*` settings: schema, defaults and validation. Pure (no `vscode` import) so it is unit-testable;
+ * the extension passes a getter over `workspace.getConfiguration('superdraft')`.
+ */
+import { DEVICES, STRATEGIES, type CompletionMode, type DeviceName, type StrategyName } from '../protocol';
+
+export type LogLevel = 'off' | 'error' | 'warn' | 'info' | 'debug';
+export const LOG_LEVELS: readonly LogLevel[] = ['off', 'error', 'warn', 'info', 'debug'];
+export const MODES: readonly CompletionMode[] = ['line', 'block', 'auto'];
+
+export interface Settings {
+  enable: boolean;
+  strategy: StrategyName;
+  drafts: number;
+  maxTokens: number;
+  mode: CompletionMode;
+  speculative: boolean;
+  device: DeviceName;
+  modelPath: string;
+  debounceMs: number;
+  temperature: number;
+  topP: number;
+  workspaceNgrams: boolean;
+  /** Language ids; "*" = all; "!id" excludes id. */
+  languages: string[];
+  logLevel: LogLevel;
+}
+
+export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
+  enable: true,
+  strategy: 'superposed',
+  drafts: 3,
+  maxTokens: 48,
+  mode: 'auto',
+  speculative: true,
+  device: 'auto',
+  modelPath: '',
+  debounceMs: 40,
+  temperature: 0.8,
+  topP: 0.95,
+  workspaceNgrams: true,
+  languages: ['*'],
+  logLevel: 'info',
+} as Settings);
+
+/** Setting key (as written in settings.json, without the `superdraft.` section) for each field. */
+export const SETTING_KEYS: Readonly<Record<keyof Settings, string>> = {
+  enable: 'enable',
+  strategy: 'strategy',
+  drafts: 'drafts',
+  maxTokens: 'maxTokens',
+  mode: 'mode',
+  speculative: 'speculative',
+  device: 'device',
+  modelPath: 'modelPath',
+  debounceMs: 'debounceMs',
+  temperature: 'sampling.temperature',
+  topP: 'sampling.topP',
+  workspaceNgrams: 'ngram.workspace',
+  languages: 'languages',
+  logLevel: 'logLevel',
+};
+
+export interface SettingProblem {
+  key: string;
+  message: string;
+}
+
+export interface ParsedSettings {
+  settings: Settings;
+  problems: SettingProblem[];
+}
+
+function describe(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+/**
+ * Reads every setting through `get` (undefined = not set), validates it and falls back to the default with a
+ * clear message for each invalid value. Never throws.
+ */
+export function parseSettings(get: (key: string) => unknown): ParsedSettings {
+  const problems: SettingProblem[] = [];
+  const out = { ...DEFAULT_SETTINGS, languages: [...DEFAULT_SETTINGS.languages] } as Settings;
+  const bad = (field: keyof Settings, value: unknown, expected: string) => {
+    const key = `superdraft.${SETTING_KEYS[field]}`;
+    problems.push({
+      key,
+      message: `Invalid value ${describe(value)} for "${key}": expected ${expected}. Using the default ${describe(DEFAULT_SETTINGS[field])}.`,
+    });
+  };
+  const read = (field: keyof Settings) => get(SETTING_KEYS[field]);
+
+  const bool = (field: 'enable' | 'speculative' | 'workspaceNgrams') => {
+    const v = read(field);
+    if (v === undefined || v === null) return;
+    if (typeof v === 'boolean') out[field] = v;
+    else bad(field, v, 'true or false');
+  };
+  const oneOf = <T extends string>(field: 'strategy' | 'mode' | 'device' | 'logLevel', allowed: readonly T[]) => {
+    const v = read(field);
+    if (v === undefined || v === null) return;
+    if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) (out as unknown as Record<string, unknown>)[field] = v;
+    else bad(field, v, `one of ${allowed.join(', ')}`);
+  };
+  const num = (field: 'drafts' | 'maxTokens' | 'debounceMs' | 'temperature' | 'topP', min: number, max: number, integer: boolean, minExclusive = false) => {
+    const v = read(field);
+    if (v === undefined || v === null) return;
+    const ok =
+      typeof v === 'number' &&
+      Number.isFinite(v) &&
+      (integer ? Number.isInteger(v) : true) &&
+      (minExclusive ? v > min : v >= min) &&
+      v <= max;
+    if (ok) out[field] = v as number;
+    else bad(field, v, `${integer ? 'an integer' : 'a number'} ${minExclusive ? 'greater than' : 'from'} ${min}${minExclusive ? ' and at most' : ' to'} ${max}`);
+  };
+
+  bool('enable');
+  oneOf('strategy', STRATEGIES);
+  num('drafts', 1, 8, true);
+  num('maxTokens', 1, 1024, true);
+  oneOf('mode', MODES);
+  bool('speculative');
+  oneOf('device', DEVICES);
+  {
+    const v = read('modelPath');
+    if (v !== undefined && v !== null) {
+      if (typeof v === 'string') out.modelPath = v.trim();
+      else bad('modelPath', v, 'a path string (empty = the embedded model)');
+    }
+  }
+  num('debounceMs', 0, 5000, true);
+  num('temperature', 0, 2, false);
+  num('topP', 0, 1, false, true);
+  bool('workspaceNgrams');
+  {
+    const v = read('languages');
+    if (v !== undefined && v !== null) {
+      if (Array.isArray(v) && v.every((x) => typeof x === 'string' && x.trim().length > 0)) out.languages = v.map((x: string) => x.trim());
+      else bad('languages', v, 'an array of language ids ("*" = all, "!id" excludes one)');
+    }
+  }
+  oneOf('logLevel', LOG_LEVELS);
+  return { settings: out, problems };
+}
+
+/** True when completions are enabled for `languageId` under the `languages` setting. */
+export function languageEnabled(languages: readonly string[], languageId: string): boolean {
+  if (languages.includes(`!${languageId}`)) return false;
+  return languages.includes('*') || languages.includes(languageId);
+}
+
+/** Settings whose change requires restarting the inference process. */
+export function needsRestart(a: Settings, b: Settings): boolean {
+  return a.modelPath !== b.modelPath || a.device !== b.device;
+}
