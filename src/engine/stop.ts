@@ -1,0 +1,401 @@
+/**
+ * Stop rules and post-processing for code completions.
+ *
+ * Modes:
+ *  - line: the completion ends at the end of the cursor's line. When the cursor stands on a blank line (nothing but
+ *    whitespace before and after it on that line), leading blank lines are allowed and the completion is the first
+ *    line with code.
+ *  - block: the completion is a block of lines.
+ *      * "opener" case — the cursor line (or, on a blank line, the previous non-blank line) opens a block
+ *        (ends with `{`, `(`, `[`, `:`, `=>`, `=`, `do`, `then`, ...): the completion is that block's body. It ends
+ *        before the first line indented at or below the opener (indentation languages such as Python), or, in other
+ *        languages, before a line indented below the opener / after the line at the opener's level that closes it
+ *        (`}`, `end`; `} else {` continues), or after a line that closes a bracket opened before the completion.
+ *      * otherwise the completion continues the current block: it ends before a line indented below the block, at a
+ *        blank line, after a line where brackets opened across lines by the completion close, or after a line that
+ *        closes a bracket opened before the completion.
+ *  - auto: `line` when code follows the cursor on its line or the line has code that does not open a block;
+ *    `block` on a blank line or at the end of a line that opens a block.
+ * Max tokens and EOS are the caller's business.
+ *
+ * postProcess() applies the rule to a finished text and removes what the text after the cursor already has: a
+ * completion line that repeats the suffix's next line (and what follows it), and a tail that overlaps the rest of the
+ * cursor's line (`)` already present); it returns null for an empty draft or one that only repeats the suffix.
+ */
+import type { CompletionMode } from '../protocol';
+
+export type ResolvedMode = 'line' | 'block';
+
+export interface StopContext {
+  mode: CompletionMode;
+  prefix: string;
+  suffix: string;
+  languageId?: string;
+}
+
+export interface StopRule {
+  /** The mode in effect (auto resolved). */
+  readonly mode: ResolvedMode;
+  /** -1: continue; otherwise the completion is text.slice(0, result) and generation stops. */
+  check(text: string): number;
+}
+
+/** Languages whose blocks end by indentation alone. */
+const INDENT_LANGUAGES = new Set(['python', 'yaml', 'nim', 'coffeescript', 'pug', 'haml', 'sass', 'stylus', 'fsharp', 'gdscript', 'mojo', 'cython']);
+const HASH_COMMENT = new Set([
+  'python', 'ruby', 'shellscript', 'shell', 'bash', 'sh', 'zsh', 'fish', 'perl', 'r', 'yaml', 'toml', 'makefile',
+  'dockerfile', 'powershell', 'elixir', 'nim', 'coffeescript', 'julia', 'cmake', 'gdscript', 'mojo', 'cython', 'tcl', 'crystal',
+]);
+const DASH_COMMENT = new Set(['lua', 'sql', 'haskell', 'elm', 'ada', 'vhdl', 'plsql']);
+const NO_SLASH_COMMENT = new Set([...HASH_COMMENT, ...DASH_COMMENT, 'html', 'xml', 'markdown', 'plaintext', 'ini']);
+/** Words that open a block at the end of a line. */
+const OPENER_WORDS = /(?:^|[^\w$])(?:do(?:\s*\|[^|]*\|)?|then|else|begin|try|finally|repeat|loop)\s*$/;
+const OPENER_CHARS = /(?:[{([:]|=>|->|=|\\)\s*$/;
+
+interface LexState {
+  /** Inside a string opened with this quote ('"', "'", '`', or '"""' / "'''"). */
+  str: string;
+  blockComment: boolean;
+}
+
+interface Syntax {
+  indentOnly: boolean;
+  hash: boolean;
+  dash: boolean;
+  slash: boolean;
+}
+
+function syntaxOf(languageId: string | undefined): Syntax {
+  const id = (languageId ?? '').toLowerCase();
+  return { indentOnly: INDENT_LANGUAGES.has(id), hash: HASH_COMMENT.has(id), dash: DASH_COMMENT.has(id), slash: !NO_SLASH_COMMENT.has(id) };
+}
+
+/** Visual indentation width (tab = 4). */
+export function indentWidth(line: string): number {
+  let w = 0;
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c === 32) w++;
+    else if (c === 9) w += 4 - (w % 4);
+    else break;
+  }
+  return w;
+}
+
+function isBlank(s: string): boolean {
+  return s.trim().length === 0;
+}
+
+function lastLine(s: string): string {
+  const i = s.lastIndexOf('\n');
+  return i < 0 ? s : s.slice(i + 1);
+}
+
+function firstLine(s: string): string {
+  const i = s.indexOf('\n');
+  return i < 0 ? s : s.slice(0, i);
+}
+
+/** Removes a trailing line comment (roughly) so that `foo {  // x` still counts as an opener. */
+function stripLineComment(line: string, syn: Syntax): string {
+  let out = line;
+  if (syn.slash) {
+    const i = out.indexOf('//');
+    if (i >= 0 && !/["'`]/.test(out.slice(i))) out = out.slice(0, i);
+  }
+  if (syn.hash) {
+    const i = out.indexOf('#');
+    if (i > 0 && !/["'`]/.test(out.slice(i))) out = out.slice(0, i);
+  }
+  return out;
+}
+
+export function opensBlock(line: string, languageId?: string): boolean {
+  const syn = syntaxOf(languageId);
+  const code = stripLineComment(line, syn).trimEnd();
+  if (!code) return false;
+  if (OPENER_CHARS.test(code)) {
+    // `x == y`, `a <= b` and friends end with '=' only as part of an operator that needs a right operand: still opens.
+    return true;
+  }
+  return OPENER_WORDS.test(code);
+}
+
+/** Auto mode: line when code follows the cursor on its line, or the line has code that does not open a block. */
+export function resolveMode(mode: CompletionMode, prefix: string, suffix: string, languageId?: string): ResolvedMode {
+  if (mode === 'line' || mode === 'block') return mode;
+  const after = firstLine(suffix);
+  if (!isBlank(after)) return 'line';
+  const before = lastLine(prefix);
+  if (isBlank(before)) return 'block';
+  return opensBlock(before, languageId) ? 'block' : 'line';
+}
+
+/**
+ * Scans text for brackets outside strings and comments, starting from `state`. Calls onLine(depthAtEnd, lineEnd)
+ * at each newline. Returns the final depth. Depth is relative to the start of the scan.
+ */
+class BracketScanner {
+  depth = 0;
+  private st: LexState;
+  private lineComment = false;
+  constructor(
+    private readonly syn: Syntax,
+    init: LexState,
+  ) {
+    this.st = { ...init };
+  }
+  /** Feeds one character (with lookahead text for multi-char tokens); returns how many chars were consumed. */
+  feed(text: string, i: number): number {
+    const c = text[i];
+    if (c === '\n') {
+      this.lineComment = false;
+      // Single-quoted strings do not span lines in most languages; recover from a stray quote.
+      if (this.st.str === '"' || this.st.str === "'") this.st.str = '';
+      return 1;
+    }
+    if (this.lineComment) return 1;
+    if (this.st.blockComment) {
+      if (c === '*' && text[i + 1] === '/') {
+        this.st.blockComment = false;
+        return 2;
+      }
+      return 1;
+    }
+    if (this.st.str) {
+      const q = this.st.str;
+      if (c === '\\') return 2;
+      if (text.startsWith(q, i)) {
+        this.st.str = '';
+        return q.length;
+      }
+      return 1;
+    }
+    if (c === '"' || c === "'" || c === '`') {
+      if ((c === '"' || c === "'") && text[i + 1] === c && text[i + 2] === c && this.syn.hash) {
+        this.st.str = c + c + c;
+        return 3;
+      }
+      // An apostrophe between letters (Rust lifetimes, English in docs) is not a string.
+      if (c === "'" && /\w/.test(text[i - 1] ?? '') && this.syn.hash === false && !this.syn.slash) return 1;
+      this.st.str = c;
+      return 1;
+    }
+    if (this.syn.slash && c === '/' && text[i + 1] === '/') {
+      this.lineComment = true;
+      return 2;
+    }
+    if (this.syn.slash && c === '/' && text[i + 1] === '*') {
+      this.st.blockComment = true;
+      return 2;
+    }
+    if (this.syn.hash && c === '#') {
+      this.lineComment = true;
+      return 1;
+    }
+    if (this.syn.dash && c === '-' && text[i + 1] === '-') {
+      this.lineComment = true;
+      return 2;
+    }
+    if (c === '(' || c === '[' || c === '{') this.depth++;
+    else if (c === ')' || c === ']' || c === '}') this.depth--;
+    return 1;
+  }
+  get state(): LexState {
+    return { ...this.st };
+  }
+}
+
+/** Lexer state at the cursor, judged from the cursor's line only (strings and comments do not carry across lines). */
+function stateAtCursor(lineBefore: string, syn: Syntax): LexState {
+  const sc = new BracketScanner(syn, { str: '', blockComment: false });
+  for (let i = 0; i < lineBefore.length; ) i += sc.feed(lineBefore, i);
+  return sc.state;
+}
+
+function lastNonBlankLine(prefix: string): string | null {
+  let end = prefix.length;
+  // skip the cursor line itself
+  const cut = prefix.lastIndexOf('\n');
+  if (cut < 0) return null;
+  end = cut;
+  while (end > 0) {
+    const start = prefix.lastIndexOf('\n', end - 1) + 1;
+    const line = prefix.slice(start, end);
+    if (!isBlank(line)) return line;
+    if (start === 0) return null;
+    end = start - 1;
+  }
+  return null;
+}
+
+export function createStopRule(ctx: StopContext): StopRule {
+  const mode = resolveMode(ctx.mode, ctx.prefix, ctx.suffix, ctx.languageId);
+  const syn = syntaxOf(ctx.languageId);
+  const lineBefore = lastLine(ctx.prefix);
+  const restOfLine = firstLine(ctx.suffix);
+  if (mode === 'line') {
+    const blankLine = isBlank(lineBefore) && isBlank(restOfLine);
+    return {
+      mode,
+      check(text: string): number {
+        if (!blankLine) return text.indexOf('\n');
+        let i = 0;
+        while (i < text.length && /\s/.test(text[i])) i++;
+        if (i >= text.length) return -1;
+        return text.indexOf('\n', i);
+      },
+    };
+  }
+
+  // Block mode.
+  const cursorLineHasCode = !isBlank(lineBefore);
+  const openerLine = cursorLineHasCode ? lineBefore : lastNonBlankLine(ctx.prefix);
+  const opener = openerLine !== null && opensBlock(openerLine, ctx.languageId) && (cursorLineHasCode || isBlank(restOfLine));
+  const openerIndent = openerLine !== null ? indentWidth(openerLine) : 0;
+  // A block opened by a bracket closes with a line at the opener's level (`}`, `)`), also in Python; a block opened
+  // by ':' in an indentation language ends before the first line at or below the opener's level.
+  const indentOnlyBlock =
+    opener && syn.indentOnly && openerLine !== null && !/[{([]\s*$/.test(stripLineComment(openerLine, syn).trimEnd());
+  const init = stateAtCursor(lineBefore, syn);
+  return {
+    mode,
+    check(text: string): number {
+      const sc = new BracketScanner(syn, init);
+      let lineStart = 0; // index in text where the current line starts
+      let lineNo = 0; // 0 = the cursor's line
+      let lineIndent = -1; // indentation of the current line once its first code char is seen
+      let seenCode = false; // the completion has produced code
+      let refIndent = -1; // non-opener: indentation of the block being continued
+      let spanning = false; // brackets opened by the completion stayed open across a line end
+      if (!opener && cursorLineHasCode) refIndent = indentWidth(lineBefore);
+      for (let i = 0; i < text.length; ) {
+        const c = text[i];
+        if (c === '\n') {
+          // End of a line: line-end rules.
+          const line = text.slice(lineStart, i);
+          const full = lineNo === 0 ? lineBefore + line : line;
+          const blank = isBlank(full);
+          if (!blank) {
+            if (sc.depth < 0) return i; // closed a bracket opened before the completion
+            if (opener) {
+              if (lineNo > 0 && !indentOnlyBlock && lineIndent >= 0 && lineIndent <= openerIndent && !opensBlock(full, ctx.languageId)) return i;
+            } else {
+              if (spanning && sc.depth <= 0) return i;
+              if (sc.depth > 0) spanning = true;
+            }
+          } else if (seenCode && !opener && sc.depth <= 0 && lineNo > 0) {
+            // a blank line after code ends a non-opener block (the blank line is not part of it)
+            return lineStart - 1;
+          }
+          sc.feed(text, i);
+          i++;
+          lineStart = i;
+          lineNo++;
+          lineIndent = -1;
+          continue;
+        }
+        if (lineIndent < 0 && c !== ' ' && c !== '\t' && c !== '\r') {
+          // First code character of a line: indentation rules.
+          const lineText = lineNo === 0 ? lineBefore + text.slice(lineStart, i) : text.slice(lineStart, i);
+          lineIndent = indentWidth(lineText);
+          if (lineNo > 0) {
+            if (opener) {
+              if (indentOnlyBlock ? lineIndent <= openerIndent : lineIndent < openerIndent) return Math.max(0, lineStart - 1);
+            } else if (refIndent < 0) {
+              refIndent = lineIndent;
+            } else if (lineIndent < refIndent) {
+              return Math.max(0, lineStart - 1);
+            }
+          } else if (!opener && refIndent < 0) {
+            refIndent = lineIndent;
+          }
+          seenCode = true;
+        }
+        i += sc.feed(text, i);
+      }
+      return -1;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Post-processing
+
+export interface PostProcessOptions {
+  prefix: string;
+  suffix: string;
+  mode: CompletionMode;
+  languageId?: string;
+  /** Do not apply the stop rule (fixed-length benchmark runs). Overlap trimming still applies. */
+  ignoreStop?: boolean;
+}
+
+/** Balance badness of a line: |bracket depth| plus one per quote kind left open. */
+function badness(s: string): number {
+  let depth = 0;
+  let bad = 0;
+  for (const c of s) {
+    if (c === '(' || c === '[' || c === '{') depth++;
+    else if (c === ')' || c === ']' || c === '}') {
+      if (depth === 0) bad++;
+      else depth--;
+    }
+  }
+  bad += depth;
+  for (const q of ['"', "'", '`']) if (s.split(q).length % 2 === 0) bad++;
+  return bad;
+}
+
+/** Removes the tail of `text` that the rest of the cursor's line already contains. */
+function trimLineOverlap(text: string, lineBefore: string, restOfLine: string): string {
+  const rest = restOfLine.trimStart();
+  if (!rest) return text;
+  const lastNl = text.lastIndexOf('\n');
+  const tailLine = text.slice(lastNl + 1);
+  const head = lastNl < 0 ? lineBefore : '';
+  const whole = rest.trimEnd();
+  const before = badness(head + tailLine + restOfLine);
+  for (let k = Math.min(tailLine.length, rest.length); k >= 1; k--) {
+    const over = rest.slice(0, k);
+    if (!tailLine.endsWith(over)) continue;
+    const kept = tailLine.slice(0, tailLine.length - k);
+    const after = badness(head + kept + restOfLine);
+    // Trim when it repairs the line's balance, or when the whole rest of the line is repeated without changing it.
+    if (after < before || (after === before && over.trimEnd() === whole)) return text.slice(0, text.length - k);
+  }
+  return text;
+}
+
+/** Cuts the completion before a line that repeats the suffix's next code line (same indentation). */
+function trimRepeatedSuffixLine(text: string, suffix: string, restOfLine: string): string {
+  if (!isBlank(restOfLine)) return text;
+  const lines = suffix.split('\n').slice(1);
+  const next = lines.find((l) => !isBlank(l));
+  if (next === undefined) return text;
+  const target = next.trimEnd();
+  const tl = text.split('\n');
+  for (let i = 1; i < tl.length; i++) {
+    if (tl[i].trimEnd() === target) return tl.slice(0, i).join('\n');
+  }
+  return text;
+}
+
+export function postProcess(text: string, opts: PostProcessOptions): string | null {
+  let t = text;
+  if (!opts.ignoreStop) {
+    const cut = createStopRule(opts).check(t);
+    if (cut >= 0) t = t.slice(0, cut);
+  }
+  const lineBefore = lastLine(opts.prefix);
+  const restOfLine = firstLine(opts.suffix).replace(/\r$/, '');
+  t = trimRepeatedSuffixLine(t, opts.suffix, restOfLine);
+  // Trailing whitespace: drop it, except spaces on a single line that code follows on the cursor's line.
+  if (t.includes('\n') || isBlank(restOfLine)) t = t.replace(/\s+$/, '');
+  else t = t.replace(/[\r\n]+$/, '');
+  t = trimLineOverlap(t, lineBefore, restOfLine);
+  const core = t.trim();
+  if (!core) return null;
+  if (opts.suffix.trimStart().startsWith(core)) return null;
+  return t;
+}
