@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_SETTINGS, languageEnabled, needsRestart, parseSettings } from '../../src/extension/settings';
+
+const from = (o: Record<string, unknown>) => (k: string) => o[k];
+
+describe('parseSettings', () => {
+  it('gives the defaults when nothing is set', () => {
+    const r = parseSettings(() => undefined);
+    expect(r.problems).toEqual([]);
+    expect(r.settings).toEqual(DEFAULT_SETTINGS);
+  });
+
+  it('reads every setting under its settings.json key', () => {
+    const r = parseSettings(
+      from({
+        enable: false,
+        strategy: 'beam',
+        drafts: 5,
+        maxTokens: 128,
+        mode: 'line',
+        speculative: false,
+        device: 'cpu',
+        modelPath: '  /models/x  ',
+        debounceMs: 0,
+        'sampling.temperature': 0.2,
+        'sampling.topP': 1,
+        'ngram.workspace': false,
+        languages: ['python', '!markdown'],
+        logLevel: 'debug',
+      }),
+    );
+    expect(r.problems).toEqual([]);
+    expect(r.settings).toEqual({
+      enable: false,
+      strategy: 'beam',
+      drafts: 5,
+      maxTokens: 128,
+      mode: 'line',
+      speculative: false,
+      device: 'cpu',
+      modelPath: '/models/x',
+      debounceMs: 0,
+      temperature: 0.2,
+      topP: 1,
+      workspaceNgrams: false,
+      languages: ['python', '!markdown'],
+      logLevel: 'debug',
+    });
+  });
+
+  it('falls back to the default with a clear message for each invalid value', () => {
+    const r = parseSettings(
+      from({
+        strategy: 'turbo',
+        drafts: 9,
+        maxTokens: 2.5,
+        'sampling.topP': 0,
+        'sampling.temperature': 'hot',
+        device: 'tpu',
+        enable: 'yes',
+        languages: 'python',
+        debounceMs: -1,
+      }),
+    );
+    expect(r.settings).toEqual(DEFAULT_SETTINGS);
+    const keys = r.problems.map((p) => p.key).sort();
+    expect(keys).toEqual(
+      [
+        'superdraft.strategy',
+        'superdraft.drafts',
+        'superdraft.maxTokens',
+        'superdraft.sampling.topP',
+        'superdraft.sampling.temperature',
+        'superdraft.device',
+        'superdraft.enable',
+        'superdraft.languages',
+        'superdraft.debounceMs',
+      ].sort(),
+    );
+    const strat = r.problems.find((p) => p.key === 'superdraft.strategy')!;
+    expect(strat.message).toContain('"turbo"');
+    expect(strat.message).toContain('superposed, beam, sampling, greedy');
+    expect(strat.message).toContain('Using the default "superposed"');
+    expect(r.problems.find((p) => p.key === 'superdraft.drafts')!.message).toMatch(/integer from 1 to 8/);
+  });
+
+  it('keeps valid settings when others are invalid', () => {
+    const r = parseSettings(from({ strategy: 'greedy', drafts: 0 }));
+    expect(r.settings.strategy).toBe('greedy');
+    expect(r.settings.drafts).toBe(DEFAULT_SETTINGS.drafts);
+    expect(r.problems).toHaveLength(1);
+  });
+});
+
+describe('languageEnabled / needsRestart', () => {
+  it('handles "*", explicit ids and exclusions', () => {
+    expect(languageEnabled(['*'], 'typescript')).toBe(true);
+    expect(languageEnabled(['*', '!markdown'], 'markdown')).toBe(false);
+    expect(languageEnabled(['python'], 'python')).toBe(true);
+    expect(languageEnabled(['python'], 'go')).toBe(false);
+  });
+  it('restarts only for model or device changes', () => {
+    expect(needsRestart(DEFAULT_SETTINGS, { ...DEFAULT_SETTINGS, strategy: 'beam', drafts: 5 })).toBe(false);
+    expect(needsRestart(DEFAULT_SETTINGS, { ...DEFAULT_SETTINGS, device: 'cpu' })).toBe(true);
+    expect(needsRestart(DEFAULT_SETTINGS, { ...DEFAULT_SETTINGS, modelPath: '/m' })).toBe(true);
+  });
+});
