@@ -35,6 +35,11 @@ export interface CompletionRequest {
   temperature?: number;
   topP?: number;
   seed?: number;
+  /**
+   * Benchmarks only: generate exactly maxTokens tokens (or until EOS) without stop rules or post-processing, so
+   * strategies are timed on fixed-length drafts.
+   */
+  ignoreStop?: boolean;
 }
 
 export interface Draft {
