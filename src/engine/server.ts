@@ -174,7 +174,9 @@ else process.stdin.on('end', exitWithParent);
 conn.onClose(exitWithParent);
 
 process.on('uncaughtException', (err) => {
+  // State may be corrupt: report and exit non-zero so the client restarts a clean process.
   log('error', `uncaught: ${err.stack ?? err.message}`);
+  setTimeout(() => process.exit(1), 50);
 });
 process.on('unhandledRejection', (err) => {
   log('error', `unhandled rejection: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

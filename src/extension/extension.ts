@@ -99,6 +99,9 @@ class Superdraft implements vscode.InlineCompletionItemProvider, PanelHost, vsco
   private providerCalls = 0;
   private hostMs: number[] = [];
   private compareActive = false;
+  private disposing = false;
+  /** Documents with a provider request in flight (the panel then waits for its result instead of superseding it). */
+  private readonly providerInflight = new Map<string, number>();
 
   constructor(private readonly ctx: vscode.ExtensionContext) {
     this.readSettings(false);
@@ -363,6 +366,8 @@ class Superdraft implements vscode.InlineCompletionItemProvider, PanelHost, vsco
       insert = { start: doc.offsetAt(sel.range.start), text: sel.text };
     }
     let res;
+    const uri = doc.uri.toString();
+    this.providerInflight.set(uri, (this.providerInflight.get(uri) ?? 0) + 1);
     try {
       res = await this.draftsAt(doc, pos, token, {
         debounce: true,
@@ -373,6 +378,10 @@ class Superdraft implements vscode.InlineCompletionItemProvider, PanelHost, vsco
       });
     } catch {
       return undefined;
+    } finally {
+      const n = (this.providerInflight.get(uri) ?? 1) - 1;
+      if (n > 0) this.providerInflight.set(uri, n);
+      else this.providerInflight.delete(uri);
     }
     if (!res || token.isCancellationRequested) return undefined;
     const items: vscode.InlineCompletionItem[] = [];
@@ -450,7 +459,7 @@ class Superdraft implements vscode.InlineCompletionItemProvider, PanelHost, vsco
       this.panelCts?.cancel();
       void vscode.commands.executeCommand('setContext', 'superdraft.draftPickerOpen', false);
       const ed = this.lastEditor;
-      if (ed && !ed.document.isClosed) void vscode.window.showTextDocument(ed.document, ed.viewColumn);
+      if (!this.disposing && ed && !ed.document.isClosed) void vscode.window.showTextDocument(ed.document, ed.viewColumn);
     };
     void vscode.commands.executeCommand('setContext', 'superdraft.draftPickerOpen', true);
   }
@@ -483,6 +492,11 @@ class Superdraft implements vscode.InlineCompletionItemProvider, PanelHost, vsco
     // The provider already computed drafts here: reuse them.
     if (this.shown && this.shown.uri === doc.uri.toString() && this.shown.version === doc.version && this.shown.offset === offset) {
       this.showDraftsInPanel(doc, pos, this.shown.result);
+      return;
+    }
+    if (this.providerInflight.has(doc.uri.toString())) {
+      // The inline provider is computing drafts for this document; its result updates the panel. Check again later.
+      this.schedulePanelUpdate(150);
       return;
     }
     this.panelCts?.cancel();
@@ -727,6 +741,7 @@ class Superdraft implements vscode.InlineCompletionItemProvider, PanelHost, vsco
   }
 
   dispose(): void {
+    this.disposing = true;
     this.panel?.dispose();
     for (const d of this.disposables.splice(0)) d.dispose();
   }

@@ -1,0 +1,218 @@
+/**
+ * The real inference process (dist/server.js, built here) with the real embedded model, driven through the real
+ * JSON-RPC client the extension uses: completes, indexes, cancels, supersedes, is killed and restarts, stops.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CancellationTokenSource } from 'vscode-jsonrpc/node';
+import { ClientError, InferenceClient, RestartPolicy, type ClientState } from '../../src/extension/client';
+import type { CompletionRequest } from '../../src/protocol';
+
+const ROOT = join(__dirname, '..', '..');
+const SERVER = join(ROOT, 'dist', 'server.js');
+const logs: string[] = [];
+
+const req = (over: Partial<CompletionRequest> = {}): CompletionRequest => ({
+  prefix: 'export function clamp(value: number, min: number, max: number): number {\n  ',
+  suffix: '\n}\n',
+  languageId: 'typescript',
+  path: 'src/util.ts',
+  strategy: 'superposed',
+  k: 3,
+  maxTokens: 32,
+  mode: 'auto',
+  speculative: true,
+  ...over,
+});
+
+function waitForState(client: InferenceClient, want: ClientState, timeoutMs = 60_000): Promise<void> {
+  if (client.state === want) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      sub.dispose();
+      reject(new Error(`state stayed ${client.state}, wanted ${want}`));
+    }, timeoutMs);
+    const sub = client.onState((s) => {
+      if (s === want) {
+        clearTimeout(t);
+        sub.dispose();
+        resolve();
+      }
+    });
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+let client: InferenceClient;
+
+beforeAll(async () => {
+  execFileSync(process.execPath, ['esbuild.mjs'], { cwd: ROOT, stdio: 'inherit' });
+  if (!existsSync(SERVER)) throw new Error('dist/server.js was not built');
+  if (!existsSync(join(ROOT, 'models', 'default', 'config.json'))) throw new Error('models/default is missing: the embedded model must be trained first');
+  client = new InferenceClient({
+    serverPath: SERVER,
+    init: () => ({ modelPath: '', device: 'cpu', workspaceNgrams: true }),
+    log: (level, m) => logs.push(`${level} ${m}`),
+    policy: new RestartPolicy(3, 60_000, 100, 1000),
+  });
+});
+
+afterAll(async () => {
+  await client?.stop();
+});
+
+describe('inference process through the JSON-RPC client', () => {
+  it('starts, reports the model, and completes with k drafts', async () => {
+    const info = await client.start();
+    expect(client.state).toBe('ready');
+    expect(info.model.length).toBeGreaterThan(0);
+    expect(info.device).toBe('cpu');
+    expect(client.pid).toBeGreaterThan(0);
+    expect(client.pid).not.toBe(process.pid);
+    const res = await client.complete(req());
+    expect(res.strategy).toBe('superposed');
+    expect(res.drafts.length).toBeGreaterThanOrEqual(1);
+    expect(res.drafts.length).toBeLessThanOrEqual(3);
+    for (const d of res.drafts) {
+      expect(typeof d.text).toBe('string');
+      expect(d.tokens).toBeGreaterThan(0);
+      expect(Number.isFinite(d.score)).toBe(true);
+    }
+    expect(res.timing.forwards).toBeGreaterThan(0);
+    expect(client.latency.get('superposed')).toBeGreaterThan(0);
+    // Same prompt again: the prompt's KV cache is reused in the server.
+    const again = await client.complete(req({ strategy: 'greedy', k: 1 }));
+    expect(again.timing.reusedTokens).toBeGreaterThan(0);
+  });
+
+  it('indexes workspace files and reports diagnostics from the same process', async () => {
+    const r = await client.indexFiles({ files: [{ path: 'src/a.ts', text: 'export const answer = 42;\nexport const question = "?";\n' }], replace: true });
+    expect(r.files).toBe(1);
+    expect(r.tokens).toBeGreaterThan(5);
+    const d = await client.diagnostics();
+    expect(d.pid).toBe(client.pid);
+    expect(d.ngrams.workspaceFiles).toBeGreaterThanOrEqual(1);
+    expect(d.requests).toBeGreaterThanOrEqual(2);
+  });
+
+  it('rejects an invalid request with a clear error and stays up', async () => {
+    await expect(client.complete(req({ k: 0 }))).rejects.toMatchObject({ code: 'invalid_request' });
+    expect(client.state).toBe('ready');
+  });
+
+  it('cancels a running request through the jsonrpc token', async () => {
+    const long = req({ strategy: 'greedy', k: 1, maxTokens: 400, mode: 'block', speculative: false, prefix: '// A long list of numbers\nconst numbers = [\n  1, 2, 3,', suffix: '' });
+    const t0 = performance.now();
+    const full = await client.complete(long);
+    const fullMs = performance.now() - t0;
+    const cts = new CancellationTokenSource();
+    const t1 = performance.now();
+    const p = client.complete({ ...long, prefix: long.prefix + ' 4,' }, cts.token);
+    setTimeout(() => cts.cancel(), 20);
+    const err = await p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const cancelMs = performance.now() - t1;
+    logs.push(`full ${fullMs.toFixed(0)} ms (${full.timing.forwards} forwards), cancelled after ${cancelMs.toFixed(0)} ms`);
+    if (full.timing.forwards > 10) {
+      // The uncancelled run does real work for a while: the cancelled one must stop early with "cancelled".
+      expect(err).toBeInstanceOf(ClientError);
+      expect((err as ClientError).code).toBe('cancelled');
+      expect(cancelMs).toBeLessThan(fullMs);
+    }
+    // The process keeps serving.
+    expect((await client.complete(req({ strategy: 'greedy', k: 1 }))).drafts.length).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a newer request for the same document supersedes (cancels) older ones', async () => {
+    const base = 'def total(items):\n    result = 0\n    for item in items:\n        ';
+    const typed = ['r', 're', 'res', 'resu'];
+    const ps = typed.map((t) =>
+      client.complete(req({ prefix: base + t, suffix: '', languageId: 'python', path: 'calc.py', maxTokens: 48 }), undefined, 'file:///calc.py').then(
+        (r) => ({ ok: true as const, r }),
+        (e: unknown) => ({ ok: false as const, e }),
+      ),
+    );
+    const out = await Promise.all(ps);
+    expect(out[3]!.ok).toBe(true);
+    const cancelled = out.slice(0, 3).filter((o) => !o.ok && (o.e as ClientError).code === 'cancelled').length;
+    // Superseded requests are cancelled while queued or running; at most the first may finish before the next arrives.
+    expect(cancelled).toBeGreaterThanOrEqual(2);
+  });
+
+  it('restarts after being killed, fails pending requests instead of hanging', async () => {
+    const oldPid = client.pid!;
+    const pending = client.complete(req({ strategy: 'greedy', k: 1, maxTokens: 400, mode: 'block', speculative: false }));
+    client.kill('SIGKILL');
+    await expect(pending).rejects.toBeInstanceOf(ClientError);
+    expect(client.state).toBe('starting');
+    await waitForState(client, 'ready');
+    expect(client.pid).toBeGreaterThan(0);
+    expect(client.pid).not.toBe(oldPid);
+    expect(alive(oldPid)).toBe(false);
+    expect(client.restarts).toBe(1);
+    const res = await client.complete(req());
+    expect(res.drafts.length).toBeGreaterThanOrEqual(1);
+    expect(logs.some((l) => l.includes('restarting in'))).toBe(true);
+  });
+
+  it('gives up after too many crashes (error state) and recovers on a manual restart', async () => {
+    const c = new InferenceClient({
+      serverPath: SERVER,
+      init: () => ({ modelPath: '', device: 'cpu', workspaceNgrams: false }),
+      policy: new RestartPolicy(1, 60_000, 50, 50),
+    });
+    try {
+      await c.start();
+      c.kill();
+      await waitForState(c, 'starting', 5000);
+      await waitForState(c, 'ready');
+      c.kill();
+      await waitForState(c, 'error', 5000);
+      expect(c.lastError).toMatch(/crashed 2 times/);
+      await expect(c.complete(req())).rejects.toMatchObject({ code: 'not_ready' });
+      await c.restart();
+      expect(c.state).toBe('ready');
+    } finally {
+      await c.stop();
+    }
+  });
+
+  it('reports a missing model as a model load error without restart loops', async () => {
+    const c = new InferenceClient({
+      serverPath: SERVER,
+      init: () => ({ modelPath: '/nonexistent/superdraft-model', device: 'cpu', workspaceNgrams: false }),
+    });
+    const err = await c.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ClientError);
+    expect((err as ClientError).code).toBe('model_load');
+    expect((err as Error).message).toContain('/nonexistent/superdraft-model');
+    expect(c.state).toBe('error');
+    expect(c.modelLoadFailed).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(c.restarts).toBe(0);
+    expect(c.pid).toBeUndefined();
+    await c.stop();
+  });
+
+  it('stops gracefully: the process exits', async () => {
+    const pid = client.pid!;
+    await client.stop();
+    expect(client.state).toBe('stopped');
+    expect(alive(pid)).toBe(false);
+  });
+});
