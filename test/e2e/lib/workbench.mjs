@@ -1,0 +1,207 @@
+// Drives the VS Code workbench in Debian's chromium through playwright-core.
+import { chromium } from 'playwright-core';
+import { chromiumPath } from './env.mjs';
+
+export const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Installed in every page before VS Code loads: timestamps of keystrokes and of ghost-text appearance. */
+function instrumentPage() {
+  const w = window;
+  if (w !== w.top) return; // only the workbench page, not webview frames
+  w.__sd = { keys: [], ghost: [], status: [], loadedAt: Date.now() };
+  document.addEventListener('keydown', (e) => {
+    w.__sd.keys.push({ t: performance.now(), key: e.key });
+    if (w.__sd.keys.length > 200) w.__sd.keys.splice(0, 100);
+  }, true);
+  const ghostText = () => {
+    const spans = document.querySelectorAll('.monaco-editor.focused .ghost-text-decoration, .monaco-editor.focused .ghost-text-decoration-preview, .monaco-editor.focused .ghost-text');
+    let s = '';
+    for (const el of spans) s += el.textContent;
+    return s;
+  };
+  const superdraftStatus = () => {
+    for (const el of document.querySelectorAll('.statusbar-item')) {
+      const label = el.getAttribute('aria-label') ?? '';
+      const text = el.textContent?.trim() ?? '';
+      if (/superdraft/i.test(label) || /superdraft/i.test(text)) {
+        const icon = [...el.querySelectorAll('.codicon')].map((c) => [...c.classList].filter((x) => x.startsWith('codicon-')).join(' ')).join(' ');
+        return `${text} | ${label} | ${icon}`;
+      }
+    }
+    return '';
+  };
+  let last = '';
+  let lastStatus = '';
+  const obs = new MutationObserver(() => {
+    const g = ghostText();
+    if (g !== last) {
+      last = g;
+      w.__sd.ghost.push({ t: performance.now(), text: g });
+      if (w.__sd.ghost.length > 400) w.__sd.ghost.splice(0, 200);
+    }
+    const st = superdraftStatus();
+    if (st !== lastStatus) {
+      lastStatus = st;
+      w.__sd.status.push({ t: performance.now(), wall: Date.now(), status: st });
+      if (w.__sd.status.length > 400) w.__sd.status.splice(0, 200);
+    }
+  });
+  const start = () => obs.observe(document.body, { subtree: true, childList: true, characterData: true });
+  if (document.body) start();
+  else document.addEventListener('DOMContentLoaded', start);
+}
+
+export class Workbench {
+  static async launch({ url, viewport = { width: 1400, height: 900 } }) {
+    const executablePath = chromiumPath();
+    const browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
+    const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
+    await context.addInitScript(instrumentPage);
+    const page = await context.newPage();
+    const wb = new Workbench(browser, context, page);
+    page.on('console', (m) => { if (m.type() === 'error') wb.consoleErrors.push(m.text()); });
+    page.on('pageerror', (e) => wb.consoleErrors.push(String(e)));
+    await page.goto(url);
+    await page.waitForSelector('.monaco-workbench', { timeout: 90_000 });
+    // the explorer shows the workspace once the remote connection and extension host are up
+    await page.waitForSelector('.explorer-folders-view, .explorer-viewlet', { timeout: 90_000 });
+    return wb;
+  }
+
+  constructor(browser, context, page) {
+    this.browser = browser;
+    this.context = context;
+    this.page = page;
+    this.consoleErrors = [];
+  }
+
+  async close() {
+    await this.browser.close().catch(() => {});
+  }
+
+  async screenshot(path) {
+    await this.page.screenshot({ path, fullPage: false, timeout: 15_000 });
+    return path;
+  }
+
+  /** Runs a command through the command palette by its title (as shown in the palette). */
+  async runCommand(title, { timeout = 15_000 } = {}) {
+    const page = this.page;
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input.input');
+    await input.waitFor({ state: 'visible', timeout });
+    await input.fill(`>${title}`);
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+    await row.waitFor({ state: 'visible', timeout });
+    await page.keyboard.press('Enter');
+    await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout }).catch(() => {});
+  }
+
+  /** Opens a workspace file through Quick Open and waits for its editor to have focus. */
+  async openFile(name, { timeout = 30_000 } = {}) {
+    const page = this.page;
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+P');
+    const input = page.locator('.quick-input-widget input.input');
+    await input.waitFor({ state: 'visible', timeout });
+    await input.fill(name);
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ state: 'visible', timeout });
+    await page.keyboard.press('Enter');
+    await page.locator(`.tab.active[aria-label*="${name}"], .tab.active:has-text("${name}")`).first().waitFor({ timeout });
+    await this.focusEditor();
+  }
+
+  async focusEditor() {
+    const page = this.page;
+    const ed = page.locator('.editor-group-container.active .monaco-editor .view-lines').first();
+    await ed.waitFor({ state: 'visible', timeout: 15_000 });
+    await page.locator('.editor-group-container.active .monaco-editor textarea, .editor-group-container.active .monaco-editor .native-edit-context').first().focus();
+    await page.locator('.editor-group-container.active .monaco-editor.focused').first().waitFor({ timeout: 10_000 });
+  }
+
+  /** Moves the cursor to the end of the document. */
+  async gotoEnd() {
+    await this.page.keyboard.press('Control+End');
+  }
+
+  async type(text, delay = 20) {
+    await this.page.keyboard.type(text, { delay });
+  }
+
+  /** Ghost text currently shown in the focused editor ('' when none), with non-breaking spaces normalised. */
+  async ghostText() {
+    return this.page.evaluate(() => {
+      let s = '';
+      const inline = document.querySelectorAll('.monaco-editor.focused .ghost-text-decoration, .monaco-editor.focused .ghost-text-decoration-preview');
+      for (const el of inline) s += el.textContent;
+      // additional lines of a multi-line suggestion are rendered in a view zone
+      const extra = document.querySelectorAll('.monaco-editor.focused .ghost-text .view-line');
+      const lines = [...extra].map((l) => l.textContent);
+      if (lines.length) s += '\n' + lines.join('\n');
+      return s.replace(/\u00a0/g, ' ');
+    });
+  }
+
+  async waitForGhostText({ timeout = 20_000, differentFrom } = {}) {
+    const t0 = Date.now();
+    while (Date.now() - t0 < timeout) {
+      const g = await this.ghostText();
+      if (g.trim() && (differentFrom === undefined || g !== differentFrom)) return g;
+      await sleep(50);
+    }
+    throw new Error(`no ghost text within ${timeout} ms${differentFrom !== undefined ? ` (different from ${JSON.stringify(differentFrom)})` : ''}`);
+  }
+
+  async waitForNoGhostText(timeout = 5_000) {
+    const t0 = Date.now();
+    while (Date.now() - t0 < timeout) {
+      if (!(await this.ghostText())) return;
+      await sleep(30);
+    }
+    throw new Error('ghost text did not go away');
+  }
+
+  /** The inline-suggestion toolbar's "i/n" text, or undefined when not shown. */
+  async hintCounter() {
+    return this.page.evaluate(() => {
+      for (const el of document.querySelectorAll('.inlineSuggestionsHints')) {
+        const m = /(\d+)\s*\/\s*(\d+)/.exec(el.textContent ?? '');
+        if (m) return `${m[1]}/${m[2]}`;
+      }
+      return undefined;
+    });
+  }
+
+  async waitForHintCounter(pred, timeout = 10_000) {
+    const t0 = Date.now();
+    let last;
+    while (Date.now() - t0 < timeout) {
+      last = await this.hintCounter();
+      if (last && pred(last)) return last;
+      await sleep(50);
+    }
+    throw new Error(`inline suggestion toolbar counter never matched (last: ${last ?? 'none'})`);
+  }
+
+  /** Status bar items' texts (aria-label and visible text). */
+  async statusBarTexts() {
+    return this.page.evaluate(() =>
+      [...document.querySelectorAll('.statusbar-item')].map((el) => `${el.textContent?.trim() ?? ''} | ${el.getAttribute('aria-label') ?? ''}`));
+  }
+
+  async save() {
+    await this.page.keyboard.press('Control+S');
+    await this.page.locator('.tab.active.dirty').first().waitFor({ state: 'detached', timeout: 10_000 }).catch(() => {});
+  }
+
+  /** Frame of the active webview (iframe.webview.ready > iframe#active-frame). */
+  webviewFrame() {
+    return this.page.frameLocator('iframe.webview.ready').last().frameLocator('iframe#active-frame');
+  }
+}
