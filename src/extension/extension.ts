@@ -78,7 +78,7 @@ function delay(ms: number, token: vscode.CancellationToken): Promise<boolean> {
   });
 }
 
-class Superdraft implements vscode.InlineCompletionItemProvider, PanelHost, vscode.Disposable {
+class Superdraft implements PanelHost, vscode.Disposable {
   readonly logger = new Logger();
   readonly status = new StatusBar();
   readonly cache = new PrefixCache(100);
@@ -263,6 +263,8 @@ class Superdraft implements vscode.InlineCompletionItemProvider, PanelHost, vsco
 
   private eligible(doc: vscode.TextDocument): boolean {
     if (!this.settings.enable || SKIP_SCHEMES.has(doc.uri.scheme)) return false;
+    // Read-only file systems (e.g. git history, virtual read-only providers): nothing can be inserted.
+    if (vscode.workspace.fs.isWritableFileSystem(doc.uri.scheme) === false) return false;
     if (!languageEnabled(this.settings.languages, doc.languageId)) return false;
     return true;
   }
@@ -698,7 +700,11 @@ class Superdraft implements vscode.InlineCompletionItemProvider, PanelHost, vsco
     reg(Commands.reindex, () => this.indexer.indexWorkspace());
 
     this.disposables.push(
-      vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, this),
+      // A plain adapter object: VS Code probes providers for optional hooks, so expose only the stable method.
+      vscode.languages.registerInlineCompletionItemProvider(
+        { pattern: '**' },
+        { provideInlineCompletionItems: (doc, pos, context, token) => this.provideInlineCompletionItems(doc, pos, context, token) },
+      ),
       vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
         deserializeWebviewPanel: async (panel: vscode.WebviewPanel) => {
           panel.webview.options = DraftPanel.options(c.extensionUri);
