@@ -110,7 +110,8 @@ export class ModelRuntime {
     const base: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
-      intraOpNumThreads: threads,
+      // onnxruntime-node rejects an explicit undefined: set the key only when a count is given.
+      ...(threads ? { intraOpNumThreads: threads } : {}),
       interOpNumThreads: 1,
       enableCpuMemArena: true,
       logSeverityLevel: 3,

@@ -14,7 +14,7 @@ import {
   type CancellationToken,
   type MessageConnection,
 } from 'vscode-jsonrpc/node';
-import { Engine, EngineError } from './engine';
+import { Engine, EngineError, type EngineOptions } from './engine';
 import {
   ErrorCodes,
   Methods,
@@ -105,7 +105,9 @@ conn.onRequest(Methods.initialize, async (params: InitializeParams): Promise<Ini
     engine = undefined;
     await old?.dispose();
     progress({ kind: 'load', message: `Loading model ${p.modelPath || '(embedded)'} on ${p.device}`, done: false });
-    loading = Engine.load({ modelDir: p.modelPath || undefined, device: p.device, threads: p.threads, log });
+    const opts: EngineOptions = { modelDir: p.modelPath || undefined, device: p.device, log };
+    if (typeof p.threads === 'number' && p.threads > 0) opts.threads = p.threads;
+    loading = Engine.load(opts);
     engine = await loading;
     loadedFor = key;
     log('info', `engine ready: ${engine.info.model} on ${engine.info.device} (${Math.round(engine.info.loadMs)} ms)`);
