@@ -256,7 +256,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
       const vr = ed.visibleRanges[0];
       if (!vr) continue;
       const r = new vscode.Range(vr.start.line, 0, Math.min(d.lineCount - 1, vr.start.line + 60), 0);
-      out.push({ path: vscode.workspace.asRelativePath(d.uri, true), text: d.getText(r) });
+      out.push({ path: vscode.workspace.asRelativePath(d.uri), text: d.getText(r) });
     }
     return pickSnippets(out, DEFAULT_BUDGETS);
   }
@@ -302,7 +302,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
       prefix: ctx.prefix,
       suffix: ctx.suffix,
       languageId: doc.languageId,
-      path: doc.isUntitled ? doc.uri.path : vscode.workspace.asRelativePath(doc.uri, true),
+      path: doc.isUntitled ? doc.uri.path : vscode.workspace.asRelativePath(doc.uri),
       snippets: this.snippets(doc),
       strategy,
       k: s.drafts,
@@ -314,7 +314,9 @@ class Superdraft implements PanelHost, vscode.Disposable {
     };
     this.recordHostMs(performance.now() - t0);
     if (opts.debounce && !(await delay(s.debounceMs, token))) return undefined;
-    if (this.client.state !== 'ready') return undefined;
+    // Typed while the model is loading: answer once it is ready (unless the request is cancelled meanwhile).
+    if (this.client.state === 'starting' && !(await this.untilReady(token))) return undefined;
+    if (this.client.state !== 'ready' || token.isCancellationRequested) return undefined;
     this.thinking++;
     this.refreshStatus();
     this.panel?.status('thinking');
@@ -343,6 +345,25 @@ class Superdraft implements PanelHost, vscode.Disposable {
       this.thinking--;
       this.refreshStatus();
     }
+  }
+
+  private untilReady(token: vscode.CancellationToken): Promise<boolean> {
+    return new Promise((resolve) => {
+      const sub = token.onCancellationRequested(() => {
+        sub.dispose();
+        resolve(false);
+      });
+      this.client.ready().then(
+        () => {
+          sub.dispose();
+          resolve(true);
+        },
+        () => {
+          sub.dispose();
+          resolve(false);
+        },
+      );
+    });
   }
 
   private recordHostMs(ms: number): void {
@@ -427,7 +448,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
     return {
       id: ++this.viewSeq,
       mode,
-      file: vscode.workspace.asRelativePath(doc.uri, true),
+      file: vscode.workspace.asRelativePath(doc.uri),
       line: pos.line + 1,
       column: pos.character + 1,
       languageId: doc.languageId,

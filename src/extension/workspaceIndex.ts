@@ -25,7 +25,8 @@ export class WorkspaceIndexer implements vscode.Disposable {
   ) {}
 
   pathOf(uri: vscode.Uri): string {
-    return vscode.workspace.asRelativePath(uri, true);
+    // Same spelling as CompletionRequest.path, so a saved file replaces its own n-grams.
+    return vscode.workspace.asRelativePath(uri);
   }
 
   private async loadGitIgnores(): Promise<void> {
