@@ -100,6 +100,8 @@ class Superdraft implements PanelHost, vscode.Disposable {
   private hostMs: number[] = [];
   private compareActive = false;
   private disposing = false;
+  /** When the active editor's document last changed (typing while the model loads gets drafts once ready). */
+  private lastEditAt = 0;
   /** Documents with a provider request in flight (the panel then waits for its result instead of superseding it). */
   private readonly providerInflight = new Map<string, number>();
 
@@ -219,6 +221,11 @@ class Superdraft implements PanelHost, vscode.Disposable {
     if (s === 'ready') {
       this.status.device = this.client.info?.device ?? '';
       this.cache.clear();
+      const ed = vscode.window.activeTextEditor;
+      if (ed && this.eligible(ed.document) && Date.now() - this.lastEditAt < 15_000) {
+        // The user typed while the model was loading: ask for ghost text at the cursor now.
+        void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+      }
       if (this.settings.workspaceNgrams) void this.indexer.indexWorkspace();
     } else if (s === 'error' && !this.client.modelLoadFailed) {
       void vscode.window
@@ -751,6 +758,9 @@ class Superdraft implements PanelHost, vscode.Disposable {
         this.lastEditor = e.textEditor;
         if (this.compareActive) this.compareActive = false;
         this.schedulePanelUpdate();
+      }),
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        if (e.contentChanges.length && e.document === vscode.window.activeTextEditor?.document) this.lastEditAt = Date.now();
       }),
       vscode.workspace.onDidCloseTextDocument((d) => {
         if (this.shown?.uri === d.uri.toString()) this.shown = undefined;
