@@ -2,13 +2,13 @@
  * The real inference process (dist/server.js, built here) with the real embedded model, driven through the real
  * JSON-RPC client the extension uses: completes, indexes, cancels, supersedes, is killed and restarts, stops.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CancellationTokenSource } from 'vscode-jsonrpc/node';
+import { CancellationTokenSource, StreamMessageReader, StreamMessageWriter, createMessageConnection } from 'vscode-jsonrpc/node';
 import { ClientError, InferenceClient, RestartPolicy, type ClientState } from '../../src/extension/client';
-import type { CompletionRequest } from '../../src/protocol';
+import { Methods, type CompletionRequest, type CompletionResponse, type InitializeResult } from '../../src/protocol';
 
 const ROOT = join(__dirname, '..', '..');
 const SERVER = join(ROOT, 'dist', 'server.js');
@@ -213,6 +213,24 @@ describe('inference process through the JSON-RPC client', () => {
     expect(c.restarts).toBe(0);
     expect(c.pid).toBeUndefined();
     await c.stop();
+  });
+
+  it('serves the same protocol over stdio when started without IPC', async () => {
+    const child = spawn(process.execPath, [SERVER], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+    conn.listen();
+    try {
+      const info = await conn.sendRequest<InitializeResult>(Methods.initialize, { modelPath: MODEL_DIR, device: 'cpu', workspaceNgrams: false });
+      expect(info.device).toBe('cpu');
+      const res = await conn.sendRequest<CompletionResponse>(Methods.complete, req({ strategy: 'greedy', k: 1 }));
+      expect(res.strategy).toBe('greedy');
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      await conn.sendRequest(Methods.shutdown);
+      expect(await exited).toBe(0);
+    } finally {
+      conn.dispose();
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 
   it('stops gracefully: the process exits', async () => {
