@@ -28,7 +28,7 @@ const VERSION = 1;
 const HEADER_BYTES = 32;
 const ORDER_RECORD_BYTES = 16;
 /** Default cap on the tokens of all dynamic documents (the prompt excluded). */
-export const DEFAULT_MAX_DYNAMIC_TOKENS = 400_000;
+export const DEFAULT_MAX_DYNAMIC_TOKENS = 300_000;
 /** The prompt is counted as a document under this key (not a valid path, never evicted). */
 const PROMPT_KEY = '\u0000prompt';
 /** Longest prompt counted (its last tokens are kept: they are nearest to the cursor). */
@@ -64,12 +64,265 @@ interface StaticOrder {
   probs: Uint16Array;
 }
 
-/** Successor counts of one context in the dynamic store. The first successor is inline (most contexts have one). */
-interface DynCtx {
-  total: number;
-  t0: number;
-  c0: number;
-  more: Map<number, number> | null;
+/**
+ * Dynamic n-gram counts in two open-addressing hash tables over typed arrays (no per-context objects, no GC churn):
+ *  - contexts: exact packed key (up to 5 tokens of 16 bits + length in three int32 words; for vocabularies over
+ *    65536 ids, two 32-bit hashes + the length), occurrence total, and the most frequent successor seen (for drafting;
+ *    after removals it may be stale until that successor's count reaches 0, then it is cleared);
+ *  - pairs: (context slot, successor) -> count.
+ * Deleted entries leave tombstones; the tables are rebuilt (and grown when needed) as they fill.
+ */
+class DynamicCounts {
+  // Contexts: 6 int32 per slot (interleaved, so a probe touches one or two cache lines):
+  //   [k0, k1, k2 (0 = empty; else length*65536 + last word), total (0 with k2 != 0 = tombstone), best, bestN]
+  // Pairs: 3 int32 per slot: [context slot + 1 (0 = empty), token, count (0 = tombstone)]
+  // Tables are rebuilt when live + tombstones pass 70 % of the slots, to twice the live entries.
+  private cap = 0;
+  private c = new Int32Array(0);
+  private used = 0; // live + tombstones
+  live = 0;
+  private pcap = 0;
+  private p = new Int32Array(0);
+  private pUsed = 0;
+  private pLive = 0;
+  // packed key of the context being looked up
+  private q0 = 0;
+  private q1 = 0;
+  private q2 = 0;
+
+  constructor(private readonly exact: boolean) {
+    this.resize(1 << 12, 1 << 13);
+  }
+
+  /** Packs the context of length j ending before seq[end] (most recent token first) into q0..q2. */
+  setKey(seq: ArrayLike<number>, end: number, j: number): void {
+    if (this.exact) {
+      const t1 = seq[end - 1];
+      const t2 = j >= 2 ? seq[end - 2] : 0;
+      const t3 = j >= 3 ? seq[end - 3] : 0;
+      const t4 = j >= 4 ? seq[end - 4] : 0;
+      const t5 = j >= 5 ? seq[end - 5] : 0;
+      this.q0 = t1 | (t2 << 16);
+      this.q1 = t3 | (t4 << 16);
+      this.q2 = t5 + j * 65536;
+    } else {
+      let h1 = 0x9e3779b9 | 0;
+      let h2 = 0x85ebca6b | 0;
+      for (let i = 1; i <= j; i++) {
+        const x = seq[end - i];
+        h1 = Math.imul(h1 ^ x, 0x01000193);
+        h1 ^= h1 >>> 15;
+        h2 = Math.imul(h2 + x + i, 0x5bd1e995);
+        h2 ^= h2 >>> 13;
+      }
+      this.q0 = h1;
+      this.q1 = h2;
+      this.q2 = (seq[end - 1] & 0xffff) + j * 65536;
+    }
+  }
+
+  private static fmix(x: number): number {
+    let h = x ^ (x >>> 16);
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    return h ^ (h >>> 16);
+  }
+
+  /** Maps a 32-bit hash onto [0, n) (multiply-shift range reduction; n need not be a power of two). */
+  private static range(h: number, n: number): number {
+    return Math.floor(h * 2.3283064365386963e-10 * n);
+  }
+
+  private static hashKey(a: number, b: number, c: number): number {
+    return DynamicCounts.fmix(a ^ DynamicCounts.fmix(b ^ DynamicCounts.fmix(c ^ 0x27d4eb2d))) >>> 0;
+  }
+
+  private static hashPair(slot: number, tok: number): number {
+    return DynamicCounts.fmix(Math.imul(slot, 0x9e3779b1) ^ DynamicCounts.fmix(tok ^ 0x165667b1)) >>> 0;
+  }
+
+  /** Slot of the context in q0..q2 with a positive total, or -1. */
+  find(): number {
+    const cap = this.cap;
+    const c = this.c;
+    const q0 = this.q0;
+    const q1 = this.q1;
+    const q2 = this.q2;
+    let i = DynamicCounts.range(DynamicCounts.hashKey(q0, q1, q2), cap);
+    for (;;) {
+      const b = i * 6;
+      const k2 = c[b + 2];
+      if (k2 === 0) return -1;
+      if (k2 === q2 && c[b] === q0 && c[b + 1] === q1) return c[b + 3] > 0 ? i : -1;
+      if (++i === cap) i = 0;
+    }
+  }
+
+  /** Slot of the context in q0..q2, inserting it (total 0) if absent. */
+  private findOrInsert(): number {
+    const cap = this.cap;
+    const c = this.c;
+    const q0 = this.q0;
+    const q1 = this.q1;
+    const q2 = this.q2;
+    let i = DynamicCounts.range(DynamicCounts.hashKey(q0, q1, q2), cap);
+    for (;;) {
+      const b = i * 6;
+      const k2 = c[b + 2];
+      if (k2 === 0) break;
+      if (k2 === q2 && c[b] === q0 && c[b + 1] === q1) return i;
+      if (++i === cap) i = 0;
+    }
+    // A tombstone with the same key would have matched above, so the key is new: take the empty slot.
+    const b = i * 6;
+    c[b] = q0;
+    c[b + 1] = q1;
+    c[b + 2] = q2;
+    c[b + 3] = 0;
+    c[b + 4] = -1;
+    c[b + 5] = 0;
+    this.used++;
+    return i;
+  }
+
+  /** Index (in int32 units) of the pair (slot, tok) in this.p, or of the empty slot where it would go. */
+  private pairAt(slot: number, tok: number): number {
+    const pcap = this.pcap;
+    const p = this.p;
+    const s1 = slot + 1;
+    let i = DynamicCounts.range(DynamicCounts.hashPair(slot, tok), pcap);
+    for (;;) {
+      const b = i * 3;
+      const c = p[b];
+      if (c === 0 || (c === s1 && p[b + 1] === tok)) return b;
+      if (++i === pcap) i = 0;
+    }
+  }
+
+  count(slot: number, tok: number): number {
+    const b = this.pairAt(slot, tok);
+    return this.p[b] === 0 ? 0 : this.p[b + 2];
+  }
+
+  total(slot: number): number {
+    return this.c[(slot * 6) + 3];
+  }
+  bestOf(slot: number): number {
+    return this.c[(slot * 6) + 4];
+  }
+  bestCount(slot: number): number {
+    return this.c[(slot * 6) + 5];
+  }
+
+  /** Adds (+1) or removes (-1) one occurrence of successor `tok` after the context in q0..q2. */
+  update(tok: number, sign: 1 | -1): void {
+    if (sign > 0 && ((this.used + 1) * 10 > this.cap * 7 || (this.pUsed + 1) * 10 > this.pcap * 7)) {
+      const q0 = this.q0; // rehash() uses the query registers
+      const q1 = this.q1;
+      const q2 = this.q2;
+      this.rehash();
+      this.q0 = q0;
+      this.q1 = q1;
+      this.q2 = q2;
+    }
+    const slot = sign > 0 ? this.findOrInsert() : this.find();
+    if (slot < 0) return; // removing something never added: nothing to do
+    const p = this.p;
+    const c = this.c;
+    const cb = slot * 6;
+    const b = this.pairAt(slot, tok);
+    if (p[b] === 0) {
+      if (sign < 0) return;
+      p[b] = slot + 1;
+      p[b + 1] = tok;
+      p[b + 2] = 0;
+      this.pUsed++;
+    }
+    const before = p[b + 2];
+    if (sign > 0) {
+      if (before === 0) this.pLive++;
+      if (c[cb + 3] === 0) this.live++;
+      const n = before + 1;
+      p[b + 2] = n;
+      c[cb + 3]++;
+      if (n > c[cb + 5] || c[cb + 4] === tok) {
+        c[cb + 4] = tok;
+        c[cb + 5] = n;
+      }
+    } else {
+      if (before === 0) return;
+      const n = before - 1;
+      p[b + 2] = n;
+      if (n === 0) this.pLive--;
+      c[cb + 3]--;
+      if (c[cb + 3] === 0) this.live--;
+      if (c[cb + 4] === tok) {
+        c[cb + 5] = n;
+        if (n === 0) c[cb + 4] = -1;
+      }
+    }
+  }
+
+  /** Rebuilds both tables without tombstones, sized so that live entries fill at most half. */
+  private rehash(): void {
+    const cap = Math.max(1 << 12, Math.ceil((this.live + 1) / 0.5));
+    const pcap = Math.max(1 << 13, Math.ceil((this.pLive + 1) / 0.5));
+    const oc = this.c;
+    const ocap = this.cap;
+    const op = this.p;
+    const opcap = this.pcap;
+    this.resize(cap, pcap);
+    const moved = new Int32Array(ocap);
+    const c = this.c;
+    for (let s = 0; s < ocap; s++) {
+      const ob = s * 6;
+      if (oc[ob + 2] === 0 || oc[ob + 3] === 0) continue;
+      this.q0 = oc[ob];
+      this.q1 = oc[ob + 1];
+      this.q2 = oc[ob + 2];
+      const n = this.findOrInsert();
+      const nb = n * 6;
+      c[nb + 3] = oc[ob + 3];
+      c[nb + 4] = oc[ob + 4];
+      c[nb + 5] = oc[ob + 5];
+      moved[s] = n + 1;
+      this.live++;
+    }
+    const p = this.p;
+    for (let i = 0; i < opcap; i++) {
+      const ob = i * 3;
+      if (op[ob] === 0 || op[ob + 2] === 0) continue;
+      const m = moved[op[ob] - 1];
+      if (m === 0) continue;
+      const b = this.pairAt(m - 1, op[ob + 1]);
+      p[b] = m;
+      p[b + 1] = op[ob + 1];
+      p[b + 2] = op[ob + 2];
+      this.pUsed++;
+      this.pLive++;
+    }
+  }
+
+  private resize(cap: number, pcap: number): void {
+    this.cap = cap;
+    this.c = new Int32Array(cap * 6);
+    this.used = 0;
+    this.live = 0;
+    this.pcap = pcap;
+    this.p = new Int32Array(pcap * 3);
+    this.pUsed = 0;
+    this.pLive = 0;
+  }
+
+  /** Drops everything and shrinks back to the initial size (when the last document goes). */
+  clear(): void {
+    this.resize(1 << 12, 1 << 13);
+  }
+
+  bytes(): number {
+    return this.c.byteLength + this.p.byteLength;
+  }
 }
 
 interface DynDoc {
@@ -88,17 +341,14 @@ export class NgramStore {
   readonly vocabSize: number;
   private readonly staticOrders: (StaticOrder | null)[] = new Array(MAX_ORDER + 1).fill(null);
   private staticLoaded = false;
-  /** dyn[j] maps the key of a j-token context (j = 1..5) to its successor counts. */
-  private readonly dyn: Map<number, DynCtx>[] = [];
+  private readonly dyn: DynamicCounts;
   private readonly docs = new Map<string, DynDoc>(); // insertion order = age (oldest first)
   private docTokens = 0;
   private readonly maxDynamicTokens: number;
   private readonly dynamicPrior: number;
-  /** Keys are exact (base-65536 packing) for contexts of up to 3 tokens when the vocabulary fits 16 bits. */
-  private readonly exactKeys: boolean;
 
   // Scratch state for the hot paths (no allocation per call).
-  private readonly keys = new Float64Array(MAX_CTX + 1);
+  private readonly slots = new Int32Array(MAX_CTX + 1);
   private readonly window = new Int32Array(MAX_CTX);
   private readonly mark: Int32Array;
   private scratchCand = new Float64Array(64);
@@ -109,8 +359,7 @@ export class NgramStore {
     this.vocabSize = vocabSize;
     this.maxDynamicTokens = Math.max(0, Math.floor(opts.maxDynamicTokens ?? DEFAULT_MAX_DYNAMIC_TOKENS));
     this.dynamicPrior = opts.dynamicPrior ?? 1;
-    this.exactKeys = vocabSize <= 65536;
-    for (let j = 0; j <= MAX_CTX; j++) this.dyn.push(new Map());
+    this.dyn = new DynamicCounts(vocabSize <= 65536);
     this.mark = new Int32Array(Math.min(vocabSize, 65536));
   }
 
@@ -249,9 +498,7 @@ export class NgramStore {
 
   /** Number of distinct contexts in the dynamic store (for diagnostics and memory checks). */
   dynamicContexts(): number {
-    let n = 0;
-    for (let j = 1; j <= MAX_CTX; j++) n += this.dyn[j].size;
-    return n;
+    return this.dyn.live;
   }
 
   /**
@@ -294,81 +541,37 @@ export class NgramStore {
 
   /** Adds (sign +1) or removes (sign -1) the n-grams whose successor is at positions [from, to). */
   private count(tokens: Uint32Array, from: number, to: number, sign: 1 | -1): void {
-    const keys = this.keys;
+    const dyn = this.dyn;
     for (let p = Math.max(from, 1); p < to; p++) {
       const succ = tokens[p];
       const maxJ = Math.min(MAX_CTX, p);
-      this.contextKeys(tokens, p, maxJ);
       for (let j = 1; j <= maxJ; j++) {
-        const map = this.dyn[j];
-        const k = keys[j];
-        if (sign > 0) {
-          const e = map.get(k);
-          if (!e) map.set(k, { total: 1, t0: succ, c0: 1, more: null });
-          else {
-            e.total++;
-            if (e.t0 === succ) e.c0++;
-            else if (e.c0 === 0) {
-              e.t0 = succ;
-              e.c0 = 1;
-            } else {
-              if (!e.more) e.more = new Map();
-              e.more.set(succ, (e.more.get(succ) ?? 0) + 1);
-            }
-          }
-        } else {
-          const e = map.get(k);
-          if (!e) continue; // cannot happen for counts we added; defensive
-          e.total--;
-          if (e.total <= 0) {
-            map.delete(k);
-            continue;
-          }
-          if (e.t0 === succ && e.c0 > 0) e.c0--;
-          else if (e.more) {
-            const c = (e.more.get(succ) ?? 0) - 1;
-            if (c > 0) e.more.set(succ, c);
-            else e.more.delete(succ);
-          }
-          if (e.c0 === 0 && e.more && e.more.size > 0) {
-            // Promote one of the remaining successors inline.
-            for (const [t, c] of e.more) {
-              e.t0 = t;
-              e.c0 = c;
-              e.more.delete(t);
-              break;
-            }
-            if (e.more.size === 0) e.more = null;
-          }
-        }
+        dyn.setKey(tokens, p, j);
+        dyn.update(succ, sign);
       }
+    }
+    if (sign < 0 && dyn.live === 0) dyn.clear();
+  }
+
+  /** Fills this.slots[1..maxJ] with the dynamic context slots (-1 where unknown) for the context ending at `end`. */
+  private dynamicSlots(seq: ArrayLike<number>, end: number, maxJ: number): void {
+    const dyn = this.dyn;
+    const slots = this.slots;
+    for (let j = 1; j <= maxJ; j++) {
+      if (dyn.live === 0) {
+        slots[j] = -1;
+        continue;
+      }
+      dyn.setKey(seq, end, j);
+      slots[j] = dyn.find();
     }
   }
 
-  /**
-   * Fills this.keys[1..maxJ] with the keys of the contexts of length j ending just before position `end` of `seq`
-   * (j = 1: the token at end-1). Keys are exact for j <= 3 with 16-bit vocabularies, else a 53-bit hash.
-   */
-  private contextKeys(seq: ArrayLike<number>, end: number, maxJ: number): void {
-    const keys = this.keys;
-    let h1 = 0x9e3779b9 | 0;
-    let h2 = 0x85ebca6b | 0;
-    let exact = 0;
-    let mul = 1;
-    for (let j = 1; j <= maxJ; j++) {
-      const t = seq[end - j];
-      h1 = Math.imul(h1 ^ t, 0x01000193);
-      h1 ^= h1 >>> 15;
-      h2 = Math.imul(h2 + t + j, 0x5bd1e995);
-      h2 ^= h2 >>> 13;
-      if (this.exactKeys && j <= 3) {
-        exact += t * mul;
-        mul *= 65536;
-        keys[j] = exact;
-      } else {
-        keys[j] = (h1 & 0x1fffff) * 4294967296 + (h2 >>> 0);
-      }
-    }
+  /** Approximate memory of the dynamic tables and documents, in bytes. */
+  dynamicBytes(): number {
+    let docs = 0;
+    for (const d of this.docs.values()) docs += d.tokens.byteLength;
+    return this.dyn.bytes() + docs;
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -413,29 +616,26 @@ export class NgramStore {
       this.found = new Float64Array(this.scratchCand.length);
     }
     const tmp = this.scratchCand;
-    const keys = this.keys;
-    this.contextKeys(context, end, maxJ);
+    const dyn = this.dyn;
+    const slots = this.slots;
+    this.dynamicSlots(context, end, maxJ);
     let wsum = 0;
     for (let j = 1; j <= maxJ; j++) {
       const order = j + 1;
-      const e = this.dyn[j].get(keys[j]);
+      const slot = slots[j];
       const sv = this.staticOrders[order];
       const row = sv ? this.findStatic(sv, context, end) : -1;
-      if (!e && row < 0) continue;
+      if (slot < 0 && row < 0) continue;
       const w = ORDER_WEIGHTS[j - 1];
       wsum += w;
+      const total = slot >= 0 ? dyn.total(slot) : 0;
       let lambda = 1;
-      if (e && row >= 0) lambda = e.total / (e.total + this.dynamicPrior);
-      else if (!e) lambda = 0;
+      if (slot >= 0 && row >= 0) lambda = total / (total + this.dynamicPrior);
+      else if (slot < 0) lambda = 0;
       for (let i = 0; i < nc; i++) tmp[i] = 0;
-      if (e) {
-        const scale = (lambda * w) / e.total;
-        for (let i = 0; i < nc; i++) {
-          const c = candidates[i];
-          let cnt = c === e.t0 ? e.c0 : 0;
-          if (e.more !== null && cnt === 0) cnt = e.more.get(c) ?? 0;
-          tmp[i] += cnt * scale;
-        }
+      if (slot >= 0) {
+        const scale = (lambda * w) / total;
+        for (let i = 0; i < nc; i++) tmp[i] += dyn.count(slot, candidates[i]) * scale;
       }
       if (row >= 0 && sv) this.staticInto(sv, row, candidates, tmp, ((1 - lambda) * w) / 65535);
       for (let i = 0; i < nc; i++) res[i] += tmp[i];
@@ -493,19 +693,19 @@ export class NgramStore {
     const win = this.window;
     let have = Math.min(MAX_CTX, context.length);
     for (let i = 0; i < have; i++) win[i] = context[context.length - have + i];
-    const keys = this.keys;
+    const dyn = this.dyn;
+    const slots = this.slots;
     while (out.length < maxLen && have > 0) {
       let next = -1;
       let p = 0;
-      this.contextKeys(win, have, have);
+      this.dynamicSlots(win, have, have);
       for (let j = have; j >= minDyn; j--) {
-        const e = this.dyn[j].get(keys[j]);
-        if (!e) continue;
-        let best = e.t0;
-        let bc = e.c0;
-        if (e.more) for (const [t, c] of e.more) if (c > bc || (c === bc && t < best)) { best = t; bc = c; }
-        next = best;
-        p = bc / e.total;
+        const slot = slots[j];
+        if (slot < 0) continue;
+        const b = dyn.bestOf(slot);
+        if (b < 0) continue;
+        next = b;
+        p = dyn.bestCount(slot) / dyn.total(slot);
         break;
       }
       if (next < 0) {

@@ -213,6 +213,40 @@ describe('NgramStore dynamic documents', () => {
     expect(s.dynamicContexts()).toBe(0);
   });
 
+  it('stays exact through table growth, tombstones and rebuilds (large documents)', () => {
+    const r = rng(99);
+    const V = 300;
+    const s = NgramStore.empty(V, { maxDynamicTokens: 1e9 });
+    const docs = new Map<string, number[]>();
+    // skewed ids so that contexts repeat and successor lists are long
+    const tok = () => Math.floor(V * r() ** 3);
+    for (let round = 0; round < 6; round++) {
+      for (let d = 0; d < 3; d++) {
+        const key = `big${(round + d) % 4}`;
+        const t = Array.from({ length: 6000 + Math.floor(r() * 4000) }, tok);
+        s.setDocument(key, t);
+        docs.set(key, t);
+      }
+      if (round % 2 === 1) {
+        const key = [...docs.keys()][0];
+        s.removeDocument(key);
+        docs.delete(key);
+      }
+      const all = [...docs.values()];
+      for (let q = 0; q < 8; q++) {
+        const src = all[q % all.length];
+        const at = 6 + Math.floor(r() * (src.length - 6));
+        const ctx = src.slice(at - 1 - Math.floor(r() * 5), at);
+        const cands = [src[at], tok(), tok(), 0, 1];
+        const got = s.probabilities(ctx, cands);
+        cands.forEach((c, i) => expect(got[i]).toBeCloseTo(reference(all, ctx, c), 12));
+      }
+    }
+    for (const k of [...docs.keys()]) s.removeDocument(k);
+    expect(s.dynamicContexts()).toBe(0);
+    expect(s.stats()).toEqual({ staticLoaded: false, documents: 0, tokens: 0 });
+  });
+
   it('evicts the oldest documents beyond the token cap, never the prompt', () => {
     const s = NgramStore.empty(10, { maxDynamicTokens: 12 });
     s.setPrompt([7, 8, 9, 7, 8]);
