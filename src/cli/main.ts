@@ -663,6 +663,7 @@ async function cmdBench(flags: Flags): Promise<number> {
       speculative_speedup_tokens_per_s_repetition: round(tps('greedy_speculative', statsRep) / Math.max(1e-9, tps('greedy', statsRep))),
       speculative_identical_outputs: `${identical}/${identicalOf}`,
       typed_char_over_cold_request: round(percentile(kv.typed, 0.5) / percentile(kv.cold, 0.5)),
+      typed_char_prefill_over_cold_prefill: round(percentile(kv.typedPrefill, 0.5) / Math.max(1e-9, percentile(kv.coldPrefill, 0.5))),
     },
     kv_reuse: {
       cold_ms_p50: round(percentile(kv.cold, 0.5), 1),
