@@ -297,7 +297,8 @@ describe('NgramStore dynamic documents', () => {
 });
 
 describe('NgramStore on the shipped model n-grams', () => {
-  const modelDir = join(__dirname, '../../models/default');
+  // The embedded model; SUPERDRAFT_MODEL_DIR points the test at another model directory.
+  const modelDir = process.env.SUPERDRAFT_MODEL_DIR || join(__dirname, '../../models/default');
   const cfgFile = join(modelDir, 'config.json');
   it('loads models/default n-grams and gives a distribution over the vocabulary', async () => {
     expect(existsSync(cfgFile), `${cfgFile} must exist (embedded model)`).toBe(true);
