@@ -207,7 +207,12 @@ export class Engine {
   }
 
   complete(input: unknown, signal?: AbortSignal): Promise<CompletionResponse> {
-    const req = validateRequest(input);
+    let req: CompletionRequest;
+    try {
+      req = validateRequest(input);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const run = this.queue.then(() => this.run(req, signal));
     this.queue = run.catch(() => undefined);
     return run;

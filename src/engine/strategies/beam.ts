@@ -51,7 +51,6 @@ export class BeamStrategy implements Strategy {
       kv = out.kv;
       logits = out.logits;
     }
-    finished.push(...beams);
     finished.sort((a, b) => b.logprob - a.logprob);
     return finished.slice(0, k).map((d) => d.toRaw());
   }

@@ -1,0 +1,170 @@
+/**
+ * Engine properties on the real embedded model through the real onnxruntime-node.
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CompletionRequest } from '../../src/protocol';
+import { Engine, EngineError, validateRequest } from '../../src/engine/engine';
+import { PromptCache } from '../../src/engine/kvcache';
+import { loadDevCases, sourceCases } from './cases';
+
+let engine: Engine;
+
+beforeAll(async () => {
+  // SUPERDRAFT_TEST_MODEL runs the same properties on another model directory (default: the embedded model).
+  engine = await Engine.load({ device: 'cpu', modelDir: process.env.SUPERDRAFT_TEST_MODEL });
+});
+afterAll(async () => {
+  await engine?.dispose();
+});
+
+const base = (over: Partial<CompletionRequest>): CompletionRequest => ({
+  prefix: '',
+  suffix: '',
+  languageId: 'typescript',
+  path: 'src/example.ts',
+  strategy: 'greedy',
+  k: 1,
+  maxTokens: 24,
+  mode: 'line',
+  speculative: false,
+  ...over,
+});
+
+const texts = async (req: CompletionRequest): Promise<string[]> => (await engine.complete(req)).drafts.map((d) => d.text);
+
+describe('engine on the embedded model', () => {
+  const cases = sourceCases(12);
+
+  it('completes code: greedy returns one non-empty draft for a typical prefix', async () => {
+    const res = await engine.complete(base({ prefix: 'import * as path from "node:path";\n\nexport function join(a: string, b: string): string {\n  return ', suffix: '\n}\n' }));
+    expect(res.drafts).toHaveLength(1);
+    expect(res.drafts[0].text.length).toBeGreaterThan(0);
+    expect(res.drafts[0].strategy).toBe('greedy');
+    expect(res.timing.forwards).toBeGreaterThan(0);
+  });
+
+  it('superposed with k=1 equals greedy', async () => {
+    for (const c of cases) {
+      const g = await texts(base({ prefix: c.prefix, suffix: c.suffix, strategy: 'greedy' }));
+      const s = await texts(base({ prefix: c.prefix, suffix: c.suffix, strategy: 'superposed', k: 1 }));
+      expect(s, c.id).toEqual(g);
+    }
+  });
+
+  it('beam with k=1 equals greedy', async () => {
+    for (const c of cases) {
+      const g = await texts(base({ prefix: c.prefix, suffix: c.suffix, strategy: 'greedy' }));
+      const b = await texts(base({ prefix: c.prefix, suffix: c.suffix, strategy: 'beam', k: 1 }));
+      expect(b, c.id).toEqual(g);
+    }
+  });
+
+  it('accelerated greedy equals greedy on every case (source cases and the shared dev cases)', async () => {
+    const all = [...sourceCases(40), ...loadDevCases()];
+    let accepted = 0;
+    for (const c of all) {
+      const req = base({ prefix: c.prefix, suffix: c.suffix, path: c.path, languageId: c.language, maxTokens: 32, mode: 'auto' });
+      const plain = await engine.complete({ ...req, speculative: false });
+      const fast = await engine.complete({ ...req, speculative: true });
+      expect(fast.drafts.map((d) => d.text), c.id).toEqual(plain.drafts.map((d) => d.text));
+      accepted += fast.timing.acceptedSpeculative;
+    }
+    // The acceleration must actually engage somewhere on real code, or this test proves nothing.
+    expect(accepted).toBeGreaterThan(0);
+  }, 900_000);
+
+  it('sampling with a fixed seed reproduces, and k drafts come back', async () => {
+    const req = base({ prefix: cases[0].prefix, suffix: cases[0].suffix, strategy: 'sampling', k: 4, seed: 1234, temperature: 1, topP: 0.95 });
+    const a = await engine.complete(req);
+    const b = await engine.complete(req);
+    expect(a.drafts.map((d) => d.text)).toEqual(b.drafts.map((d) => d.text));
+    expect(a.drafts.length).toBeGreaterThan(0);
+    expect(a.drafts.length).toBeLessThanOrEqual(4);
+  });
+
+  it('superposed and beam return up to k distinct drafts ranked by score', async () => {
+    for (const strategy of ['superposed', 'beam'] as const) {
+      const res = await engine.complete(base({ prefix: cases[1].prefix, suffix: cases[1].suffix, strategy, k: 4 }));
+      const t = res.drafts.map((d) => d.text.trim());
+      expect(new Set(t).size, strategy).toBe(t.length);
+      expect(t.length, strategy).toBeGreaterThan(1);
+      for (let i = 1; i < res.drafts.length; i++) expect(res.drafts[i - 1].score).toBeGreaterThanOrEqual(res.drafts[i].score);
+    }
+  });
+
+  it('reuses the prompt KV cache after typing one more character, with the logits of a cold run', async () => {
+    const c = cases[2];
+    const ids = engine.tokenizer.encode(c.prefix);
+    const runtime = (engine as unknown as { runtime: ConstructorParameters<typeof PromptCache>[0] }).runtime;
+    const warm = new PromptCache(runtime);
+    await warm.prefill(ids.slice(0, ids.length - 3));
+    const reused = await warm.prefill(ids);
+    expect(reused.reused).toBe(ids.length - 3);
+    const cold = await new PromptCache(runtime).prefill(ids);
+    expect(cold.reused).toBe(0);
+    let maxDiff = 0;
+    for (let i = 0; i < cold.lastLogits.length; i++) maxDiff = Math.max(maxDiff, Math.abs(cold.lastLogits[i] - reused.lastLogits[i]));
+    expect(maxDiff).toBeLessThan(1e-3);
+
+    const r1 = await engine.complete(base({ prefix: c.prefix, suffix: c.suffix }));
+    const r2 = await engine.complete(base({ prefix: c.prefix + ' ', suffix: c.suffix }));
+    expect(r1.timing.prefillTokens).toBeGreaterThanOrEqual(0);
+    expect(r2.timing.reusedTokens).toBeGreaterThan(r2.timing.prefillTokens);
+  });
+
+  it('rejects bad requests with clear errors', async () => {
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ prefix: 'x', k: 0 }, /"k" must be an integer in 1..16/],
+      [{ prefix: 'x', k: 17 }, /"k"/],
+      [{ prefix: 'x', maxTokens: 0 }, /"maxTokens"/],
+      [{ prefix: 'x', maxTokens: 2000 }, /"maxTokens"/],
+      [{ prefix: 'x', strategy: 'topk' }, /unknown strategy/],
+      [{ prefix: 'x', mode: 'page' }, /"mode"/],
+      [{ prefix: 42 }, /"prefix" must be a string/],
+      [{}, /"prefix"/],
+    ];
+    for (const [input, msg] of bad) {
+      expect(() => validateRequest(input)).toThrow(msg);
+      await expect(engine.complete(input)).rejects.toThrow(EngineError);
+    }
+  });
+
+  it('handles empty prefix, lone surrogates, special-token text and a huge document sanely', async () => {
+    const empty = await engine.complete(base({ prefix: '', suffix: '' }));
+    expect(Array.isArray(empty.drafts)).toBe(true);
+    const lone = await engine.complete(base({ prefix: 'const s = "\uD800', suffix: '";\n' }));
+    expect(Array.isArray(lone.drafts)).toBe(true);
+    const special = await engine.complete(base({ prefix: 'const eos = "<|endoftext|><|fim_middle|>";\nconst x = ' }));
+    expect(Array.isArray(special.drafts)).toBe(true);
+    const line = 'export const value = computeSomething(input, options);\n';
+    const huge = line.repeat(Math.ceil((9 * 1024 * 1024) / line.length));
+    const t0 = performance.now();
+    const res = await engine.complete(base({ prefix: huge + 'export const ', suffix: '\n' + huge }));
+    expect(Array.isArray(res.drafts)).toBe(true);
+    expect(res.timing.prefillTokens + res.timing.reusedTokens).toBeLessThan(engine.config.maxPositions);
+    expect(performance.now() - t0).toBeLessThan(30_000);
+  });
+
+  it('cancellation stops a request within a decode step', async () => {
+    const ac = new AbortController();
+    const p = engine.complete(base({ prefix: cases[3].prefix, strategy: 'beam', k: 4, maxTokens: 1024, mode: 'block' }), ac.signal);
+    setTimeout(() => ac.abort(), 30);
+    await expect(p).rejects.toMatchObject({ code: 'cancelled' });
+    // The engine stays usable afterwards.
+    const after = await engine.complete(base({ prefix: cases[3].prefix }));
+    expect(after.drafts.length).toBeGreaterThanOrEqual(0);
+  });
+
+  it('reports a missing or corrupt model naming the file', async () => {
+    await expect(Engine.load({ modelDir: '/nonexistent/model' })).rejects.toThrow(/model directory not found: \/nonexistent\/model/);
+    const { mkdtempSync, writeFileSync, copyFileSync } = await import('node:fs');
+    const dir = mkdtempSync('/tmp/sd-corrupt-');
+    copyFileSync(`${engine.config.dir}/config.json`, `${dir}/config.json`);
+    copyFileSync(engine.config.tokenizerFile, `${dir}/tokenizer.json`);
+    const cfg = JSON.parse(readFileSync(`${dir}/config.json`, 'utf8'));
+    const file = cfg.superdraft?.onnx?.default ?? 'model.onnx';
+    writeFileSync(`${dir}/${file}`, 'this is not an onnx model');
+    await expect(Engine.load({ modelDir: dir, device: 'cpu' })).rejects.toThrow(new RegExp(`${dir}/${file}`));
+  });
+});
