@@ -132,7 +132,7 @@ function ghostLines(g) {
 function assertFileHasDraft(saved, typedLine, draft, what) {
   const lines = ghostLines(draft);
   assert(lines.length > 0, `${what}: empty draft`);
-  const first = typedLine.replace(/^\s+/, '') + lines[0].replace(/^\s+/, '');
+  const first = (typedLine.split('\n').pop() + lines[0]).trim();
   const flat = saved.split('\n').map((l) => l.trim()).join('\n');
   assert(flat.includes(first.trim()), `${what}: saved file lacks ${JSON.stringify(first.trim())}\n--- file ---\n${saved}`);
   let from = flat.indexOf(first.trim());
@@ -145,6 +145,7 @@ function assertFileHasDraft(saved, typedLine, draft, what) {
 
 /** Types a prefix at the end of the file on a fresh line and waits for ghost text. */
 async function typeAndWaitGhost(wb, text, timeout = 30_000) {
+  await waitReady(wb);
   await wb.gotoEnd();
   await wb.type(text, 25);
   return wb.waitForGhostText({ timeout });
@@ -211,7 +212,7 @@ scenario(1, 'The packaged .vsix installs; TypeScript and Python files get ghost 
 
 scenario(2, 'Alt+] shows another draft, Alt+[ goes back, Tab accepts and the saved file holds the shown draft', async (s, ctx) => {
   const { cs, wb } = ctx;
-  const typed = 'def count_lines(path):';
+  const typed = 'def count_lines(path):\n    with open(path) as f:\n        return ';
   let first;
   let second;
   await s.step(`open ${CYCLE_FILE} and get ghost text`, async () => {
@@ -248,9 +249,9 @@ scenario(2, 'Alt+] shows another draft, Alt+[ goes back, Tab accepts and the sav
     await sleep(300);
     const saved = readWorkspaceFile(cs, CYCLE_FILE);
     assertFileHasDraft(saved, typed, shown, 'accepted draft 2');
-    const d1 = typed + ghostLines(first)[0];
+    const d1 = (typed.split('\n').pop() + ghostLines(first)[0]).trim();
     if (ghostLines(first)[0] !== ghostLines(shown)[0]) {
-      assert(!saved.includes(d1), `the saved file contains draft 1 (${JSON.stringify(d1)}) although draft 2 was shown`);
+      assert(!saved.split('\n').map((l) => l.trim()).includes(d1), `the saved file contains draft 1 (${JSON.stringify(d1)}) although draft 2 was shown`);
     }
     await wb.page.keyboard.press('Escape');
     await wb.screenshot(shot('2-accepted'));
@@ -260,7 +261,7 @@ scenario(2, 'Alt+] shows another draft, Alt+[ goes back, Tab accepts and the sav
 
 scenario(3, 'The draft picker opens by its keybinding, lists k drafts, and "2" inserts the second one', async (s, ctx) => {
   const { cs, wb } = ctx;
-  const typed = 'def cube(x):';
+  const typed = 'def cube(x):\n    return ';
   await s.step(`open ${PICKER_FILE} and type a completion point`, async () => {
     await wb.openFile(PICKER_FILE);
     await typeAndWaitGhost(wb, typed);
@@ -305,7 +306,7 @@ scenario(4, 'Changing superdraft.strategy in settings.json changes the strategy 
   await s.step('panel open and reporting the default strategy', async () => {
     await wb.page.evaluate((m) => { window.__sdMarker = m; }, marker);
     await wb.openFile(PICKER_FILE);
-    await typeAndWaitGhost(wb, '\ndef double(x):');
+    await typeAndWaitGhost(wb, '\ndef double(x):\n    return ');
     await wb.page.keyboard.press('Escape');
     await wb.runCommand('Superdraft: Open Draft Picker');
     const st = await waitFor(async () => {
@@ -315,12 +316,12 @@ scenario(4, 'Changing superdraft.strategy in settings.json changes the strategy 
     assert(st.strategies.includes('superposed'), `panel reports ${st.strategies.join(',')}, expected superposed (default)`);
   });
   await s.step('write superdraft.strategy = beam into settings.json', async () => {
-    cs.writeSettings({ ...cs.readSettings(), 'superdraft.strategy': 'beam' });
-    await sleep(1500); // the settings file watcher
+    await wb.writeUserSettings({ ...cs.readSettings(), 'superdraft.strategy': 'beam' });
+    await waitFor(() => cs.readSettings()['superdraft.strategy'] === 'beam', { timeout: 10_000, what: 'settings.json on disk to hold strategy beam' });
   });
   await s.step('the next completion is reported as beam', async () => {
     await wb.openFile(PICKER_FILE);
-    await typeAndWaitGhost(wb, '\ndef halve(x):');
+    await typeAndWaitGhost(wb, '\ndef halve(x):\n    return ');
     const st = await waitFor(async () => {
       const p = await panelState(wb).catch(() => undefined);
       return p && p.count > 0 && p.strategies.includes('beam') ? p : undefined;
@@ -336,9 +337,9 @@ scenario(4, 'Changing superdraft.strategy in settings.json changes the strategy 
   await s.step('restore the default strategy', async () => {
     const st = cs.readSettings();
     delete st['superdraft.strategy'];
-    cs.writeSettings(st);
-    await sleep(1000);
-    await wb.page.keyboard.press('Escape');
+    await wb.writeUserSettings(st);
+    await waitFor(() => !('superdraft.strategy' in cs.readSettings()), { timeout: 10_000, what: 'settings.json without strategy' });
+    await wb.openFile(PICKER_FILE);
     await wb.save();
   });
 });
@@ -497,7 +498,7 @@ async function main() {
       console.log(`\n[${sc.id}] ${sc.title}`);
       try {
         await sc.fn(s, ctx);
-        results.push({ id: sc.id, title: sc.title, ok: true, ms: Date.now() - st, screenshots: s.screenshots.map(rel), notes: s.notes });
+        results.push({ id: sc.id, title: sc.title, ok: true, ms: Date.now() - st, screenshots: s.screenshots.map(rel), notes: s.notes, steps: s.steps });
         console.log(`  PASS [${sc.id}] in ${((Date.now() - st) / 1000).toFixed(1)} s`);
       } catch (e) {
         const step = e instanceof StepError ? e.step : s.currentStep;
@@ -505,7 +506,7 @@ async function main() {
         let shotOk = true;
         await ctx.wb.screenshot(failShot).catch(() => { shotOk = false; });
         const status = await superdraftStatus(ctx.wb).catch(() => '?');
-        results.push({ id: sc.id, title: sc.title, ok: false, ms: Date.now() - st, step, error: String(e.cause?.message ?? e.message), screenshot: shotOk ? rel(failShot) : undefined, notes: s.notes });
+        results.push({ id: sc.id, title: sc.title, ok: false, ms: Date.now() - st, step, error: String(e.cause?.message ?? e.message), screenshot: shotOk ? rel(failShot) : undefined, notes: s.notes, steps: s.steps });
         console.log(`  FAIL [${sc.id}] at step "${step}"`);
         console.log(`  error: ${e.cause?.stack ?? e.cause?.message ?? e.message}`);
         console.log(`  status bar: ${status}`);

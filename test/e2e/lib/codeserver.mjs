@@ -33,6 +33,7 @@ export const BASE_SETTINGS = {
   'workbench.tips.enabled': false,
   'workbench.enableExperiments': false,
   'workbench.editor.enablePreview': false,
+  'workbench.editor.revealIfOpen': true,
   'workbench.welcomePage.walkthroughs.openOnInstall': false,
   'workbench.secondarySideBar.defaultVisibility': 'hidden',
   'chat.disableAIFeatures': true,
@@ -135,6 +136,7 @@ export class CodeServer {
       '--disable-workspace-trust',
       '--disable-getting-started-override',
       '--reconnection-grace-time', '5',
+      ...(process.env.SUPERDRAFT_E2E_CS_LOG ? ['--log', process.env.SUPERDRAFT_E2E_CS_LOG] : []),
       ...this.commonArgs,
       this.workspace,
     ];
@@ -172,9 +174,13 @@ export class CodeServer {
         return t.slice(-n).join('\n');
       } catch { return undefined; }
     };
-    const cs = tail(this.logFile, lines);
+    const cs = tail(this.logFile, Math.ceil(lines / 3));
     if (cs) parts.push(`--- ${this.logFile}\n${cs}`);
-    for (const f of this.findLogs(/(exthost\.log|Superdraft\.log)$/)) {
+    for (const f of this.findLogs(/exthost\.log$/)) {
+      const t = tail(f, Math.ceil(lines / 3));
+      if (t) parts.push(`--- ${f}\n${t}`);
+    }
+    for (const f of this.findLogs(/Superdraft\.log$/)) {
       const t = tail(f, lines);
       if (t) parts.push(`--- ${f}\n${t}`);
     }

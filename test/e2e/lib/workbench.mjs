@@ -89,13 +89,38 @@ export class Workbench {
     return path;
   }
 
+  /** Takes keyboard focus away from a webview (keys typed there do not reach the workbench's keybindings). */
+  async leaveWebview() {
+    await this.page.evaluate(() => {
+      const a = document.activeElement;
+      if (a && a.tagName === 'IFRAME') a.blur();
+    });
+  }
+
+  /** Opens the quick input with `key` (F1, Control+P) and returns its input box. */
+  async openQuickInput(key, timeout) {
+    const page = this.page;
+    const input = page.locator('.quick-input-widget input.input');
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await this.leaveWebview();
+      await page.keyboard.press('Escape');
+      await page.keyboard.press(key);
+      try {
+        await input.waitFor({ state: 'visible', timeout: attempt < 2 ? 3_000 : timeout });
+        return input;
+      } catch {
+        // focus somewhere that does not forward keys (a closed webview): put it back in the editor and retry
+        await this.focusEditor().catch(() => page.locator('.monaco-workbench').click({ position: { x: 5, y: 5 } }).catch(() => {}));
+      }
+    }
+    await input.waitFor({ state: 'visible', timeout: 1 });
+    return input;
+  }
+
   /** Runs a command through the command palette by its title (as shown in the palette). */
   async runCommand(title, { timeout = 15_000 } = {}) {
     const page = this.page;
-    await page.keyboard.press('Escape');
-    await page.keyboard.press('F1');
-    const input = page.locator('.quick-input-widget input.input');
-    await input.waitFor({ state: 'visible', timeout });
+    const input = await this.openQuickInput('F1', timeout);
     await input.fill(`>${title}`);
     const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
     await row.waitFor({ state: 'visible', timeout });
@@ -106,23 +131,25 @@ export class Workbench {
   /** Opens a workspace file through Quick Open and waits for its editor to have focus. */
   async openFile(name, { timeout = 30_000 } = {}) {
     const page = this.page;
-    await page.keyboard.press('Escape');
-    await page.keyboard.press('Control+P');
-    const input = page.locator('.quick-input-widget input.input');
-    await input.waitFor({ state: 'visible', timeout });
+    const input = await this.openQuickInput('Control+P', timeout);
     await input.fill(name);
     await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ state: 'visible', timeout });
     await page.keyboard.press('Enter');
-    await page.locator(`.tab.active[aria-label*="${name}"], .tab.active:has-text("${name}")`).first().waitFor({ timeout });
-    await this.focusEditor();
+    await page.locator(`.tab.active[aria-label*="${name}"]`).first().waitFor({ timeout });
+    await this.focusEditor(name);
   }
 
-  async focusEditor() {
+  /** Focuses the text editor showing `name` (default: the active group's), without moving its cursor. */
+  async focusEditor(name) {
     const page = this.page;
-    const ed = page.locator('.editor-group-container.active .monaco-editor .view-lines').first();
-    await ed.waitFor({ state: 'visible', timeout: 15_000 });
-    await page.locator('.editor-group-container.active .monaco-editor textarea, .editor-group-container.active .monaco-editor .native-edit-context').first().focus();
-    await page.locator('.editor-group-container.active .monaco-editor.focused').first().waitFor({ timeout: 10_000 });
+    const group = name
+      ? page.locator('.editor-group-container', { has: page.locator(`.tab.active[aria-label*="${name}"]`) }).first()
+      : page.locator('.editor-group-container.active').first();
+    const ed = group.locator('.monaco-editor').first();
+    await ed.locator('.view-lines').waitFor({ state: 'visible', timeout: 15_000 });
+    if (await ed.evaluate((el) => el.classList.contains('focused'))) return;
+    await ed.locator('textarea, .native-edit-context').first().focus();
+    await group.locator('.monaco-editor.focused').first().waitFor({ timeout: 10_000 });
   }
 
   /** Moves the cursor to the end of the document. */
@@ -193,6 +220,26 @@ export class Workbench {
   async statusBarTexts() {
     return this.page.evaluate(() =>
       [...document.querySelectorAll('.statusbar-item')].map((el) => `${el.textContent?.trim() ?? ''} | ${el.getAttribute('aria-label') ?? ''}`));
+  }
+
+  /**
+   * Replaces the user settings through the editor (Preferences: Open User Settings (JSON), select all, insert, save),
+   * as a user would. code-server's workbench does not pick up settings.json rewritten behind its back.
+   */
+  async writeUserSettings(settings, { timeout = 15_000 } = {}) {
+    const page = this.page;
+    await this.runCommand('Preferences: Open User Settings (JSON)');
+    // settings.json opens as a (possibly modal) editor: find the editor showing it by its content
+    const ed = page.locator('.monaco-editor', { hasText: 'editor.quickSuggestions' }).last();
+    await ed.waitFor({ state: 'visible', timeout });
+    await ed.locator('textarea, .native-edit-context').first().focus();
+    await page.waitForFunction((el) => el.classList.contains('focused'), await ed.elementHandle(), { timeout });
+    await page.keyboard.press('Control+A');
+    await page.keyboard.insertText(JSON.stringify(settings, null, 2) + '\n');
+    await page.keyboard.press('Control+S');
+    await sleep(500);
+    await page.keyboard.press('Escape'); // closes a modal editor
+    await this.runCommand('View: Close Editor').catch(() => {});
   }
 
   async save() {
