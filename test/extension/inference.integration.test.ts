@@ -13,8 +13,8 @@ import { Methods, type CompletionRequest, type CompletionResponse, type Initiali
 const ROOT = join(__dirname, '..', '..');
 const SERVER = join(ROOT, 'dist', 'server.js');
 const logs: string[] = [];
-/** The embedded model (models/default) unless SUPERDRAFT_TEST_MODEL_DIR names another model directory. */
-const MODEL_DIR = process.env.SUPERDRAFT_TEST_MODEL_DIR ?? '';
+/** The embedded model (models/default) unless SUPERDRAFT_MODEL_DIR names another model directory. */
+const MODEL_DIR = process.env.SUPERDRAFT_MODEL_DIR || '';
 
 const req = (over: Partial<CompletionRequest> = {}): CompletionRequest => ({
   prefix: 'export function clamp(value: number, min: number, max: number): number {\n  ',
