@@ -34,6 +34,8 @@ export interface ForwardInput {
   seq: number;
   k?: number;
   past: KvState;
+  /** false: fetch only the logits (scoring passes that never continue from this cache). */
+  wantKv?: boolean;
 }
 
 export interface ForwardOutput {
@@ -191,15 +193,18 @@ export class ModelRuntime {
       feeds[`past_key_values.${i}.key`] = past.keys[i];
       feeds[`past_key_values.${i}.value`] = past.values[i];
     }
-    const out = await this.session.run(feeds);
+    const wantKv = input.wantKv !== false;
+    const out = wantKv ? await this.session.run(feeds) : await this.session.run(feeds, ['logits']);
     this.forwards++;
     const logitsT = out.logits;
     const vocab = logitsT.dims[logitsT.dims.length - 1];
     const keys: ort.Tensor[] = [];
     const values: ort.Tensor[] = [];
-    for (let i = 0; i < this.config.numLayers; i++) {
-      keys.push(out[`present.${i}.key`]);
-      values.push(out[`present.${i}.value`]);
+    if (wantKv) {
+      for (let i = 0; i < this.config.numLayers; i++) {
+        keys.push(out[`present.${i}.key`]);
+        values.push(out[`present.${i}.value`]);
+      }
     }
     const valid = new Uint8Array(total);
     valid.set(past.valid);

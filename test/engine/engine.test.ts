@@ -11,8 +11,8 @@ import { loadDevCases, sourceCases } from './cases';
 let engine: Engine;
 
 beforeAll(async () => {
-  // SUPERDRAFT_TEST_MODEL runs the same properties on another model directory (default: the embedded model).
-  engine = await Engine.load({ device: 'cpu', modelDir: process.env.SUPERDRAFT_TEST_MODEL });
+  // SUPERDRAFT_MODEL_DIR runs the same properties on another model directory (default: the embedded model).
+  engine = await Engine.load({ device: 'cpu', modelDir: process.env.SUPERDRAFT_MODEL_DIR });
 });
 afterAll(async () => {
   await engine?.dispose();

@@ -41,26 +41,36 @@ export class SamplingStrategy implements Strategy {
   }
 }
 
-/** Samples from the smallest set of tokens whose probability mass reaches topP (log-probs in `lp`). */
+/**
+ * Samples from the smallest set of tokens whose probability mass reaches topP (log-probs in `lp`).
+ * Tokens below 1e-6 of the best one cannot matter for any top-p < 1 - 1e-6·|V| and are skipped before sorting.
+ */
 export function sampleNucleus(lp: Float64Array, topP: number, random: () => number, allowed?: Int32Array): number {
+  let best = -Infinity;
+  const consider = (i: number): void => {
+    if (lp[i] > best) best = lp[i];
+  };
+  if (allowed) for (let j = 0; j < allowed.length; j++) consider(allowed[j]);
+  else for (let i = 0; i < lp.length; i++) consider(i);
+  const floor = best + Math.log(1e-6);
   const ids: number[] = [];
-  if (allowed) for (let j = 0; j < allowed.length; j++) ids.push(allowed[j]);
-  else for (let i = 0; i < lp.length; i++) if (lp[i] > -30) ids.push(i);
-  if (ids.length === 0) for (let i = 0; i < lp.length; i++) ids.push(i);
+  if (allowed) {
+    for (let j = 0; j < allowed.length; j++) if (lp[allowed[j]] >= floor) ids.push(allowed[j]);
+  } else for (let i = 0; i < lp.length; i++) if (lp[i] >= floor) ids.push(i);
   ids.sort((a, b) => lp[b] - lp[a] || a - b);
   let total = 0;
-  for (const i of ids) total += Math.exp(lp[i]);
-  const keep: number[] = [];
+  for (const i of ids) total += Math.exp(lp[i] - best);
+  let kept = 0;
   let mass = 0;
-  for (const i of ids) {
-    keep.push(i);
-    mass += Math.exp(lp[i]) / total;
-    if (mass >= topP) break;
+  while (kept < ids.length) {
+    mass += Math.exp(lp[ids[kept]] - best);
+    kept++;
+    if (mass >= topP * total) break;
   }
-  let r = random() * keep.reduce((s, i) => s + Math.exp(lp[i]), 0);
-  for (const i of keep) {
-    r -= Math.exp(lp[i]);
-    if (r <= 0) return i;
+  let r = random() * mass;
+  for (let j = 0; j < kept; j++) {
+    r -= Math.exp(lp[ids[j]] - best);
+    if (r <= 0) return ids[j];
   }
-  return keep[keep.length - 1];
+  return ids[kept - 1];
 }

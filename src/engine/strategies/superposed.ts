@@ -148,7 +148,7 @@ async function verify(ctx: DecodeContext, drafts: DraftState[], cutBelow: number
     const ids: number[] = [];
     for (const d of drafts) for (let j = 0; j < seq; j++) ids.push(d.tokens[Math.min(j, d.tokens.length - 1)] ?? 0);
     const past = runtime.selectRows(ctx.kv, new Array(n).fill(0));
-    out = await runtime.forward({ ids, batch: n, seq, past });
+    out = await runtime.forward({ ids, batch: n, seq, past, wantKv: false });
     ctx.stats.forwards++;
   }
   logSoftmax(ctx.lastLogits, V, 0, lsm);
