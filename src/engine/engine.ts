@@ -145,6 +145,8 @@ export class Engine {
   private readonly eos: Set<number>;
   private queue: Promise<unknown> = Promise.resolve();
   private requests = 0;
+  /** Recent outputs for speculative drafting: prompt-context tail + draft tokens, newest last. */
+  private readonly recent: number[][] = [];
   private seedCounter = 1;
 
   private constructor(
@@ -249,7 +251,7 @@ export class Engine {
         maxTokens: req.maxTokens,
         stop: rule ? (text) => rule.check(text) : () => -1,
         ngrams: this.ngrams,
-        speculator: req.speculative && req.strategy === 'greedy' ? new Speculator(this.recycler, this.ngrams) : null,
+        speculator: req.speculative && req.strategy === 'greedy' ? new Speculator(this.recycler, this.ngrams, this.recent) : null,
         temperature: req.temperature ?? DEFAULT_REQUEST.temperature,
         topP: req.topP ?? DEFAULT_REQUEST.topP,
         seed: req.seed ?? this.seedCounter++,
@@ -257,6 +259,7 @@ export class Engine {
         stats: { forwards: 0, acceptedSpeculative: 0 },
       };
       const raw = await this.strategies[req.strategy].decode(ctx);
+      this.remember(prompt.contextIds, raw);
       const drafts = this.finish(raw, req, ignoreStop);
       return {
         drafts,
@@ -274,6 +277,12 @@ export class Engine {
       if ((e as Error).name === 'AbortError' || signal?.aborted) throw new EngineError('cancelled', 'request cancelled');
       throw e;
     }
+  }
+
+  private remember(context: number[], raw: RawDraft[]): void {
+    const tail = context.slice(-8);
+    for (const r of raw) if (r.tokens.length > 1) this.recent.push([...tail, ...r.tokens]);
+    if (this.recent.length > 16) this.recent.splice(0, this.recent.length - 16);
   }
 
   /** Post-processing, dedupe by trimmed text, ranking by mean log-probability. */

@@ -2,6 +2,8 @@
  * Lexical-unit drafting without a second model. Multi-token units come from, in order of precision:
  *  1. prompt lookup: the latest earlier occurrence of the last n (4..1) tokens in the prompt + generated text;
  *  2. n-grams of the open files / workspace / static corpus (NgramStore.draft);
+ *  0. recycled drafts: token sequences this engine produced for recent requests (the user typing what was
+ *     suggested makes the next request's continuation a suffix of the last one's);
  *  3. token recycling: a |V|×8 table of each token's latest top successors, refreshed from every forward pass
  *     and kept across requests (hot start); a unit is the chain of top-1 successors.
  * The caller verifies a unit in one multi-token forward and keeps the longest prefix the model itself would
@@ -68,12 +70,18 @@ export class Speculator {
   constructor(
     readonly recycler: TokenRecycler,
     private readonly ngrams: NgramStore | null,
+    /** Recent outputs (each: the tail of its prompt context followed by the generated tokens). */
+    private readonly recent: readonly number[][] = [],
     readonly maxUnit = 12,
   ) {}
 
   /** A unit of tokens likely to follow `history` (prompt context + generated tokens), [] when none. */
   propose(history: number[]): number[] {
     const len = this.unit;
+    for (let r = this.recent.length - 1; r >= 0; r--) {
+      const unit = lookupIn(this.recent[r], history, Math.max(len, this.maxUnit), 2);
+      if (unit.length > 0) return unit;
+    }
     const lookup = promptLookup(history, len);
     if (lookup.length > 0) return lookup;
     if (this.ngrams) {
@@ -90,6 +98,19 @@ export class Speculator {
     if (accepted >= proposed && proposed > 0) this.unit = Math.min(this.maxUnit, this.unit + 2);
     else this.unit = Math.max(3, Math.min(this.unit, accepted + 2));
   }
+}
+
+/** Continuation in `source` of the most recent occurrence of the last n tokens of `history` (n = 4..minNgram). */
+export function lookupIn(source: number[], history: number[], maxLen: number, minNgram: number): number[] {
+  const h = history.length;
+  for (let n = Math.min(4, h); n >= minNgram; n--) {
+    for (let i = source.length - n - 1; i >= 0; i--) {
+      let j = 0;
+      while (j < n && source[i + j] === history[h - n + j]) j++;
+      if (j === n) return source.slice(i + n, Math.min(source.length, i + n + maxLen));
+    }
+  }
+  return [];
 }
 
 /** Prompt lookup decoding: continue the most recent earlier occurrence of the last n tokens (n = 4..1). */
