@@ -20,57 +20,96 @@ WORK = os.environ.get("SD_WORK", os.path.join(HERE, "work"))
 BITS = 13  # vocab <= 8192
 
 
-def pack(cols, start, count):
-    """Pack count consecutive token columns starting at cols[start] into uint64 words, 4 tokens per word."""
-    words = []
-    for w0 in range(start, start + count, 4):
-        acc = np.zeros(len(cols[0]), dtype=np.uint64)
-        for j in range(w0, min(w0 + 4, start + count)):
-            acc = (acc << np.uint64(BITS)) | cols[j].astype(np.uint64)
-        words.append(acc)
-    return words
-
-
-def count_order(T, n):
+def count_order(T, n, rank3=None):
+    """Exact counts of all n-grams as sorted unique uint64 keys. Keys are order-preserving: tokens packed 13 bits
+    each for n <= 4; for n = 5, 6 the first three tokens are replaced by the rank of their 3-gram among the sorted
+    distinct 3-grams (rank3), so one integer sort gives lexicographic order."""
     N = len(T) - n + 1
-    cols = [T[i:i + N] for i in range(n)]
-    ctx = pack(cols, 0, n - 1)
-    nxt = cols[n - 1].astype(np.int64)
-    order = np.lexsort([nxt] + ctx[::-1])
-    ctx_s = [c[order] for c in ctx]
-    nxt_s = nxt[order]
-    new_ctx = np.zeros(N, dtype=bool)
-    new_ctx[0] = True
-    for c in ctx_s:
-        new_ctx[1:] |= c[1:] != c[:-1]
-    new_gram = new_ctx.copy()
-    new_gram[1:] |= nxt_s[1:] != nxt_s[:-1]
-    gram_start = np.flatnonzero(new_gram)
-    gram_count = np.diff(np.append(gram_start, N))
-    gram_ctx = np.cumsum(new_ctx)[gram_start] - 1          # context index of each n-gram
-    ctx_start = np.flatnonzero(new_ctx)
-    ctx_total = np.diff(np.append(ctx_start, N))
-    ctx_tokens = np.stack([c[order[ctx_start]] for c in cols[:n - 1]], axis=1).astype(np.uint16)
-    return {"gram_ctx": gram_ctx, "gram_tok": nxt_s[gram_start], "gram_count": gram_count,
-            "ctx_total": ctx_total, "ctx_tokens": ctx_tokens}
+    t = [T[i:i + N].astype(np.uint64) for i in range(n)]
+    B = np.uint64(BITS)
+    if n <= 4:
+        key = np.zeros(N, dtype=np.uint64)
+        for c in t:
+            key = (key << B) | c
+    else:
+        r3_vals, r3 = rank3
+        key = r3[:N].astype(np.uint64)
+        for c in t[3:]:
+            key = (key << B) | c
+    uniq, counts = np.unique(key, return_counts=True)
+    return uniq, counts
 
 
-def prune(st, n, min_ctx, top_k, min_count):
-    gc, gt, gn = st["gram_ctx"], st["gram_tok"], st["gram_count"]
-    o = np.lexsort((gt, -gn, gc))
-    gc, gt, gn = gc[o], gt[o], gn[o]
-    first = np.searchsorted(gc, gc)             # first index of each context (gc is sorted)
-    rank = np.arange(len(gc)) - first
-    keep = (rank < top_k) & (gn >= min_count) & (st["ctx_total"][gc] >= min_ctx)
-    gc, gt, gn = gc[keep], gt[keep], gn[keep]
-    ctx_ids, inv = np.unique(gc, return_inverse=True)
-    offsets = np.zeros(len(ctx_ids) + 1, dtype=np.uint32)
-    np.add.at(offsets, inv + 1, 1)
-    offsets = np.cumsum(offsets).astype(np.uint32)
-    totals = st["ctx_total"][ctx_ids]
-    probs = np.rint(gn / totals[inv] * 65535).astype(np.uint16)
-    return {"n": n, "contexts": st["ctx_tokens"][ctx_ids], "totals": totals.astype(np.uint32),
-            "offsets": offsets, "tokens": gt.astype(np.uint16), "probs": probs}
+def rank3_of(T):
+    N = len(T) - 2
+    B = np.uint64(BITS)
+    k = (T[:N].astype(np.uint64) << (B * np.uint64(2))) | (T[1:N + 1].astype(np.uint64) << B) | T[2:N + 2].astype(np.uint64)
+    vals, inv = np.unique(k, return_inverse=True)
+    assert len(vals) < (1 << 24), "too many distinct 3-grams for the 64-bit key"
+    return vals, inv.astype(np.uint32)
+
+
+def decode_ctx(ctx_keys, n, rank3):
+    """Context keys (n-gram key >> 13) -> token matrix [num_contexts, n-1]."""
+    m = n - 1
+    mask = np.uint64((1 << BITS) - 1)
+    out = np.zeros((len(ctx_keys), m), dtype=np.uint16)
+    k = ctx_keys.copy()
+    if n <= 4:
+        for j in range(m - 1, -1, -1):
+            out[:, j] = (k & mask).astype(np.uint16)
+            k = k >> np.uint64(BITS)
+    else:
+        for j in range(m - 1, 2, -1):
+            out[:, j] = (k & mask).astype(np.uint16)
+            k = k >> np.uint64(BITS)
+        tri = rank3[0][k.astype(np.int64)]
+        for j in (2, 1, 0):
+            out[:, j] = (tri & mask).astype(np.uint16)
+            tri = tri >> np.uint64(BITS)
+    return out
+
+
+class OrderTable:
+    def __init__(self, uniq, counts, n, top_k, min_count):
+        ctx_key = uniq >> np.uint64(BITS)
+        tok = (uniq & np.uint64((1 << BITS) - 1)).astype(np.int64)
+        new_ctx = np.ones(len(uniq), dtype=bool)
+        new_ctx[1:] = ctx_key[1:] != ctx_key[:-1]
+        ctx_start = np.flatnonzero(new_ctx)
+        ctx_of = np.cumsum(new_ctx) - 1
+        self.ctx_total = np.add.reduceat(counts, ctx_start)
+        self.ctx_keys = ctx_key[ctx_start]
+        self.distinct_contexts = len(ctx_start)
+        sel = counts >= min_count                      # successors seen once are never kept
+        gc, gt, gn = ctx_of[sel], tok[sel], counts[sel]
+        o = np.lexsort((gt, -gn, gc))                  # by context, then count descending, then token id
+        gc, gt, gn = gc[o], gt[o], gn[o]
+        first = np.searchsorted(gc, gc)
+        rank = np.arange(len(gc)) - first
+        k = rank < top_k
+        self.gc, self.gt, self.gn = gc[k], gt[k], gn[k]
+        self.n = n
+
+    def size(self, min_ctx):
+        keep = self.ctx_total[self.gc] >= min_ctx
+        ne = int(keep.sum())
+        nc = len(np.unique(self.gc[keep]))
+        al = lambda x: (x + 3) & ~3  # noqa: E731
+        return al(nc * (self.n - 1) * 2) + 2 * al(nc * 4) + 4 + 2 * al(ne * 2)
+
+    def table(self, min_ctx, rank3):
+        keep = self.ctx_total[self.gc] >= min_ctx
+        gc, gt, gn = self.gc[keep], self.gt[keep], self.gn[keep]
+        ctx_ids, inv = np.unique(gc, return_inverse=True)
+        offsets = np.zeros(len(ctx_ids) + 1, dtype=np.int64)
+        np.add.at(offsets, inv + 1, 1)
+        offsets = np.cumsum(offsets).astype(np.uint32)
+        totals = self.ctx_total[ctx_ids]
+        probs = np.rint(gn / totals[inv] * 65535).astype(np.uint16)
+        return {"n": self.n, "contexts": decode_ctx(self.ctx_keys[ctx_ids], self.n, rank3),
+                "totals": totals.astype(np.uint32), "offsets": offsets, "tokens": gt.astype(np.uint16),
+                "probs": probs}
 
 
 def order_bytes(t):
@@ -169,20 +208,25 @@ def main():
     with open(os.path.join(WORK, "tokens", "stats.json")) as f:
         vocab = json.load(f)["vocab_size"]
     orders = [int(x) for x in args.orders.split(",")]
-    per_budget = args.budget_mb * 1e6 / len(orders)
+    budget = args.budget_mb * 1e6
     tables = []
     info = {}
-    for n in orders:
-        st = count_order(T, n)
-        for min_ctx in (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 256, 512):
-            t = prune(st, n, min_ctx, args.top_k, 2)
-            if order_bytes(t) <= per_budget:
+    rank3 = rank3_of(T) if max(orders) >= 5 else None
+    for idx, n in enumerate(orders):
+        uniq, counts = count_order(T, n, rank3)
+        ot = OrderTable(uniq, counts, n, args.top_k, 2)
+        del uniq, counts
+        share = budget / (len(orders) - idx)          # unused budget of lower orders carries forward
+        for min_ctx in (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 1024):
+            if ot.size(min_ctx) <= share:
                 break
+        t = ot.table(min_ctx, rank3)
+        budget -= order_bytes(t)
         tables.append(t)
         info[n] = {"min_ctx": min_ctx, "contexts": int(len(t["totals"])), "entries": int(len(t["tokens"])),
-                   "bytes": order_bytes(t), "distinct_contexts_unpruned": int(len(st["ctx_total"]))}
+                   "bytes": order_bytes(t), "distinct_contexts_unpruned": int(ot.distinct_contexts)}
         print(f"ngrams: order {n}: {info[n]} ({time.time()-t0:.0f}s)", flush=True)
-        del st
+        del ot
     os.makedirs(args.out, exist_ok=True)
     out = os.path.join(args.out, "ngrams.bin")
     write_bin(out, tables, vocab)
