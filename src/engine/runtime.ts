@@ -6,6 +6,7 @@
  * (prompt cache), forked (batched strategies) or abandoned without copies. Positions whose key/values must be
  * ignored (rejected speculative tokens) are masked through `valid`, never copied out.
  */
+import { existsSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import type { DeviceName } from '../protocol';
 import { ModelConfig, ModelLoadError } from './config';
@@ -55,8 +56,12 @@ export interface ProviderAttempt {
 function gpuProvidersFor(platform: NodeJS.Platform): string[] {
   const supported = new Set(ort.listSupportedBackends().map((b) => b.name));
   const wanted = platform === 'win32' ? ['cuda', 'dml', 'webgpu'] : platform === 'darwin' ? ['coreml', 'webgpu'] : ['cuda', 'webgpu'];
-  return wanted.filter((p) => supported.has(p));
+  // WebGPU on Linux runs on Vulkan: without a Vulkan loader it cannot find an adapter (and its attempt is noisy).
+  const vulkan = platform !== 'linux' || VULKAN_LOADERS.some((f) => existsSync(f));
+  return wanted.filter((p) => supported.has(p) && (p !== 'webgpu' || vulkan));
 }
+
+const VULKAN_LOADERS = ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/aarch64-linux-gnu/libvulkan.so.1', '/usr/lib64/libvulkan.so.1', '/usr/lib/libvulkan.so.1'];
 
 export interface RuntimeOptions {
   device?: DeviceName;
@@ -108,6 +113,8 @@ export class ModelRuntime {
   static async load(config: ModelConfig, opts: RuntimeOptions = {}): Promise<ModelRuntime> {
     const log = opts.log ?? (() => undefined);
     const device = opts.device ?? 'auto';
+    // Provider failures are reported through `log` with their reason; keep onnxruntime's own console quiet.
+    ort.env.logLevel = 'fatal';
     const threads = opts.threads && opts.threads > 0 ? opts.threads : undefined;
     const base: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
@@ -134,10 +141,9 @@ export class ModelRuntime {
         tried.push({ name: ep, ok: false, error: msg });
         if (e instanceof ModelLoadError) throw e;
         if (device !== 'auto') {
-          if (/protobuf|parse|invalid model|Load model|corrupt|No graph|failed to load/i.test(msg)) {
-            throw new ModelLoadError(`ONNX model ${config.modelFile} is corrupt or unreadable: ${msg}`);
-          }
-          throw new ModelLoadError(`execution provider "${ep}" is not available here: ${msg}`);
+          const providerProblem = ep !== 'cpu' && /execution ?provider|shared library|adapter|cuda|dml|directml|coreml|webgpu|not supported|backend/i.test(msg);
+          if (providerProblem) throw new ModelLoadError(`execution provider "${ep}" is not available here: ${msg}`);
+          throw new ModelLoadError(`ONNX model ${config.modelFile} is corrupt or unreadable: ${msg}`);
         }
         log('info', `execution provider ${ep} unavailable (${msg}); trying the next one`);
         if (ep === 'cpu') throw new ModelLoadError(`ONNX model ${config.modelFile} could not be loaded: ${msg}`);
