@@ -233,6 +233,8 @@ class Superdraft implements PanelHost, vscode.Disposable {
         .then((a) => this.errorAction(a));
     } else if (s === 'starting') {
       this.indexer.reset();
+      this.status.device = '';
+      this.status.latencyMs = undefined;
     }
     this.refreshStatus();
     this.schedulePanelUpdate(0);
