@@ -3,7 +3,7 @@
  * `--json` prints exactly one JSON object on stdout; progress and logs go to stderr.
  * Exit codes: 0 ok, 1 runtime error (model load, inference, I/O), 2 usage error (bad flags or input), 130 interrupted.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Engine, EngineError, defaultModelDir, type EngineOptions } from '../engine/engine';
@@ -82,6 +82,7 @@ Options:
   --mode M             line | block | auto (default line)
   --no-speculative     disable speculative acceleration
   --seed N             base sampling seed (case i uses N + i; default 1)
+  --details FILE       also write one JSON line per case (id, expected, drafts, latency) to FILE
   --model, --device, --threads, --json, --verbose as for every command`,
   bench: `Usage: superdraft bench [options]
 
@@ -149,6 +150,7 @@ const COMMAND_OPTIONS = {
     mode: { type: 'string' },
     'no-speculative': { type: 'boolean' },
     seed: { type: 'string' },
+    details: { type: 'string' },
   },
   bench: {
     ...COMMON,
@@ -422,6 +424,8 @@ async function cmdEval(flags: Flags): Promise<number> {
   const seed0 = intFlag(flags, 'seed', -(2 ** 31), 2 ** 31 - 1, 1);
   engineOptions(flags);
   const cases = readCases(file, limit);
+  const detailsFile = flags.details as string | undefined;
+  const details: string[] = [];
   const engine = await loadEngine(flags, false);
   const lat: number[] = [];
   let top1 = 0;
@@ -455,6 +459,9 @@ async function cmdEval(flags: Flags): Promise<number> {
       const sims = firsts.map((f) => editSimilarity(f, expected));
       top1Sim += sims[0] ?? editSimilarity('', expected);
       bestSim += sims.length ? Math.max(...sims) : editSimilarity('', expected);
+      if (detailsFile) {
+        details.push(JSON.stringify({ id: c.id, expected: c.expected, drafts: res.drafts.map((d) => d.text), first_lines: firsts, latency_ms: round(wallMs, 1), top1_exact: top === expected }));
+      }
       if (!flags.json || isTTY || (i + 1) % 10 === 0 || i + 1 === cases.length) {
         const line = `eval ${i + 1}/${cases.length}  top1 ${(top1 / (i + 1)).toFixed(3)}  any-k ${(anyk / (i + 1)).toFixed(3)}  ${wallMs.toFixed(0)} ms`;
         if (isTTY) process.stderr.write(`\r${line}${i + 1 === cases.length ? '\n' : ''}`);
@@ -463,6 +470,13 @@ async function cmdEval(flags: Flags): Promise<number> {
     }
   } finally {
     await engine.dispose();
+    if (detailsFile) {
+      try {
+        writeFileSync(detailsFile, details.join('\n') + (details.length ? '\n' : ''));
+      } catch (e) {
+        progress(`cannot write ${detailsFile}: ${(e as Error).message}`);
+      }
+    }
   }
   const n = cases.length;
   const result = {
