@@ -160,4 +160,42 @@ describe('JSON output on the embedded model', () => {
     expect(obj.latency_ms_p50).toBeGreaterThan(0);
     expect(r.stderr).toMatch(/eval 3\/3/);
   });
+
+  it('bench --json on one prompt gives every strategy and the ratios', () => {
+    const r = run(['bench', ...MODEL, '--limit', '1', '--repeat', '1', '--max-tokens', '6', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const obj = JSON.parse(r.stdout);
+    expect(obj.prompts).toBe(1);
+    expect(obj.max_tokens).toBe(6);
+    expect(obj.model_load_ms).toBeGreaterThan(0);
+    expect(obj.rss_bytes.peak).toBeGreaterThanOrEqual(obj.rss_bytes.after_load);
+    for (const name of ['greedy', 'greedy_speculative', 'superposed_k4', 'beam_k4', 'sampling_k4_batched', 'sampling_k1_x4_sequential']) {
+      const st = obj.strategies[name];
+      expect(st.requests, name).toBeGreaterThan(0);
+      expect(st.latency_ms_p50, name).toBeGreaterThan(0);
+      expect(st.latency_ms_p95, name).toBeGreaterThanOrEqual(st.latency_ms_p50);
+      expect(st.tokens_per_s, name).toBeGreaterThan(0);
+    }
+    expect(obj.strategies.sampling_k1_x4_sequential.requests).toBe(4);
+    for (const key of ['superposed_k4_over_greedy', 'sequential_nucleus_x4_over_superposed_k4', 'batched_nucleus_k4_over_superposed_k4', 'speculative_speedup_tokens_per_s', 'typed_char_over_cold_request']) {
+      expect(obj.ratios[key], key).toBeGreaterThan(0);
+    }
+    // lossless acceleration: the accelerated greedy draft equals plain greedy
+    expect(obj.ratios.speculative_identical_outputs).toBe('1/1');
+    expect(obj.kv_reuse.typed_char_reused_tokens_p50).toBeGreaterThan(0);
+  });
+
+  it('demo --json runs every strategy on the bundled example', () => {
+    const r = run(['demo', ...MODEL, '--max-tokens', '8', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const obj = JSON.parse(r.stdout);
+    expect(obj.file).toMatch(/examples[\\/]demo\.ts$/);
+    expect(obj.runs.map((x: { name: string }) => x.name)).toEqual(['greedy', 'greedy + speculative', 'superposed k=3', 'beam k=3', 'sampling k=3']);
+    for (const run of obj.runs) {
+      expect(run.wallMs).toBeGreaterThan(0);
+      expect(Array.isArray(run.drafts)).toBe(true);
+    }
+    // greedy with and without speculative units give the same drafts
+    expect(obj.runs[1].drafts.map((d: { text: string }) => d.text)).toEqual(obj.runs[0].drafts.map((d: { text: string }) => d.text));
+  });
 });
