@@ -2,7 +2,7 @@
  * Tokenizer: encoding through @huggingface/tokenizers (the model's own tokenizer.json), plus a per-token
  * byte table so that decoding generated ids is exact, incremental and cheap (no partial-UTF-8 surprises).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 
 export class TokenizerError extends Error {}
@@ -42,6 +42,9 @@ export class Tokenizer {
   readonly specialIds: Set<number>;
   readonly vocabSize: number;
   private readonly specialByText = new Map<string, number>();
+  private readonly lineCache = new Map<string, number[]>();
+  /** Whether pieces split after newline runs encode like the whole (see encode). */
+  private readonly lineSafe: boolean;
 
   private constructor(
     private readonly hf: HfTokenizer,
@@ -77,6 +80,7 @@ export class Tokenizer {
         this.tokenBytes[id] = m ? Uint8Array.of(parseInt(m[1], 16)) : enc.encode(text.replace(/\u2581/g, ' '));
       }
     }
+    this.lineSafe = byteLevel && splitsAfterNewlines(json);
     for (const t of json.added_tokens ?? []) {
       if (t.special !== false) {
         this.specialIds.add(t.id);
@@ -96,9 +100,19 @@ export class Tokenizer {
       throw new TokenizerError(`cannot read tokenizer ${file}: ${(e as Error).message}`);
     }
     if (!json.model || !json.model.vocab) throw new TokenizerError(`tokenizer ${file} has no model.vocab`);
+    let config: Record<string, unknown> = {};
+    const configFile = file.replace(/tokenizer\.json$/, 'tokenizer_config.json');
+    if (configFile !== file && existsSync(configFile)) {
+      try {
+        config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+      } catch (e) {
+        throw new TokenizerError(`cannot read tokenizer config ${configFile}: ${(e as Error).message}`);
+      }
+    }
     let hf: HfTokenizer;
     try {
-      hf = new HfTokenizer(json, {});
+      // Code must come back byte for byte: never "clean up" spaces around punctuation.
+      hf = new HfTokenizer(json, { ...config, clean_up_tokenization_spaces: false });
     } catch (e) {
       throw new TokenizerError(`tokenizer ${file} could not be loaded: ${(e as Error).message}`);
     }
@@ -113,10 +127,39 @@ export class Tokenizer {
   /**
    * Encodes user text. Special-token strings that occur inside the text (a file that mentions
    * "<|endoftext|>") are encoded as plain text, never as control tokens.
+   *
+   * Text is encoded line by line through a cache: with the byte-level pre-tokenizers of code models (GPT-2 /
+   * Qwen2 patterns), no pre-token spans the point right after a newline run, so encoding the pieces split there
+   * gives exactly the ids of encoding the whole (tested against the library on real files). While the user
+   * types, only the edited line is encoded again.
    */
   encode(text: string): number[] {
     if (text.length === 0) return [];
     const clean = text.toWellFormed();
+    if (!this.lineSafe) return this.encodeRaw(clean);
+    const ids: number[] = [];
+    let start = 0;
+    for (let i = clean.indexOf('\n'); i !== -1 && i < clean.length - 1; i = clean.indexOf('\n', i + 1)) {
+      const next = clean.charCodeAt(i + 1);
+      if (next === 10 || next === 13) continue;
+      this.encodeCached(clean.slice(start, i + 1), ids);
+      start = i + 1;
+    }
+    if (start < clean.length) this.encodeCached(clean.slice(start), ids);
+    return ids;
+  }
+
+  private encodeCached(piece: string, out: number[]): void {
+    let hit = this.lineCache.get(piece);
+    if (!hit) {
+      hit = this.encodeRaw(piece);
+      if (this.lineCache.size >= 50_000) this.lineCache.clear();
+      this.lineCache.set(piece, hit);
+    }
+    for (let i = 0; i < hit.length; i++) out.push(hit[i]);
+  }
+
+  private encodeRaw(clean: string): number[] {
     if (!clean.includes('<|')) return this.hf.encode(clean, { add_special_tokens: false }).ids;
     const ids: number[] = [];
     // Split before every "<|" so no piece contains a whole special-token string.
@@ -156,6 +199,23 @@ export class Tokenizer {
   decodeWithLibrary(ids: number[]): string {
     return this.hf.decode(ids, { skip_special_tokens: true });
   }
+}
+
+/**
+ * True for the pre-tokenizer patterns known to end a pre-token at the end of a newline run: the Qwen2 / GPT-4 style
+ * split regex whose newline alternatives are `\s*[\r\n]+` and `[\r\n]*` suffixes, and no normalizer.
+ */
+function splitsAfterNewlines(json: TokenizerJson & { normalizer?: unknown }): boolean {
+  if (json.normalizer) return false;
+  const patterns: string[] = [];
+  const visit = (node: unknown): void => {
+    if (!node || typeof node !== 'object') return;
+    const n = node as { pattern?: { Regex?: string }; pretokenizers?: unknown[] };
+    if (n.pattern?.Regex) patterns.push(n.pattern.Regex);
+    n.pretokenizers?.forEach(visit);
+  };
+  visit(json.pre_tokenizer);
+  return patterns.length === 1 && patterns[0].includes('\\s*[\\r\\n]+') && patterns[0].includes('\\s+(?!\\S)');
 }
 
 function isByteLevel(json: TokenizerJson): boolean {

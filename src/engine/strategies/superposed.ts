@@ -49,12 +49,20 @@ export class SuperposedStrategy implements Strategy {
       logSoftmax(logits, V, 0, lsm);
       logSoftmax(logits, V, 0, lsmT, opts.temperature);
       const cands: { parent: number; token: number; total: number; s: number }[] = [];
-      for (let d = 0; d < alive.length; d++) {
-        const draft = alive[d];
-        const allowed = draft.healLeft.length > 0 ? ctx.heal.allowed(draft.healLeft) : undefined;
-        const top = topN(lsmT, nCand, 0, V, allowed);
+      // Drafts without a healing constraint share one candidate list (the distribution is shared).
+      let shared: { top: number[]; lse: number } | null = null;
+      const candidatesFor = (draft: DraftState): { top: number[]; lse: number } => {
+        if (draft.healLeft.length === 0 && shared) return shared;
+        const top = topN(lsmT, nCand, 0, V, draft.healLeft.length > 0 ? ctx.heal.allowed(draft.healLeft) : undefined);
         let lse = -Infinity;
         for (const t of top) lse = logAdd(lse, lsmT[t]);
+        const c = { top, lse };
+        if (draft.healLeft.length === 0) shared = c;
+        return c;
+      };
+      for (let d = 0; d < alive.length; d++) {
+        const draft = alive[d];
+        const { top, lse } = candidatesFor(draft);
         let probs: Float64Array | null = null;
         if (alpha > 0) {
           const hist = tail(context, draft.tokens, 5);
