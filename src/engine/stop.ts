@@ -142,8 +142,10 @@ class BracketScanner {
   constructor(
     private readonly syn: Syntax,
     init: LexState,
+    depth = 0,
   ) {
     this.st = { ...init };
+    this.depth = depth;
   }
   /** Feeds one character (with lookahead text for multi-char tokens); returns how many chars were consumed. */
   feed(text: string, i: number): number {
@@ -164,7 +166,7 @@ class BracketScanner {
     }
     if (this.st.str) {
       const q = this.st.str;
-      if (c === '\\') return 2;
+      if (c === '\\') return text[i + 1] === '\n' ? 1 : 2;
       if (text.startsWith(q, i)) {
         this.st.str = '';
         return q.length;
@@ -258,18 +260,52 @@ export function createStopRule(ctx: StopContext): StopRule {
   const indentOnlyBlock =
     opener && syn.indentOnly && openerLine !== null && !/[{([]\s*$/.test(stripLineComment(openerLine, syn).trimEnd());
   const init = stateAtCursor(lineBefore, syn);
+  // Drafts grow by appending tokens and check() sees the whole text each time: remember the scan state at the last
+  // line start of recent texts (keyed by length) and resume from there when a new text extends one of them.
+  interface Snap {
+    text: string;
+    pos: number;
+    lineNo: number;
+    seenCode: boolean;
+    refIndent: number;
+    spanning: boolean;
+    depth: number;
+    lex: LexState;
+  }
+  const cache = new Map<number, Snap[]>();
+  let cached = 0;
+  const lookup = (text: string): Snap | null => {
+    for (let d = 0; d <= 64 && d <= text.length; d++) {
+      const list = cache.get(text.length - d);
+      if (!list) continue;
+      for (const snap of list) if (text.startsWith(snap.text)) return snap;
+    }
+    return null;
+  };
+  const remember = (snap: Snap): void => {
+    if (cached >= 256) {
+      cache.clear();
+      cached = 0;
+    }
+    const list = cache.get(snap.text.length);
+    if (list) list.push(snap);
+    else cache.set(snap.text.length, [snap]);
+    cached++;
+  };
   return {
     mode,
     check(text: string): number {
-      const sc = new BracketScanner(syn, init);
-      let lineStart = 0; // index in text where the current line starts
-      let lineNo = 0; // 0 = the cursor's line
+      const from = lookup(text);
+      const sc = from ? new BracketScanner(syn, from.lex, from.depth) : new BracketScanner(syn, init);
+      let lineStart = from ? from.pos : 0; // index in text where the current line starts
+      let lineNo = from ? from.lineNo : 0; // 0 = the cursor's line
       let lineIndent = -1; // indentation of the current line once its first code char is seen
-      let seenCode = false; // the completion has produced code
-      let refIndent = -1; // non-opener: indentation of the block being continued
-      let spanning = false; // brackets opened by the completion stayed open across a line end
-      if (!opener && cursorLineHasCode) refIndent = indentWidth(lineBefore);
-      for (let i = 0; i < text.length; ) {
+      let seenCode = from ? from.seenCode : false; // the completion has produced code
+      let refIndent = from ? from.refIndent : -1; // non-opener: indentation of the block being continued
+      let spanning = from ? from.spanning : false; // brackets opened by the completion stayed open across a line end
+      if (!from && !opener && cursorLineHasCode) refIndent = indentWidth(lineBefore);
+      let cp: Omit<Snap, 'text'> | null = from;
+      for (let i = lineStart; i < text.length; ) {
         const c = text[i];
         if (c === '\n') {
           // End of a line: line-end rules.
@@ -293,6 +329,7 @@ export function createStopRule(ctx: StopContext): StopRule {
           lineStart = i;
           lineNo++;
           lineIndent = -1;
+          cp = { pos: i, lineNo, seenCode, refIndent, spanning, depth: sc.depth, lex: sc.state };
           continue;
         }
         if (lineIndent < 0 && c !== ' ' && c !== '\t' && c !== '\r') {
@@ -314,6 +351,7 @@ export function createStopRule(ctx: StopContext): StopRule {
         }
         i += sc.feed(text, i);
       }
+      if (cp && cp.pos > 0) remember({ ...cp, text });
       return -1;
     },
   };

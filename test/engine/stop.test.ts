@@ -83,4 +83,31 @@ describe('stop rule edge cases', () => {
     expect(rule.check(text)).toBe(-1);
     expect(rule.check(text + '}\n')).toBe(text.length + 1);
   });
+  it('judging interleaved growing drafts with one rule equals judging each text afresh', () => {
+    let seed = 5;
+    const rnd = () => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return seed / 4294967296;
+    };
+    const pieces = ['\n', '  ', '    ', 'x', ' = ', 'foo(', ')', '{', '}', '[', ']', ';', '"a{"', "'", '// c {', '/* } */', '\\', 'return ', ':', '\n\n', 'end', '#'];
+    const contexts = [
+      { mode: 'block' as const, prefix: 'function f() {', suffix: '\n}', languageId: 'typescript' },
+      { mode: 'block' as const, prefix: 'def f(x):\n    ', suffix: '\n', languageId: 'python' },
+      { mode: 'block' as const, prefix: 'const a = 1;\n', suffix: '', languageId: 'javascript' },
+      { mode: 'line' as const, prefix: '  x = ', suffix: ')\n', languageId: 'typescript' },
+    ];
+    for (const ctx of contexts) {
+      const shared = createStopRule(ctx);
+      const drafts = ['', '', '', ''];
+      for (let step = 0; step < 400; step++) {
+        const d = Math.floor(rnd() * drafts.length);
+        if (rnd() < 0.05) drafts[d] = drafts[(d + 1) % drafts.length]; // drafts that share a prefix
+        drafts[d] += pieces[Math.floor(rnd() * pieces.length)];
+        const got = shared.check(drafts[d]);
+        const want = createStopRule(ctx).check(drafts[d]);
+        expect(got, JSON.stringify(drafts[d])).toBe(want);
+        if (got >= 0) drafts[d] = '';
+      }
+    }
+  });
 });
