@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NgramStore, ORDER_WEIGHTS } from '../../src/engine/ngram';
 import { buildNgramFile, q, type OrderSpec } from './ngram-file';
+import { Tokenizer } from '../../src/engine/tokenizer';
 
 const dir = mkdtempSync(join(tmpdir(), 'sd-ngram-'));
 function write(name: string, data: Buffer): string {
@@ -324,5 +325,23 @@ describe('NgramStore on the shipped model n-grams', () => {
       checked++;
     }
     expect(checked).toBeGreaterThan(5);
+  });
+
+  it('knows common code: the true next token of frequent code is supported, and drafting continues it', async () => {
+    const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
+    const s = await NgramStore.loadStatic(join(modelDir, cfg.superdraft?.ngrams ?? 'ngrams.bin'), cfg.vocab_size);
+    const tok = Tokenizer.load(join(modelDir, 'tokenizer.json'));
+    const phrases = ['for (let i = 0; i < items.length; i++) {', 'module.exports = {', "const path = require('path');", 'return new Promise((resolve, reject) => {'];
+    let supported = 0;
+    let drafted = 0;
+    for (const text of phrases) {
+      const ids = tok.encode(text);
+      // every position after the first few: is the true next token supported by the interpolated n-grams?
+      for (let i = 3; i < ids.length; i++) if (s.probabilities(ids.slice(0, i), [ids[i]])[0] > 0) supported++;
+      if (s.draft(ids.slice(0, ids.length - 2), 4).length > 0) drafted++;
+    }
+    const positions = phrases.reduce((a, t) => a + Math.max(0, tok.encode(t).length - 3), 0);
+    expect(supported / positions).toBeGreaterThan(0.8);
+    expect(drafted).toBeGreaterThanOrEqual(2);
   });
 });
