@@ -84,6 +84,32 @@ function toResponseError(err: unknown): ResponseError<void> {
   return new ResponseError(-32603, msg);
 }
 
+/**
+ * The first runs of a fresh ONNX session are several times slower (allocations, kernel selection per shape). Run a
+ * short plain and a short k-draft completion before reporting ready, so the user's first keystroke is not the slow one.
+ */
+async function warmUp(e: Engine): Promise<void> {
+  const t0 = performance.now();
+  const base: CompletionRequest = {
+    prefix: 'function main() {\n  const value = ',
+    suffix: '\n}\n',
+    languageId: 'typescript',
+    path: 'warmup.ts',
+    strategy: 'greedy',
+    k: 1,
+    maxTokens: 4,
+    mode: 'line',
+    speculative: false,
+  };
+  try {
+    await e.complete(base);
+    await e.complete({ ...base, strategy: e.info.superposition ? 'superposed' : 'beam', k: 3 });
+    log('debug', `warm-up done in ${Math.round(performance.now() - t0)} ms`);
+  } catch (err) {
+    log('warn', `warm-up failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 function requireEngine(): Engine {
   if (!engine) throw new ResponseError(ErrorCodes.NotInitialized, 'The engine is not initialized: call superdraft/initialize first.');
   return engine;
@@ -108,7 +134,9 @@ conn.onRequest(Methods.initialize, async (params: InitializeParams): Promise<Ini
     const opts: EngineOptions = { modelDir: p.modelPath || undefined, device: p.device, log };
     if (typeof p.threads === 'number' && p.threads > 0) opts.threads = p.threads;
     loading = Engine.load(opts);
-    engine = await loading;
+    const e = await loading;
+    await warmUp(e);
+    engine = e;
     loadedFor = key;
     log('info', `engine ready: ${engine.info.model} on ${engine.info.device} (${Math.round(engine.info.loadMs)} ms)`);
     return engine.info;
