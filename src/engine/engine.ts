@@ -27,7 +27,7 @@ import { createStopRule, postProcess } from './stop';
 import { BeamStrategy } from './strategies/beam';
 import { GreedyStrategy } from './strategies/greedy';
 import { SamplingStrategy } from './strategies/sampling';
-import { SuperposedStrategy } from './strategies/superposed';
+import { SUPERPOSED_DEFAULTS, SuperposedOptions, SuperposedStrategy } from './strategies/superposed';
 import { Tokenizer, TokenizerError } from './tokenizer';
 
 export type { LogFn } from './runtime';
@@ -52,6 +52,8 @@ export interface EngineOptions {
   log?: LogFn;
   /** ONNX variant (a key of config.json's superdraft.onnx.variants, or a file name). */
   variant?: string;
+  /** Overrides of superposed decoding's tuning (experiments and evaluation). */
+  superposed?: Partial<SuperposedOptions>;
 }
 
 export const DEFAULT_REQUEST = {
@@ -156,6 +158,7 @@ export class Engine {
     readonly ngrams: NgramStore,
     readonly info: InitializeResult,
     private readonly log: LogFn,
+    superposed: Partial<SuperposedOptions> = {},
   ) {
     this.cache = new PromptCache(runtime);
     this.heal = new HealConstraint(tokenizer);
@@ -164,7 +167,7 @@ export class Engine {
       greedy: new GreedyStrategy(),
       sampling: new SamplingStrategy(),
       beam: new BeamStrategy(),
-      superposed: new SuperposedStrategy(),
+      superposed: new SuperposedStrategy({ ...SUPERPOSED_DEFAULTS, ...superposed }),
     };
     this.eos = new Set(config.eosTokenIds);
     for (const t of ['<|endoftext|>', config.fim?.eos, config.fim?.fileSep]) {
@@ -200,7 +203,7 @@ export class Engine {
         superposition: runtime.superposition,
       };
       log('info', `model ${config.modelFile} loaded on ${runtime.device} in ${info.loadMs.toFixed(0)} ms`);
-      return new Engine(config, runtime, tokenizer, ngrams, info, log);
+      return new Engine(config, runtime, tokenizer, ngrams, info, log, opts.superposed);
     } catch (e) {
       if (e instanceof EngineError) throw e;
       if (e instanceof ModelLoadError || e instanceof TokenizerError) throw new EngineError('model_load', e.message);

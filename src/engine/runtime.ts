@@ -222,17 +222,35 @@ export class ModelRuntime {
     };
   }
 
-  /** Copies of selected rows of a cache (beam reorder, or replicate one row `rows.length` times). */
-  selectRows(kv: KvState, rows: ArrayLike<number>): KvState {
+  /**
+   * Copies of selected rows of a cache (beam reorder, or one row replicated `rows.length` times), optionally
+   * keeping only the entries from `from` on. Dropping the oldest entries is exact for the entries kept (their keys
+   * carry their absolute positions already) and positions continue at `nextPos`; the new tokens simply no longer
+   * attend to the dropped context.
+   */
+  selectRows(kv: KvState, rows: ArrayLike<number>, from = 0): KvState {
     const { numKvHeads, headDim } = this.config;
-    const rowSize = numKvHeads * kv.length * headDim;
+    const start = Math.max(0, Math.min(from, kv.length));
+    const length = kv.length - start;
     const pick = (t: ort.Tensor): ort.Tensor => {
       const src = t.data as Float32Array;
-      const dst = new Float32Array(rows.length * rowSize);
-      for (let r = 0; r < rows.length; r++) dst.set(src.subarray(rows[r] * rowSize, (rows[r] + 1) * rowSize), r * rowSize);
-      return new ort.Tensor('float32', dst, [rows.length, numKvHeads, kv.length, headDim]);
+      const dst = new Float32Array(rows.length * numKvHeads * length * headDim);
+      for (let r = 0; r < rows.length; r++) {
+        for (let h = 0; h < numKvHeads; h++) {
+          const inOff = ((rows[r] * numKvHeads + h) * kv.length + start) * headDim;
+          dst.set(src.subarray(inOff, inOff + length * headDim), (r * numKvHeads + h) * length * headDim);
+        }
+      }
+      return new ort.Tensor('float32', dst, [rows.length, numKvHeads, length, headDim]);
     };
-    return { keys: kv.keys.map(pick), values: kv.values.map(pick), batch: rows.length, length: kv.length, valid: kv.valid, nextPos: kv.nextPos };
+    return {
+      keys: kv.keys.map(pick),
+      values: kv.values.map(pick),
+      batch: rows.length,
+      length,
+      valid: start > 0 ? kv.valid.slice(start) : kv.valid,
+      nextPos: kv.nextPos,
+    };
   }
 
   /** The first `length` entries of a cache (KV prefix reuse). Entries must all be valid. */

@@ -5,8 +5,8 @@
  * log-linearly with each draft's own n-gram distribution (static code n-grams + the prompt's, open files' and
  * workspace n-grams), and the k best of k×3k candidates survive. Drafts that end (EOS or a stop rule) go to a
  * finished pool. The survivors are then verified in one batched forward on the clean prompt cache, which gives
- * each draft its true likelihood under the model: that ranks them, and (optionally) cuts a draft's tail where
- * the model strongly disagrees with it.
+ * each draft its likelihood under the model with a clean context (the most recent `verifyWindow` prompt entries):
+ * that ranks them, and (optionally) cuts a draft's tail where the model strongly disagrees with it.
  */
 import { DecodeContext, DraftState, RawDraft, Strategy, checkAbort, logSoftmax, topN } from '../decode';
 
@@ -21,9 +21,11 @@ export interface SuperposedOptions {
   verify: boolean;
   /** Cut a draft where a token's verified probability is below this while the model's own choice exceeds 0.5 (0 = never). */
   cutBelow: number;
+  /** Prompt entries (most recent) the verification pass attends to; fewer make it cheaper. */
+  verifyWindow: number;
 }
 
-export const SUPERPOSED_DEFAULTS: SuperposedOptions = { alpha: 0.5, temperature: 0.1, unsupportedLogProb: -10, verify: true, cutBelow: 0 };
+export const SUPERPOSED_DEFAULTS: SuperposedOptions = { alpha: 0.5, temperature: 0.1, unsupportedLogProb: -10, verify: true, cutBelow: 0, verifyWindow: 256 };
 
 export class SuperposedStrategy implements Strategy {
   readonly name = 'superposed' as const;
@@ -108,7 +110,7 @@ export class SuperposedStrategy implements Strategy {
 
     // Final candidates: best k distinct texts by search score.
     const pool = dedupeByText([...finished, ...alive].sort((a, b) => b.score - a.score)).slice(0, k);
-    if (k > 1 && opts.verify) await verify(ctx, pool, opts.cutBelow);
+    if (k > 1 && opts.verify) await verify(ctx, pool, opts.cutBelow, opts.verifyWindow);
     return pool.map((d) => d.toRaw());
   }
 }
@@ -142,7 +144,7 @@ function dedupeByText(drafts: DraftState[]): DraftState[] {
  * causal model never lets a pad affect earlier positions). Sets each draft's logprob to its true value and,
  * with cutBelow > 0, truncates drafts at the first token the model finds very unlikely where it was confident.
  */
-async function verify(ctx: DecodeContext, drafts: DraftState[], cutBelow: number): Promise<void> {
+async function verify(ctx: DecodeContext, drafts: DraftState[], cutBelow: number, window: number): Promise<void> {
   const { runtime, vocab: V } = ctx;
   const n = drafts.length;
   if (n === 0) return;
@@ -155,7 +157,7 @@ async function verify(ctx: DecodeContext, drafts: DraftState[], cutBelow: number
     checkAbort(ctx.signal);
     const ids: number[] = [];
     for (const d of drafts) for (let j = 0; j < seq; j++) ids.push(d.tokens[Math.min(j, d.tokens.length - 1)] ?? 0);
-    const past = runtime.selectRows(ctx.kv, new Array(n).fill(0));
+    const past = runtime.selectRows(ctx.kv, new Array(n).fill(0), ctx.kv.length - window);
     out = await runtime.forward({ ids, batch: n, seq, past, wantKv: false });
     ctx.stats.forwards++;
   }
