@@ -10,7 +10,7 @@
 // vsce is run with its stdout piped, so it never asks the registry for its latest version; nothing here
 // uses the network.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -105,13 +105,25 @@ let ignore = readFileSync(join(root, '.vscodeignore'), 'utf8');
 const linuxLine = '!node_modules/onnxruntime-node/bin/napi-v6/linux/x64/**';
 if (!ignore.includes(linuxLine)) fail(`.vscodeignore must contain the line ${linuxLine}`);
 ignore = ignore.replace(linuxLine, `!node_modules/onnxruntime-node/bin/napi-v6/${ortDir}/**`);
+// The embedded model: every file of models/default except ONNX graphs other than the default one (the extension
+// loads only superdraft.onnx.default; the other variants are for the CLI and would add megabytes).
+const modelLine = '!models/default/**';
+if (!ignore.includes(modelLine)) fail(`.vscodeignore must contain the line ${modelLine}`);
+const defaultOnnx = sd.onnx?.default ?? 'model.onnx';
+const modelFiles = readdirSync(modelDir, { withFileTypes: true })
+  .filter((e) => e.isFile())
+  .map((e) => e.name)
+  .filter((f) => !/\.onnx(\.data|_data)?$/.test(f) || f === defaultOnnx || f.startsWith(`${defaultOnnx}.`) || f.startsWith(`${defaultOnnx}_`));
+const skippedModelFiles = readdirSync(modelDir).filter((f) => !modelFiles.includes(f));
+ignore = ignore.replace(modelLine, modelFiles.map((f) => `!models/default/${f}`).join('\n'));
 const ignoreFile = join(root, '.cache', 'package', `vscodeignore-${opts.target}`);
 mkdirSync(dirname(ignoreFile), { recursive: true });
 writeFileSync(ignoreFile, ignore);
 
 // 4. vsce (stdout piped: no "latest version" lookup; npm list is local).
 const vsceArgs = [vsceBin, 'package', '--target', opts.target, '--out', out, '--ignoreFile', ignoreFile];
-if (!pkg.repository) vsceArgs.push('--allow-missing-repository');
+// without a repository URL vsce cannot turn README.md's relative links into absolute ones: keep them relative
+if (!pkg.repository) vsceArgs.push('--allow-missing-repository', '--no-rewrite-relative-links');
 if (!['LICENSE', 'LICENSE.md', 'LICENSE.txt'].some((f) => existsSync(join(root, f)))) vsceArgs.push('--skip-license');
 console.log(`package: vsce package --target ${opts.target}`);
 r = run(process.execPath, vsceArgs, { env: { ...process.env, npm_config_offline: 'true' }, input: '' });
@@ -150,6 +162,9 @@ const summary = {
   size: mib(size),
   files: entries.length,
   seconds: Math.round((Date.now() - t0) / 100) / 10,
+  modelFiles,
+  skippedModelFiles,
 };
 writeFileSync(join(dirname(ignoreFile), `summary-${opts.target}.json`), JSON.stringify(summary, null, 2) + '\n');
+if (skippedModelFiles.length) console.log(`package: left out ONNX variants other than the default (${defaultOnnx}): ${skippedModelFiles.join(', ')}`);
 console.log(`package: ${summary.vsix} ${summary.size} (${summary.files} files, ${summary.seconds}s)`);

@@ -316,7 +316,7 @@ scenario(4, 'Changing superdraft.strategy in settings.json changes the strategy 
     assert(st.strategies.includes('superposed'), `panel reports ${st.strategies.join(',')}, expected superposed (default)`);
   });
   await s.step('write superdraft.strategy = beam into settings.json', async () => {
-    await wb.writeUserSettings({ ...cs.readSettings(), 'superdraft.strategy': 'beam' });
+    await wb.writeUserSettings({ ...cs.readSettings(), 'superdraft.strategy': 'beam' }, { returnTo: PICKER_FILE });
     await waitFor(() => cs.readSettings()['superdraft.strategy'] === 'beam', { timeout: 10_000, what: 'settings.json on disk to hold strategy beam' });
   });
   await s.step('the next completion is reported as beam', async () => {
@@ -337,7 +337,7 @@ scenario(4, 'Changing superdraft.strategy in settings.json changes the strategy 
   await s.step('restore the default strategy', async () => {
     const st = cs.readSettings();
     delete st['superdraft.strategy'];
-    await wb.writeUserSettings(st);
+    await wb.writeUserSettings(st, { returnTo: PICKER_FILE });
     await waitFor(() => !('superdraft.strategy' in cs.readSettings()), { timeout: 10_000, what: 'settings.json without strategy' });
     await wb.openFile(PICKER_FILE);
     await wb.save();
@@ -403,8 +403,9 @@ scenario(6, `Latency in the real editor: keystroke → ghost text over >= ${SAMP
       await wb.gotoEnd();
       await wb.page.keyboard.press('Enter');
       await wb.type(head, 15);
-      await sleep(400);
-      const before = await wb.ghostText();
+      // let the completion for the typed head arrive (or give up), so that nothing is in flight
+      const before = await wb.waitForGhostText({ timeout: 5_000 }).catch(() => '');
+      await sleep(200);
       await wb.page.keyboard.press('Escape');
       await wb.waitForNoGhostText(3_000).catch(() => {});
       await sleep(150);
@@ -414,7 +415,7 @@ scenario(6, `Latency in the real editor: keystroke → ghost text over >= ${SAMP
       try {
         r = await waitFor(async () => wb.page.evaluate((t0) => {
           const k = window.__sd.keys.find((x) => x.t >= t0);
-          const g = window.__sd.ghost.find((x) => x.t >= t0 && x.text.trim());
+          const g = k && window.__sd.ghost.find((x) => x.t >= k.t && x.text.trim());
           return k && g ? { ms: g.t - k.t, text: g.text } : undefined;
         }, tKey), { timeout: 15_000, interval: 20, what: 'ghost text' });
       } catch {

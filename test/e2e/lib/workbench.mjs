@@ -135,7 +135,7 @@ export class Workbench {
     await input.fill(name);
     await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ state: 'visible', timeout });
     await page.keyboard.press('Enter');
-    await page.locator(`.tab.active[aria-label*="${name}"]`).first().waitFor({ timeout });
+    await page.locator('.tab.active', { hasText: name }).first().waitFor({ timeout });
     await this.focusEditor(name);
   }
 
@@ -143,7 +143,7 @@ export class Workbench {
   async focusEditor(name) {
     const page = this.page;
     const group = name
-      ? page.locator('.editor-group-container', { has: page.locator(`.tab.active[aria-label*="${name}"]`) }).first()
+      ? page.locator('.editor-group-container', { has: page.locator('.tab.active', { hasText: name }) }).first()
       : page.locator('.editor-group-container.active').first();
     const ed = group.locator('.monaco-editor').first();
     await ed.locator('.view-lines').waitFor({ state: 'visible', timeout: 15_000 });
@@ -223,23 +223,24 @@ export class Workbench {
   }
 
   /**
-   * Replaces the user settings through the editor (Preferences: Open User Settings (JSON), select all, insert, save),
-   * as a user would. code-server's workbench does not pick up settings.json rewritten behind its back.
+   * Replaces the user settings through the editor (Preferences: Open User Settings (JSON), select all, insert, save,
+   * close), as a user would; code-server's workbench does not pick up settings.json rewritten behind its back.
+   * settings.json opens in the group of the editor showing `returnTo` (focused first), which gets focus back after.
    */
-  async writeUserSettings(settings, { timeout = 15_000 } = {}) {
+  async writeUserSettings(settings, { returnTo, timeout = 15_000 } = {}) {
     const page = this.page;
+    if (returnTo) await this.focusEditor(returnTo);
     await this.runCommand('Preferences: Open User Settings (JSON)');
-    // settings.json opens as a (possibly modal) editor: find the editor showing it by its content
-    const ed = page.locator('.monaco-editor', { hasText: 'editor.quickSuggestions' }).last();
-    await ed.waitFor({ state: 'visible', timeout });
-    await ed.locator('textarea, .native-edit-context').first().focus();
-    await page.waitForFunction((el) => el.classList.contains('focused'), await ed.elementHandle(), { timeout });
+    const tab = page.locator('.tab.active', { hasText: 'settings.json' }).first();
+    await tab.waitFor({ state: 'visible', timeout });
+    await this.focusEditor('settings.json');
     await page.keyboard.press('Control+A');
     await page.keyboard.insertText(JSON.stringify(settings, null, 2) + '\n');
     await page.keyboard.press('Control+S');
-    await sleep(500);
-    await page.keyboard.press('Escape'); // closes a modal editor
-    await this.runCommand('View: Close Editor').catch(() => {});
+    await page.locator('.tab.dirty', { hasText: 'settings.json' }).waitFor({ state: 'detached', timeout });
+    await this.runCommand('View: Close Editor');
+    await page.locator('.tab', { hasText: 'settings.json' }).waitFor({ state: 'detached', timeout });
+    if (returnTo) await this.focusEditor(returnTo);
   }
 
   async save() {
