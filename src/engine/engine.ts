@@ -239,7 +239,7 @@ export class Engine {
       this.ngrams.setPrompt(prompt.contextIds);
       const pre = await this.cache.prefill(prompt.ids, signal);
       const prefillMs = performance.now() - t0;
-      const ignoreStop = (req as CompletionRequest & { ignoreStop?: boolean }).ignoreStop === true;
+      const ignoreStop = req.ignoreStop === true;
       const rule = ignoreStop ? null : createStopRule({ mode: req.mode, prefix: req.prefix, suffix: req.suffix, languageId: req.languageId });
       const ctx: DecodeContext = {
         runtime: this.runtime,

@@ -32,29 +32,35 @@ const EXT_BY_LANGUAGE: Record<string, string> = {
 
 /** Lines the prefix window start is aligned to: it moves only when the cursor passes this many lines. */
 const LINE_QUANTUM = 16;
-/** Characters per token assumed for pre-trimming before tokenization (code averages 3–4). */
-const CHARS_PER_TOKEN = 4;
+/** Characters per token assumed when choosing the window before tokenizing (code averages ~3.5 with our BPE;
+ * assuming fewer means the first window usually fits and no second encode is needed). */
+const CHARS_PER_TOKEN = 3;
 
 export function promptPath(req: { path: string; languageId?: string }): string {
   if (req.path) return req.path.replace(/\\/g, '/').split('/').slice(-3).join('/');
   return `untitled.${EXT_BY_LANGUAGE[req.languageId ?? ''] ?? 'txt'}`;
 }
 
-/** Start offset of the prefix window: a line start, stable under typing on the current line. */
-export function prefixWindowStart(prefix: string, maxChars: number): number {
-  if (prefix.length <= maxChars) return 0;
+/**
+ * Token ids of the end of `prefix` within `budget` tokens. The window starts at a line whose index is a multiple of
+ * LINE_QUANTUM (or the cursor's line), so it stays put while the user types and the prompt cache keeps matching:
+ * it moves only when the text after its start outgrows the budget, then by whole blocks of lines.
+ */
+export function prefixWindowIds(tok: Tokenizer, prefix: string, budget: number): number[] {
+  if (budget <= 0 || prefix.length === 0) return [];
   const lineStarts: number[] = [0];
-  for (let i = prefix.indexOf('\n'); i !== -1; i = prefix.indexOf('\n', i + 1)) lineStarts.push(i + 1);
-  // The first line whose start leaves at most maxChars before the cursor's line start...
-  const cursorLineStart = lineStarts[lineStarts.length - 1];
-  let line = lineStarts.findIndex((s) => cursorLineStart - s <= maxChars);
-  if (line < 0) line = lineStarts.length - 1;
-  // ...rounded up to a multiple of LINE_QUANTUM so that it stays put for many keystrokes.
-  const quantized = Math.ceil(line / LINE_QUANTUM) * LINE_QUANTUM;
-  if (quantized < lineStarts.length) line = quantized;
-  const start = lineStarts[line];
-  // A single very long line: fall back to a character cut.
-  return prefix.length - start > maxChars * 2 ? prefix.length - maxChars : start;
+  for (let i = prefix.indexOf('\n'); i !== -1 && i < prefix.length - 1; i = prefix.indexOf('\n', i + 1)) lineStarts.push(i + 1);
+  const cursorLine = lineStarts.length - 1;
+  const maxChars = budget * CHARS_PER_TOKEN;
+  let line = 0;
+  while (line < cursorLine && prefix.length - lineStarts[line] > maxChars) line = Math.min(cursorLine, line + LINE_QUANTUM);
+  for (;;) {
+    const ids = tok.encode(prefix.slice(lineStarts[line]));
+    if (ids.length <= budget) return ids;
+    // A single line longer than the budget: keep its end.
+    if (line >= cursorLine) return ids.slice(ids.length - budget);
+    line = Math.min(cursorLine, line + LINE_QUANTUM);
+  }
 }
 
 export function suffixWindowEnd(suffix: string, maxChars: number): number {
@@ -70,9 +76,7 @@ export function buildPrompt(tok: Tokenizer, cfg: ModelConfig, req: CompletionReq
   const suffixBudget = Math.floor(budget.suffixTokens * scale);
   const snippetBudget = Math.floor(budget.snippetTokens * scale);
 
-  const prefixText = req.prefix.slice(prefixWindowStart(req.prefix, prefixBudget * CHARS_PER_TOKEN));
-  let prefixIds = tok.encode(prefixText);
-  if (prefixIds.length > prefixBudget) prefixIds = prefixIds.slice(prefixIds.length - prefixBudget);
+  let prefixIds = prefixWindowIds(tok, req.prefix, prefixBudget);
 
   // Heal the last prefix token unless it ends a line (a newline token never needs healing).
   let heal: Uint8Array = new Uint8Array(0);

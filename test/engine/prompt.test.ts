@@ -1,0 +1,64 @@
+/**
+ * FIM prompt building on the shipped tokenizer/config: SPM layout, budgets, healing, and a prompt start that stays
+ * put while the user types (so the engine's KV prefix cache keeps matching).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { CompletionRequest } from '../../src/protocol';
+import { readModelConfig } from '../../src/engine/config';
+import { defaultModelDir } from '../../src/engine/engine';
+import { commonPrefix } from '../../src/engine/kvcache';
+import { buildPrompt } from '../../src/engine/prompt';
+import { Tokenizer } from '../../src/engine/tokenizer';
+
+const cfg = readModelConfig(process.env.SUPERDRAFT_MODEL_DIR || defaultModelDir());
+const tok = Tokenizer.load(cfg.tokenizerFile);
+const root = path.resolve(__dirname, '..', '..');
+const source = readdirSync(path.join(root, 'src', 'engine'))
+  .filter((f) => f.endsWith('.ts'))
+  .sort()
+  .map((f) => readFileSync(path.join(root, 'src', 'engine', f), 'utf8'))
+  .join('\n');
+
+const req = (prefix: string, suffix: string): CompletionRequest => ({
+  prefix, suffix, languageId: 'typescript', path: 'src/engine/all.ts', strategy: 'greedy', k: 1, maxTokens: 48, mode: 'auto', speculative: false,
+});
+
+describe('prompt', () => {
+  it('lays out SPM: file header, <|fim_prefix|><|fim_suffix|> suffix <|fim_middle|> prefix', () => {
+    const p = buildPrompt(tok, cfg, req('const a = 1;\nconst b = a +', ' 2;\n'));
+    const text = tok.decode(p.ids);
+    const ids = (s: string): number => tok.specialId(s)!;
+    expect(p.ids[0]).toBe(ids('<|file_sep|>'));
+    const pre = p.ids.indexOf(ids('<|fim_prefix|>'));
+    expect(p.ids[pre + 1]).toBe(ids('<|fim_suffix|>'));
+    expect(p.ids.indexOf(ids('<|fim_middle|>'))).toBeGreaterThan(pre);
+    expect(text).toBe('src/engine/all.ts\n 2;\nconst a = 1;\nconst b = a');
+    // The last prefix token (" +") is healed: removed from the prompt, the generation must start with it.
+    expect(Buffer.from(p.heal).toString()).toBe(' +');
+  });
+
+  it('keeps within the budgets on a huge document', () => {
+    const p = buildPrompt(tok, cfg, req(source.repeat(4), source.repeat(4)));
+    expect(p.ids.length).toBeLessThanOrEqual(cfg.maxPositions - 48);
+    expect(p.contextIds.length).toBeGreaterThan(100);
+  });
+
+  it('keeps the prompt start while the user types (the cached prefix stays valid)', () => {
+    // Type 300 characters of real code one at a time, deep inside a long file.
+    const at = Math.floor(source.length * 0.6);
+    let prev: number[] | null = null;
+    let breaks = 0;
+    for (let n = 0; n < 300; n++) {
+      const p = buildPrompt(tok, cfg, req(source.slice(0, at + n), source.slice(at + 300)));
+      if (prev) {
+        const shared = commonPrefix(prev, p.ids);
+        // Typing changes only the last tokens; anything else means the window moved.
+        if (shared < prev.length - 8) breaks++;
+      }
+      prev = p.ids;
+    }
+    expect(breaks).toBeLessThanOrEqual(2);
+  });
+});
