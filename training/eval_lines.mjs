@@ -11,7 +11,7 @@ const [dir, casesPath, limitArg] = process.argv.slice(2);
 const cfg = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
 const tok = new Tokenizer(JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8")),
   JSON.parse(fs.readFileSync(path.join(dir, "tokenizer_config.json"), "utf8")));
-const session = await ort.InferenceSession.create(path.join(dir, process.env.SD_MODEL_FILE ?? cfg.superdraft.onnx.default));
+const session = await ort.InferenceSession.create(path.join(dir, process.env.SD_MODEL_FILE ?? cfg.superdraft.onnx.default), { intraOpNumThreads: 1 });
 const L = cfg.num_hidden_layers, KVH = cfg.num_key_value_heads, HD = cfg.head_dim, V = cfg.vocab_size;
 const ids = cfg.superdraft.token_ids;
 const EOS = ids["<|endoftext|>"];
@@ -151,4 +151,7 @@ for (const [mode, lambda] of Object.entries(modes)) {
   console.error(`${mode}: EM ${(100 * em / cases.length).toFixed(1)}%  ES ${(100 * es / cases.length).toFixed(1)}%`);
 }
 res.seconds = (performance.now() - t0) / 1000;
+res.step = cfg.superdraft.training?.step ?? null;
+res.model_file = process.env.SD_MODEL_FILE ?? cfg.superdraft.onnx.default;
+res.ngram_lambda = modes["model+ngram"];
 console.log(JSON.stringify(res));

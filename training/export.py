@@ -208,7 +208,7 @@ def main():
         json.dump(ref, f, indent=1)
     with open(os.path.join(args.out, "model_config.json"), "w") as f:
         json.dump({"config": model.c.to_dict(), "step": state["step"], "tokens": state["tokens"],
-                   "elapsed": state["elapsed"], "params": model.num_params()}, f, indent=1)
+                   "elapsed": state["elapsed"], "params": model.num_params(), "args": state.get("args", {})}, f, indent=1)
     for name in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(os.path.join(WORK, "tokenizer", name), os.path.join(args.out, name))
     print(f"export: {args.out}/model_fp32.onnx ({os.path.getsize(os.path.join(args.out, 'model_fp32.onnx'))/1e6:.1f} MB)"

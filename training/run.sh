@@ -5,6 +5,8 @@
 #   bash training/run.sh train export        # only these stages (in pipeline order)
 #   SD_FORCE=1 bash training/run.sh corpus   # redo a finished stage
 #
+# 'lines' runs only when SD_LINE_EVAL names a JSONL of {path,prefix,suffix,expected} rest-of-line cases (evaluation
+# only, e.g. ../shared/eval/dev-line-completion.jsonl; SD_LINE_EVAL_LIMIT caps the count) and adds it to the card.
 # Settings (environment): SD_TRAIN_MINUTES (default 95, wall-clock training budget), SD_PRESET (mini),
 # SD_THREADS (2), SD_WORK (training/work). Training resumes from its last verified checkpoint when restarted.
 # Every stage's duration is recorded in training/work/durations.json.
@@ -14,7 +16,7 @@ ROOT="$(dirname "$HERE")"
 WORK="${SD_WORK:-$HERE/work}"
 PY="${SD_PYTHON:-/usr/bin/python3}"
 export SD_WORK="$WORK" OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
-STAGES_ALL=(corpus tokenizer ngrams train export quantize evaluate write)
+STAGES_ALL=(corpus tokenizer ngrams train export quantize evaluate write lines)
 
 die() { echo "run.sh: $*" >&2; exit 1; }
 
@@ -33,7 +35,9 @@ print(" ".join(out))
 EOF
 )" || die "cannot run $PY"
   [ -z "$missing" ] || die "missing Python packages: $missing (apt-get install -y $missing libopenblas0-pthread)"
-  if ! ldconfig -p 2>/dev/null | grep -q 'libopenblas'; then
+  local libs
+  libs="$(ldconfig -p 2>/dev/null || true)"
+  if [[ "$libs" != *libopenblas* ]]; then
     die "OpenBLAS is missing (apt-get install -y libopenblas0-pthread); CPU training would be far slower"
   fi
   command -v node >/dev/null || die "node is required for the evaluate stage and npm pack"
@@ -75,6 +79,15 @@ stage_evaluate() {
 }
 stage_write() { need "$WORK/export/model_fp32.onnx" "$WORK/ngrams/ngrams.bin"; "$PY" "$HERE/write_model.py"
   (cd "$ROOT" && node "$HERE/verify_onnx.mjs" models/default) || die "verification of models/default failed"; }
+
+stage_lines() {
+  if [ -z "${SD_LINE_EVAL:-}" ]; then echo "run.sh: lines: SD_LINE_EVAL not set, skipped"; return 0; fi
+  need "$SD_LINE_EVAL" "$ROOT/models/default/config.json"
+  mkdir -p "$WORK/eval"
+  (cd "$ROOT" && node "$HERE/eval_lines.mjs" models/default "$SD_LINE_EVAL" ${SD_LINE_EVAL_LIMIT:-}) > "$WORK/eval/lines.json.tmp"
+  mv "$WORK/eval/lines.json.tmp" "$WORK/eval/lines.json"
+  "$PY" "$HERE/write_model.py"
+}
 
 main() {
   check_deps
