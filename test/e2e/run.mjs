@@ -10,7 +10,7 @@
 // Prerequisites: bash scripts/setup-e2e.sh, npm run package. Artifacts: test-results/e2e/ (screenshots,
 // latency.json, summary.json, logs of failed runs).
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { BASE_SETTINGS, CodeServer } from './lib/codeserver.mjs';
 import { CODE_SERVER_VERSION, RESULTS, ROOT, checkTools } from './lib/env.mjs';
@@ -199,6 +199,7 @@ scenario(1, 'The packaged .vsix installs; TypeScript and Python files get ghost 
     await wb.screenshot(shot('1-typescript-ghost-text'));
     s.screenshots.push(shot('1-typescript-ghost-text'));
     await wb.page.keyboard.press('Escape');
+    await wb.save();
   });
   await s.step(`Python: open ${PY_FILE}, type, ghost text appears`, async () => {
     await wb.openFile(PY_FILE);
@@ -207,6 +208,7 @@ scenario(1, 'The packaged .vsix installs; TypeScript and Python files get ghost 
     await wb.screenshot(shot('1-python-ghost-text'));
     s.screenshots.push(shot('1-python-ghost-text'));
     await wb.page.keyboard.press('Escape');
+    await wb.save();
   });
 });
 
@@ -286,7 +288,11 @@ scenario(3, 'The draft picker opens by its keybinding, lists k drafts, and "2" i
     // focus the panel without clicking a draft (a click inserts)
     await wb.webviewFrame().locator('#sd-header').click();
     await wb.page.keyboard.press('2');
-    await wb.runCommand('File: Save All');
+    // back to the editor (the panel keeps focus) and save it
+    await waitFor(() => readWorkspaceFile(cs, PICKER_FILE) !== before || wb.page.locator('.tab.active.dirty', { hasText: PICKER_FILE }).count(), { timeout: 10_000, what: 'the insertion' }).catch(() => {});
+    await wb.leaveWebview();
+    await wb.focusEditor(PICKER_FILE);
+    await wb.save();
     const saved = await waitFor(async () => {
       const t = readWorkspaceFile(cs, PICKER_FILE);
       return t !== before && t.includes(second.text.trim().split('\n')[0].trim()) ? t : undefined;
@@ -388,7 +394,12 @@ scenario(6, `Latency in the real editor: keystroke → ghost text over >= ${SAMP
   const { wb } = ctx;
   const samples = [];
   const misses = [];
-  await s.step(`open ${LATENCY_FILE}`, async () => {
+  await s.step(`open ${LATENCY_FILE} with the default strategy`, async () => {
+    const st = ctx.cs.readSettings();
+    if ('superdraft.strategy' in st) {
+      delete st['superdraft.strategy'];
+      await wb.writeUserSettings(st);
+    }
     await waitReady(wb);
     await wb.openFile(LATENCY_FILE);
     await wb.gotoEnd();
@@ -444,7 +455,8 @@ scenario(6, `Latency in the real editor: keystroke → ghost text over >= ${SAMP
       when: new Date().toISOString(),
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model,
-      settings: { strategy: 'superposed', drafts: K, debounceMs: 'default' },
+      settings: { strategy: ctx.cs.readSettings()['superdraft.strategy'] ?? 'superposed (default)', drafts: K, debounceMs: ctx.cs.readSettings()['superdraft.debounceMs'] ?? 'default' },
+      load: loadavg().map((x) => Math.round(x * 100) / 100),
       completions: all,
       excludingTypedAsSuggested: fresh,
       misses: misses.length,

@@ -109,8 +109,8 @@ export class Workbench {
         await input.waitFor({ state: 'visible', timeout: attempt < 2 ? 3_000 : timeout });
         return input;
       } catch {
-        // focus somewhere that does not forward keys (a closed webview): put it back in the editor and retry
-        await this.focusEditor().catch(() => page.locator('.monaco-workbench').click({ position: { x: 5, y: 5 } }).catch(() => {}));
+        // focus somewhere that does not forward keys (a webview): put it in a text editor and retry
+        await this.focusEditor().catch(() => this.focusAnyEditor());
       }
     }
     await input.waitFor({ state: 'visible', timeout: 1 });
@@ -122,9 +122,11 @@ export class Workbench {
     const page = this.page;
     const input = await this.openQuickInput('F1', timeout);
     await input.fill(`>${title}`);
-    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+    // pick the row whose label is exactly the title (Enter would run whatever the palette ranks first)
+    const exact = new RegExp(`^\\s*${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`);
+    const row = page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: exact }) }).first();
     await row.waitFor({ state: 'visible', timeout });
-    await page.keyboard.press('Enter');
+    await row.click();
     await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout }).catch(() => {});
   }
 
@@ -150,6 +152,12 @@ export class Workbench {
     if (await ed.evaluate((el) => el.classList.contains('focused'))) return;
     await ed.locator('textarea, .native-edit-context').first().focus();
     await group.locator('.monaco-editor.focused').first().waitFor({ timeout: 10_000 });
+  }
+
+  /** Focuses the first visible text editor of any group (without moving its cursor). */
+  async focusAnyEditor() {
+    const ed = this.page.locator('.editor-group-container .monaco-editor:visible').first();
+    await ed.locator('textarea, .native-edit-context').first().focus({ timeout: 5_000 }).catch(() => {});
   }
 
   /** Moves the cursor to the end of the document. */
