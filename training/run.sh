@@ -78,7 +78,10 @@ stage_evaluate() {
   "$PY" "$HERE/evaluate.py"
 }
 stage_write() { need "$WORK/export/model_fp32.onnx" "$WORK/ngrams/ngrams.bin"; "$PY" "$HERE/write_model.py"
-  (cd "$ROOT" && node "$HERE/verify_onnx.mjs" models/default) || die "verification of models/default failed"; }
+  local f
+  for f in $("$PY" -c "import json,sys; print(' '.join(sorted(set(json.load(open(sys.argv[1]))['superdraft']['onnx']['variants'].values()))))" "$ROOT/models/default/config.json"); do
+    (cd "$ROOT" && node "$HERE/verify_onnx.mjs" models/default "$f") || die "verification of models/default/$f failed"
+  done; }
 
 stage_lines() {
   if [ -z "${SD_LINE_EVAL:-}" ]; then echo "run.sh: lines: SD_LINE_EVAL not set, skipped"; return 0; fi

@@ -14,7 +14,10 @@ const cfg = fs.existsSync(cfgPath) ? JSON.parse(fs.readFileSync(cfgPath, "utf8")
 const modelFile = process.argv[3] ?? (cfg ? cfg.superdraft.onnx.default : "model_fp32.onnx");
 const mc = cfg ?? JSON.parse(fs.readFileSync(path.join(dir, "model_config.json"), "utf8")).config;
 const L = mc.num_hidden_layers, KVH = mc.num_key_value_heads, HD = mc.head_dim, V = mc.vocab_size;
-const tol = Number(process.env.SD_TOL ?? ref.tolerance.fp32_abs);
+const isInt8 = cfg ? Object.entries(cfg.superdraft.onnx.variants).some(([k, f]) => k === "int8" && f === modelFile) : /int8/.test(modelFile);
+// int8: activations are quantized per call with a per-tensor scale, so logits move by a few hundredths
+const tol = Number(process.env.SD_TOL ?? (isInt8 ? ref.tolerance.int8_abs : ref.tolerance.fp32_abs));
+const decodeTol = isInt8 ? tol : 1e-3;
 let failures = 0;
 const check = (ok, msg) => { console.log(`${ok ? "ok  " : "FAIL"} ${msg}`); if (!ok) failures++; };
 
@@ -47,7 +50,7 @@ for (const c of ref.cases) {
   const last = row(out.logits, idsK.length - 1);
   const d = Math.max(...c.top_ids.map((id, j) => Math.abs(last[id] - c.top_logits[j])));
   let argmax = 0; for (let i = 1; i < V; i++) if (last[i] > last[argmax]) argmax = i;
-  check(d <= tol && argmax === c.top_ids[0], `reference ${c.name}: max |dlogit| over top-${c.top_ids.length} = ${d.toExponential(2)} (tol ${tol}), argmax ${argmax} vs ${c.top_ids[0]}`);
+  check(d <= tol && (isInt8 ? c.top_ids.slice(0, 3).includes(argmax) : argmax === c.top_ids[0]), `reference ${c.name}: max |dlogit| over top-${c.top_ids.length} = ${d.toExponential(2)} (tol ${tol}), argmax ${argmax} vs ${c.top_ids[0]}`);
 }
 // 2. prefill + cached decode == full forward
 {
@@ -60,7 +63,7 @@ for (const c of ref.cases) {
     out = await session.run(feeds(...plain([ids[t]]), out, t));
     worst = Math.max(worst, maxAbs(row(out.logits, 0), row(full.logits, t)));
   }
-  check(worst <= 1e-3, `prefill(${cut}) + ${ids.length - cut} cached decode steps == full forward: max |d| ${worst.toExponential(2)}`);
+  check(worst <= decodeTol, `prefill(${cut}) + ${ids.length - cut} cached decode steps == full forward: max |d| ${worst.toExponential(2)}`);
   check(out[`present.0.key`].dims[2] === ids.length, `present length ${out["present.0.key"].dims[2]} == ${ids.length}`);
 }
 // 3. superposition with k=1, weight 1 == plain; k=2 with weights (1, 0) == plain

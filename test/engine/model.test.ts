@@ -33,7 +33,7 @@ const V: number = cfg.vocab_size;
 // The reference logits are PyTorch fp32 outputs of the exported graph. The fp32 graph must match them to
 // ref.tolerance.fp32_abs; the int8 graph (dynamic activation quantization) to a looser bound.
 const variants: Record<string, string> = cfg.superdraft.onnx.variants;
-const INT8_ABS = 0.35;
+const INT8_ABS: number = ref.tolerance.int8_abs ?? 0.35;
 
 type Feeds = Record<string, ort.Tensor>;
 type Outputs = ort.InferenceSession.OnnxValueMapType;
