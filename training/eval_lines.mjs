@@ -85,10 +85,16 @@ function prompt(c) {
   return { tokens: [...header, ids["<|fim_prefix|>"], ids["<|fim_suffix|>"], ...suffix, ids["<|fim_middle|>"], ...p], prefixTokens: p };
 }
 
-async function complete(c, lambda) {
+async function prefill(c) {
   const { tokens, prefixTokens } = prompt(c);
-  let out = await session.run(feeds(tokens, null, 0));
-  let logits = out.logits.data.subarray((tokens.length - 1) * V, tokens.length * V);
+  const out = await session.run(feeds(tokens, null, 0));
+  return { tokens, prefixTokens, out, logits: out.logits.data.subarray((tokens.length - 1) * V, tokens.length * V) };
+}
+
+// Greedy continuation from a shared prefill (ORT outputs are not mutated, so modes can branch from it).
+async function complete(pre, lambda) {
+  const { tokens, prefixTokens } = pre;
+  let { out, logits } = pre;
   let pos = tokens.length;
   const history = [...prefixTokens];
   const gen = [];
@@ -105,7 +111,7 @@ async function complete(c, lambda) {
         if (p > bestP) { bestP = p; best = i; }
       }
     } else {
-      for (let i = 0; i < V; i++) if (logits[i] > bestP || i === 0) { if (i === 0 || logits[i] > logits[best]) best = i; bestP = logits[best]; }
+      for (let i = 1; i < V; i++) if (logits[i] > logits[best]) best = i;
     }
     if (best === EOS) break;
     gen.push(best);
@@ -139,14 +145,17 @@ const cases = fs.readFileSync(casesPath, "utf8").split("\n").filter(Boolean).map
 const modes = { model: 0, "model+ngram": Number(process.env.SD_NGRAM_LAMBDA ?? 0.1) };
 const res = {};
 const t0 = performance.now();
-for (const [mode, lambda] of Object.entries(modes)) {
-  let em = 0, es = 0;
-  for (const c of cases) {
-    const pred = await complete(c, lambda);
-    const exp = c.expected;
-    em += pred.trimEnd() === exp.trimEnd() ? 1 : 0;
-    es += editSim(pred.trimEnd(), exp.trimEnd());
+const acc = Object.fromEntries(Object.keys(modes).map((m) => [m, { em: 0, es: 0 }]));
+for (const c of cases) {
+  const pre = await prefill(c);
+  for (const [mode, lambda] of Object.entries(modes)) {
+    const pred = (await complete(pre, lambda)).trimEnd();
+    const exp = c.expected.trimEnd();
+    acc[mode].em += pred === exp ? 1 : 0;
+    acc[mode].es += editSim(pred, exp);
   }
+}
+for (const [mode, { em, es }] of Object.entries(acc)) {
   res[mode] = { exact_match: em / cases.length, edit_similarity: es / cases.length, cases: cases.length };
   console.error(`${mode}: EM ${(100 * em / cases.length).toFixed(1)}%  ES ${(100 * es / cases.length).toFixed(1)}%`);
 }
