@@ -482,6 +482,16 @@ async function main() {
 
   const cs = new CodeServer({ keep });
   const ctx = { cs, wb: undefined, latency: undefined, timings: {} };
+  // Ctrl+C / a CI timeout: stop code-server and its children, remove the sandbox
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.once(sig, async () => {
+      console.log(`\ne2e: ${sig}, stopping code-server`);
+      await ctx.wb?.close().catch(() => {});
+      await cs.stop().catch(() => {});
+      if (!keep) cs.cleanup();
+      process.exit(130);
+    });
+  }
   const results = [];
   let fatal;
   try {
