@@ -147,10 +147,29 @@ describe('engine on the embedded model', () => {
   });
 
   it('cancellation stops a request within a decode step', async () => {
+    // Abort from inside the 3rd forward pass of a long beam search: the engine must give up before the next one.
+    const runtime = (engine as unknown as { runtime: { forward: (...a: unknown[]) => Promise<unknown> } }).runtime;
+    const original = runtime.forward;
     const ac = new AbortController();
-    const p = engine.complete(base({ prefix: cases[3].prefix, strategy: 'beam', k: 4, maxTokens: 1024, mode: 'block' }), ac.signal);
-    setTimeout(() => ac.abort(), 30);
-    await expect(p).rejects.toMatchObject({ code: 'cancelled' });
+    let calls = 0;
+    let callsAtAbort = 0;
+    runtime.forward = async function (this: unknown, ...args: unknown[]) {
+      calls++;
+      const out = await original.apply(this, args);
+      if (calls === 3) {
+        ac.abort();
+        callsAtAbort = calls;
+      }
+      return out;
+    };
+    try {
+      const req = base({ prefix: 'x', strategy: 'beam', k: 4, maxTokens: 1024, mode: 'block', ignoreStop: true });
+      await expect(engine.complete(req, ac.signal)).rejects.toMatchObject({ code: 'cancelled' });
+      expect(callsAtAbort).toBe(3);
+      expect(calls).toBe(callsAtAbort);
+    } finally {
+      runtime.forward = original;
+    }
     // The engine stays usable afterwards.
     const after = await engine.complete(base({ prefix: cases[3].prefix }));
     expect(after.drafts.length).toBeGreaterThanOrEqual(0);
