@@ -31,6 +31,8 @@ export interface DecodeContext {
   maxTokens: number;
   /** Returns -1 to continue, or the index at which the completion text ends (stop). */
   stop: (text: string) => number;
+  /** End a draft that loops (see DraftState.repetition); off for fixed-length benchmarks. */
+  stopOnRepetition: boolean;
   ngrams: NgramStore;
   speculator: Speculator | null;
   temperature: number;
@@ -61,6 +63,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: false });
 /** A growing draft: tokens, bytes, healing progress, and whether a stop rule or EOS ended it. */
 export class DraftState {
   tokens: number[] = [];
+  /** Per-token model log-probabilities (their sum is `logprob`). */
+  lps: number[] = [];
   logprob = 0;
   score = 0;
   done = false;
@@ -80,6 +84,7 @@ export class DraftState {
   clone(): DraftState {
     const d = new DraftState(this.healLeft);
     d.tokens = this.tokens.slice();
+    d.lps = this.lps.slice();
     d.logprob = this.logprob;
     d.score = this.score;
     d.done = this.done;
@@ -100,6 +105,7 @@ export class DraftState {
       return true;
     }
     this.tokens.push(token);
+    this.lps.push(logprob);
     this.logprob += logprob;
     if (this.healLeft.length > 0) this.healLeft = ctx.heal.advance(this.healLeft, token);
     const tb = ctx.tok.tokenBytes[token];
@@ -122,6 +128,15 @@ export class DraftState {
         return true;
       }
     }
+    if (ctx.stopOnRepetition && this.healLeft.length === 0) {
+      const keep = repetitionCut(this.tokens);
+      if (keep >= 0) {
+        this.truncate(ctx, keep);
+        this.done = true;
+        this.finished = true;
+        return true;
+      }
+    }
     if (this.tokens.length >= ctx.maxTokens) {
       this.done = true;
       return true;
@@ -129,9 +144,38 @@ export class DraftState {
     return false;
   }
 
+  /** Keeps the first `n` tokens (text recomputed without stop rules). */
+  truncate(ctx: DecodeContext, n: number): void {
+    this.tokens.length = n;
+    this.lps.length = n;
+    this.logprob = this.lps.reduce((a, b) => a + b, 0);
+    let end = 0;
+    for (const t of this.tokens) end += ctx.tok.tokenBytes[t].length;
+    this.byteLen = end;
+    this.text = end > this.healLen ? utf8.decode(this.bytes.subarray(this.healLen, end)) : '';
+  }
+
   toRaw(): RawDraft {
     return { tokens: this.tokens.slice(), logprob: this.logprob, text: this.text, finished: this.finished, searchScore: this.score };
   }
+}
+
+/**
+ * Degenerate loops ("0, 0, 0, 0, …", "MultiMultiMulti…") are what small models produce when they are lost; code
+ * completion products cut them (cf. Tabby's and Continue's repetition filters). A draft whose last tokens are one
+ * unit of p tokens (p = 1..8) repeated REPEATS times (p = 1: 2·REPEATS times) loops: keep it up to the end of the
+ * unit's first occurrence. Returns the number of tokens to keep, or -1.
+ */
+export function repetitionCut(tokens: number[], repeats = 4): number {
+  const n = tokens.length;
+  for (let p = 1; p <= 8; p++) {
+    const times = p === 1 ? 2 * repeats : repeats;
+    if (n < p * times) break;
+    let loop = true;
+    for (let i = n - p * (times - 1); i < n && loop; i++) if (tokens[i] !== tokens[i - p]) loop = false;
+    if (loop) return n - p * (times - 1);
+  }
+  return -1;
 }
 
 export function checkAbort(signal?: AbortSignal): void {

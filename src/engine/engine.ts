@@ -253,6 +253,7 @@ export class Engine {
         k: req.strategy === 'greedy' ? 1 : req.k,
         maxTokens: req.maxTokens,
         stop: rule ? (text) => rule.check(text) : () => -1,
+        stopOnRepetition: !ignoreStop,
         ngrams: this.ngrams,
         speculator: req.speculative && req.strategy === 'greedy' ? new Speculator(this.recycler, this.ngrams, this.recent) : null,
         temperature: req.temperature ?? DEFAULT_REQUEST.temperature,

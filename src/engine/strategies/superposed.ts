@@ -183,10 +183,7 @@ async function verify(ctx: DecodeContext, drafts: DraftState[], cutBelow: number
       total += lp;
     }
     if (cut > 0) {
-      const replay = new DraftState(ctx.prompt.heal);
-      for (let j = 0; j < cut && !replay.done; j++) replay.push(ctx, d.tokens[j], 0);
-      d.tokens = replay.tokens;
-      d.text = replay.text;
+      d.truncate(ctx, cut);
       d.finished = false;
     }
     d.logprob = total;
