@@ -123,7 +123,7 @@ describe('inference process through the JSON-RPC client', () => {
   });
 
   it('cancels a running request within a decode step', async () => {
-    const long = req({ strategy: 'greedy', k: 1, maxTokens: 400, mode: 'block', speculative: false, prefix: '// The first 500 numbers, one per line\nconst numbers = [\n  1,\n  2,\n  3,\n', suffix: '' });
+    const long = req({ strategy: 'greedy', k: 1, maxTokens: 400, mode: 'block', speculative: false, ignoreStop: true, prefix: '// The first 500 numbers, one per line\nconst numbers = [\n  1,\n  2,\n  3,\n', suffix: '' });
     const t0 = performance.now();
     const full = await client.complete(long);
     const fullMs = performance.now() - t0;
