@@ -60,6 +60,24 @@ for (let r = 0; r < ROUNDS; r++) {
     res[name].decode.push((performance.now() - t1) / 16);
   }
 }
+// chunking consistency: one full forward vs prefill + cached single-token steps over the same tokens. Lossless
+// speculative decoding needs these to agree (a verification pass must score tokens as sequential decoding does).
+const chk = seqs.l2r[0][0].slice(0, 64);
+for (const { name, session } of models) {
+  const full = await session.run(feeds(chk, null, 0));
+  const cut = 48;
+  let out = await session.run(feeds(chk.slice(0, cut), null, 0));
+  let worst = 0, flips = 0;
+  for (let t = cut; t < chk.length; t++) {
+    out = await session.run(feeds([chk[t]], out, t));
+    const a = out.logits.data.subarray(0, V), b = full.logits.data.subarray(t * V, (t + 1) * V);
+    let am = 0, bm = 0;
+    for (let i = 0; i < V; i++) { worst = Math.max(worst, Math.abs(a[i] - b[i])); if (a[i] > a[am]) am = i; if (b[i] > b[bm]) bm = i; }
+    if (am !== bm) flips++;
+  }
+  res[name].chunking_max_abs = worst;
+  res[name].chunking_argmax_flips = flips;
+}
 const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 for (const r of Object.values(res)) {
   r.prefill_ms = Math.min(...r.prefill); r.decode_ms = Math.min(...r.decode);
