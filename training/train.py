@@ -151,6 +151,8 @@ def main():
     ap.add_argument("--eval-minutes", type=float, default=10.0)
     ap.add_argument("--val-seqs", type=int, default=32, help="validation sequences of each kind during training")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--extend-minutes", type=float, default=0.0,
+                    help="when resuming, add this much training time to the budget (the cosine tail re-stretches)")
     ap.add_argument("--seed", type=int, default=1234)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -173,6 +175,8 @@ def main():
     if state is not None:
         cfg = Config(**state["config"])
         budget_s = state["budget_s"]
+        if args.extend_minutes > 0:
+            budget_s = max(budget_s, state["elapsed"]) + args.extend_minutes * 60
         print(f"resuming at step {state['step']}, {state['tokens']/1e6:.2f}M tokens, "
               f"{state['elapsed']/60:.1f} of {budget_s/60:.0f} min")
     else:
