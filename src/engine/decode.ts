@@ -194,6 +194,20 @@ export function logSoftmax(logits: Float32Array, vocab: number, row: number, out
   return out;
 }
 
+/**
+ * log Σ exp(logits/temperature) of row `row`, without materialising the distribution: a token's log-probability is
+ * then logits[t]/temperature - lse. (One pass for the max, one for the sum.)
+ */
+export function logSumExp(logits: Float32Array, vocab: number, row: number, temperature = 1): number {
+  const off = row * vocab;
+  let max = -Infinity;
+  for (let i = 0; i < vocab; i++) if (logits[off + i] > max) max = logits[off + i];
+  let sum = 0;
+  const inv = 1 / temperature;
+  for (let i = 0; i < vocab; i++) sum += Math.exp((logits[off + i] - max) * inv);
+  return max * inv + Math.log(sum);
+}
+
 /** Argmax of row `row`, restricted to `allowed` when given. Ties go to the lowest id (deterministic). */
 export function argmax(logits: Float32Array, vocab: number, row: number, allowed?: Int32Array): number {
   const off = row * vocab;

@@ -2,7 +2,7 @@
  * Greedy decoding: one draft, the model's argmax at every step. With a speculator, multi-token units are
  * verified in one forward pass and the longest prefix equal to the argmax chain is kept (lossless).
  */
-import { DecodeContext, DraftState, RawDraft, Strategy, argmax, checkAbort, logSoftmax } from '../decode';
+import { DecodeContext, DraftState, RawDraft, Strategy, argmax, checkAbort, logSumExp } from '../decode';
 import type { KvState } from '../runtime';
 
 export class GreedyStrategy implements Strategy {
@@ -22,14 +22,12 @@ export class GreedyStrategy implements Strategy {
 export async function greedyContinue(ctx: DecodeContext, draft: DraftState, kv: KvState, logits: Float32Array, row: number): Promise<void> {
   const { runtime } = ctx;
   const V = ctx.vocab;
-  const lsm = new Float64Array(V);
   const history = ctx.prompt.contextIds.slice();
   while (!draft.done) {
     checkAbort(ctx.signal);
     const allowed = draft.healLeft.length > 0 ? ctx.heal.allowed(draft.healLeft) : undefined;
     const t = argmax(logits, V, row, allowed);
-    logSoftmax(logits, V, row, lsm);
-    if (draft.push(ctx, t, lsm[t])) break;
+    if (draft.push(ctx, t, logits[row * V + t] - logSumExp(logits, V, row))) break;
     history.push(t);
 
     const unit = ctx.speculator && draft.healLeft.length === 0 ? ctx.speculator.propose(history) : [];
@@ -50,9 +48,9 @@ export async function greedyContinue(ctx: DecodeContext, draft: DraftState, kv: 
     while (accepted < unit.length) {
       const want = argmax(out.logits, V, accepted);
       if (want !== unit[accepted]) break;
-      logSoftmax(out.logits, V, accepted, lsm);
+      const lp = out.logits[accepted * V + want] - logSumExp(out.logits, V, accepted);
       accepted++;
-      if (draft.push(ctx, want, lsm[want])) {
+      if (draft.push(ctx, want, lp)) {
         stopped = true;
         break;
       }

@@ -8,7 +8,7 @@
  * each draft its likelihood under the model with a clean context (the most recent `verifyWindow` prompt entries):
  * that ranks them, and (optionally) cuts a draft's tail where the model strongly disagrees with it.
  */
-import { DecodeContext, DraftState, RawDraft, Strategy, checkAbort, logSoftmax, topN } from '../decode';
+import { DecodeContext, DraftState, RawDraft, Strategy, checkAbort, logSumExp, topN } from '../decode';
 
 export interface SuperposedOptions {
   /** Weight of the n-gram term in the log-linear mix (k=1 uses 0: a single draft needs no diversity). */
@@ -36,8 +36,6 @@ export class SuperposedStrategy implements Strategy {
     const opts = this.options;
     const alpha = k === 1 ? 0 : opts.alpha;
     const nCand = 3 * k;
-    const lsmT = new Float64Array(V);
-    const lsm = new Float64Array(V);
     const context = ctx.prompt.contextIds;
     const ngramOut = new Float64Array(nCand);
     const finished: DraftState[] = [];
@@ -48,16 +46,19 @@ export class SuperposedStrategy implements Strategy {
 
     while (alive.length > 0) {
       checkAbort(ctx.signal);
-      logSoftmax(logits, V, 0, lsm);
-      logSoftmax(logits, V, 0, lsmT, opts.temperature);
+      // The model's log-probability (temperature 1) of a chosen token is logits[t] - lse1. The sharpened
+      // distribution is only needed over each draft's top-3k tokens (renormalised there), whose ranking is the
+      // ranking of the raw logits.
+      const lse1 = logSumExp(logits, V, 0);
+      const invT = 1 / opts.temperature;
       const cands: { parent: number; token: number; total: number; s: number }[] = [];
       // Drafts without a healing constraint share one candidate list (the distribution is shared).
       let shared: { top: number[]; lse: number } | null = null;
       const candidatesFor = (draft: DraftState): { top: number[]; lse: number } => {
         if (draft.healLeft.length === 0 && shared) return shared;
-        const top = topN(lsmT, nCand, 0, V, draft.healLeft.length > 0 ? ctx.heal.allowed(draft.healLeft) : undefined);
+        const top = topN(logits, nCand, 0, V, draft.healLeft.length > 0 ? ctx.heal.allowed(draft.healLeft) : undefined);
         let lse = -Infinity;
-        for (const t of top) lse = logAdd(lse, lsmT[t]);
+        for (const t of top) lse = logAdd(lse, logits[t] * invT);
         const c = { top, lse };
         if (draft.healLeft.length === 0) shared = c;
         return c;
@@ -73,7 +74,7 @@ export class SuperposedStrategy implements Strategy {
         for (let j = 0; j < top.length; j++) {
           const t = top[j];
           if (first && ctx.eos.has(t)) continue; // an empty completion is never a draft
-          const lm = lsmT[t] - lse;
+          const lm = logits[t] * invT - lse;
           const ng = probs ? (probs[j] > 0 ? Math.log(probs[j]) : opts.unsupportedLogProb) : 0;
           const s = (1 - alpha) * lm + alpha * ng;
           cands.push({ parent: d, token: t, total: draft.score + s, s });
@@ -89,7 +90,7 @@ export class SuperposedStrategy implements Strategy {
         seen.add(cand.token);
         const d = alive[cand.parent].clone();
         d.score = cand.total;
-        if (d.push(ctx, cand.token, lsm[cand.token])) finished.push(d);
+        if (d.push(ctx, cand.token, logits[cand.token] - lse1)) finished.push(d);
         else next.push(d);
       }
       first = false;
@@ -149,7 +150,6 @@ async function verify(ctx: DecodeContext, drafts: DraftState[], cutBelow: number
   const n = drafts.length;
   if (n === 0) return;
   const len = Math.max(...drafts.map((d) => d.tokens.length));
-  const lsm = new Float64Array(V);
   // Row-major [n, len-1]: position j predicts token j+1. Token 0 is predicted by the prompt's logits.
   const seq = len - 1;
   let out: { logits: Float32Array } | null = null;
@@ -161,22 +161,22 @@ async function verify(ctx: DecodeContext, drafts: DraftState[], cutBelow: number
     out = await runtime.forward({ ids, batch: n, seq, past, wantKv: false });
     ctx.stats.forwards++;
   }
-  logSoftmax(ctx.lastLogits, V, 0, lsm);
-  const first = lsm.slice();
+  const firstLse = logSumExp(ctx.lastLogits, V, 0);
   for (let r = 0; r < n; r++) {
     const d = drafts[r];
     let total = 0;
     let cut = -1;
     for (let j = 0; j < d.tokens.length; j++) {
       let lp: number;
-      if (j === 0) lp = first[d.tokens[0]];
+      if (j === 0) lp = ctx.lastLogits[d.tokens[0]] - firstLse;
       else {
-        logSoftmax(out!.logits, V, r * seq + (j - 1), lsm);
-        lp = lsm[d.tokens[j]];
+        const row = r * seq + (j - 1);
+        const lse = logSumExp(out!.logits, V, row);
+        lp = out!.logits[row * V + d.tokens[j]] - lse;
         if (cutBelow > 0 && cut < 0 && lp < Math.log(cutBelow)) {
           let best = -Infinity;
-          for (let i = 0; i < V; i++) if (lsm[i] > best) best = lsm[i];
-          if (best > Math.log(0.5)) cut = j;
+          for (let i = 0; i < V; i++) if (out!.logits[row * V + i] > best) best = out!.logits[row * V + i];
+          if (best - lse > Math.log(0.5)) cut = j;
         }
       }
       if (cut >= 0) break;
