@@ -389,7 +389,8 @@ def main():
         eval_text += "\n\nMeasured stage durations on this machine (2 shared cores): " + ", ".join(
             f"{k} {v/60:.1f} min" if v >= 60 else f"{k} {v:.0f} s" for k, v in durations.items()) + "."
     weakness_text = (
-        "* Tiny and trained for 95 minutes on 2 shared CPU cores, far from the 1.8 nats/token target: it writes "
+        f"* Tiny and trained for {mc['elapsed']/60:.0f} minutes on 2 shared CPU cores, far from the 1.8 nats/token "
+        "target: it writes "
         "code-shaped text (keywords, brackets, identifiers seen in the prompt) but gets the exact rest of a line only "
         "about 2% of the time on the development set; treat its drafts as rough.\n"
         "* Trained on library code (npm packages, Python standard library and packages); application code, "
