@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import ort from "onnxruntime-node";
+import { plainFeeds } from "./onnx_feeds.mjs";
 import { Tokenizer } from "@huggingface/tokenizers";
 
 const [dir, casesPath, limitArg] = process.argv.slice(2);
@@ -61,19 +62,7 @@ function ngramDist(history) {
   return null;
 }
 
-function feeds(tokens, past, pastLen) {
-  const S = tokens.length;
-  const f = {
-    input_ids: new ort.Tensor("int64", BigInt64Array.from(tokens.map(BigInt)), [1, S, 1]),
-    token_weights: new ort.Tensor("float32", new Float32Array(S).fill(1), [1, S, 1]),
-    attention_mask: new ort.Tensor("int64", new BigInt64Array(pastLen + S).fill(1n), [1, pastLen + S]),
-    position_ids: new ort.Tensor("int64", BigInt64Array.from({ length: S }, (_, i) => BigInt(pastLen + i)), [1, S]),
-  };
-  for (let i = 0; i < L; i++) for (const k of ["key", "value"]) {
-    f[`past_key_values.${i}.${k}`] = past ? past[`present.${i}.${k}`] : new ort.Tensor("float32", new Float32Array(0), [1, KVH, 0, HD]);
-  }
-  return f;
-}
+const feeds = plainFeeds({ layers: L, kvHeads: KVH, headDim: HD });
 const enc = (s) => (s.length ? tok.encode(s).ids : []);
 
 function prompt(c) {

@@ -5,6 +5,7 @@
 // over rounds is reported, which is the least sensitive estimate on a machine shared with other jobs.
 import fs from "node:fs";
 import ort from "onnxruntime-node";
+import { plainFeeds } from "./onnx_feeds.mjs";
 
 const [seqPath, cfgPath, ...specs] = process.argv.slice(2);
 const cfg = JSON.parse(fs.readFileSync(cfgPath, "utf8")).config;
@@ -12,19 +13,7 @@ const seqs = JSON.parse(fs.readFileSync(seqPath, "utf8"));
 const L = cfg.num_hidden_layers, KVH = cfg.num_key_value_heads, HD = cfg.head_dim, V = cfg.vocab_size;
 const ROUNDS = Number(process.env.SD_LATENCY_ROUNDS ?? 7);
 
-function feeds(ids, past, pastLen) {
-  const S = ids.length;
-  const f = {
-    input_ids: new ort.Tensor("int64", BigInt64Array.from(ids.map(BigInt)), [1, S, 1]),
-    token_weights: new ort.Tensor("float32", new Float32Array(S).fill(1), [1, S, 1]),
-    attention_mask: new ort.Tensor("int64", new BigInt64Array(pastLen + S).fill(1n), [1, pastLen + S]),
-    position_ids: new ort.Tensor("int64", BigInt64Array.from({ length: S }, (_, i) => BigInt(pastLen + i)), [1, S]),
-  };
-  for (let i = 0; i < L; i++) for (const k of ["key", "value"]) {
-    f[`past_key_values.${i}.${k}`] = past ? past[`present.${i}.${k}`] : new ort.Tensor("float32", new Float32Array(0), [1, KVH, 0, HD]);
-  }
-  return f;
-}
+const feeds = plainFeeds({ layers: L, kvHeads: KVH, headDim: HD });
 
 const models = [];
 for (const spec of specs) {
