@@ -114,20 +114,6 @@ export function lookupIn(source: number[], history: number[], maxLen: number, mi
 }
 
 /** Prompt lookup decoding: continue the most recent earlier occurrence of the last n tokens (n = 4..1). */
-export function promptLookup(history: number[], maxLen: number, maxNgram = 4, minNgram = 1): number[] {
-  const h = history.length;
-  for (let n = Math.min(maxNgram, h - 1); n >= minNgram; n--) {
-    const start = h - n;
-    // Most recent match first; the window must end before the history's own tail.
-    for (let i = h - n - 1; i >= 0; i--) {
-      let j = 0;
-      while (j < n && history[i + j] === history[start + j]) j++;
-      if (j === n) {
-        const from = i + n;
-        const end = Math.min(from + maxLen, h);
-        if (end > from) return history.slice(from, end);
-      }
-    }
-  }
-  return [];
+export function promptLookup(history: number[], maxLen: number): number[] {
+  return lookupIn(history, history, maxLen, 1);
 }
