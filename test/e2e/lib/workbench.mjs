@@ -130,14 +130,31 @@ export class Workbench {
     await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout }).catch(() => {});
   }
 
-  /** Opens a workspace file through Quick Open and waits for its editor to have focus. */
+  /**
+   * Opens a workspace file through Quick Open and waits for its editor to have focus. Clicks the row
+   * whose label is the file name (Enter takes whatever row Quick Open had focused a moment before the
+   * filter applied) and tries again when something (a notification, a restart) closed Quick Open.
+   */
   async openFile(name, { timeout = 30_000 } = {}) {
     const page = this.page;
-    const input = await this.openQuickInput('Control+P', timeout);
-    await input.fill(name);
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ state: 'visible', timeout });
-    await page.keyboard.press('Enter');
-    await page.locator('.tab.active', { hasText: name }).first().waitFor({ timeout });
+    const tab = page.locator('.tab.active', { hasText: name }).first();
+    const exact = new RegExp(`^\\s*${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`);
+    const deadline = Date.now() + timeout;
+    for (let attempt = 1; ; attempt++) {
+      const left = Math.max(1_000, deadline - Date.now());
+      try {
+        const input = await this.openQuickInput('Control+P', Math.min(left, 10_000));
+        await input.fill(name);
+        const row = page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: exact }) }).first();
+        await row.waitFor({ state: 'visible', timeout: Math.min(left, 10_000) });
+        await row.click();
+        await tab.waitFor({ timeout: Math.min(left, 10_000) });
+        break;
+      } catch (e) {
+        if (Date.now() >= deadline || attempt >= 4) throw e;
+        await page.keyboard.press('Escape').catch(() => {});
+      }
+    }
     await this.focusEditor(name);
   }
 
