@@ -11,6 +11,8 @@ import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import type { DeviceName } from '../protocol';
 import { ModelConfig, ModelLoadError } from './config';
+import { logSumExp } from './decode';
+import { RowLogSumExp } from './ops';
 
 export type LogFn = (level: 'error' | 'warn' | 'info' | 'debug', message: string) => void;
 
@@ -62,6 +64,9 @@ function gpuProvidersFor(platform: NodeJS.Platform): string[] {
   return wanted.filter((p) => supported.has(p) && (p !== 'webgpu' || vulkan));
 }
 
+/** From this many rows on, log-sum-exp runs in onnxruntime (below, the call overhead outweighs the gain). */
+const NATIVE_LSE_MIN_ROWS = 8;
+
 const VULKAN_LOADERS = ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/aarch64-linux-gnu/libvulkan.so.1', '/usr/lib64/libvulkan.so.1', '/usr/lib/libvulkan.so.1'];
 
 /**
@@ -94,6 +99,8 @@ export class ModelRuntime {
   private readonly weightsName?: string;
   private readonly hasPositionIds: boolean;
   private readonly hasUseCacheBranch: boolean;
+  /** The native log-sum-exp helper: created on first use; null once it failed to load. */
+  private lseOp: Promise<RowLogSumExp> | null | undefined;
   forwards = 0;
 
   private constructor(
@@ -180,6 +187,25 @@ export class ModelRuntime {
       values.push(new ort.Tensor('float32', new Float32Array(0), [batch, numKvHeads, 0, headDim]));
     }
     return { keys, values, batch, length: 0, valid: new Uint8Array(0), nextPos: 0 };
+  }
+
+  /**
+   * log Σ exp of each of the first `rows` rows of `logits` (row-major, `vocab` wide). Many rows go to a native
+   * onnxruntime reduction (vectorised: ~2.5× faster than a JavaScript loop at 100+ rows); a few rows, or a
+   * platform where that helper graph cannot run, use JavaScript. Float32 precision (~1e-5 absolute).
+   */
+  async rowLogSumExp(logits: Float32Array, rows: number, vocab: number): Promise<ArrayLike<number>> {
+    if (rows >= NATIVE_LSE_MIN_ROWS && this.lseOp !== null) {
+      try {
+        this.lseOp ??= RowLogSumExp.create();
+        return await (await this.lseOp).rows(logits, rows, vocab);
+      } catch {
+        this.lseOp = null; // not available here: JavaScript from now on
+      }
+    }
+    const out = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) out[r] = logSumExp(logits, vocab, r);
+    return out;
   }
 
   async forward(input: ForwardInput): Promise<ForwardOutput> {
@@ -293,6 +319,9 @@ export class ModelRuntime {
   }
 
   async dispose(): Promise<void> {
+    const op = this.lseOp;
+    this.lseOp = null;
+    if (op) await op.then((o) => o.dispose()).catch(() => undefined);
     await this.session.release();
   }
 }

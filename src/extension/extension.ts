@@ -34,6 +34,8 @@ export const Commands = {
 } as const;
 
 /** URI schemes that never get completions (output panes, SCM input, debug console...). */
+/** The prefetch waits this long so that the editor renders the drafts just returned before the engine is busy again. */
+const PREFETCH_DELAY_MS = 50;
 const SKIP_SCHEMES = new Set(['output', 'debug', 'vscode-scm', 'comment', 'git', 'vscode-terminal', 'walkThroughSnippet', 'search-editor-body']);
 
 interface Result {
@@ -93,6 +95,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
   private viewSeq = 0;
   private lastEditor: vscode.TextEditor | undefined;
   private shown: ShownList | undefined;
+  private prefetchCts: vscode.CancellationTokenSource | undefined;
   private thinking = 0;
   private reportedProblems = new Set<string>();
   private accepted = 0;
@@ -286,7 +289,16 @@ class Superdraft implements PanelHost, vscode.Disposable {
     doc: vscode.TextDocument,
     pos: vscode.Position,
     token: vscode.CancellationToken,
-    opts: { strategy?: StrategyName; debounce: boolean; useCache: boolean; supersede: boolean; insert?: { start: number; text: string }; automatic?: boolean },
+    opts: {
+      strategy?: StrategyName;
+      debounce: boolean;
+      useCache: boolean;
+      supersede: boolean;
+      insert?: { start: number; text: string };
+      automatic?: boolean;
+      /** A prefetch: no status bar or panel updates. */
+      background?: boolean;
+    },
   ): Promise<(Result & { lineSuffix: string; offset: number }) | undefined> {
     const t0 = performance.now();
     const text = docText(doc);
@@ -326,33 +338,38 @@ class Superdraft implements PanelHost, vscode.Disposable {
     // Typed while the model is loading: answer once it is ready (unless the request is cancelled meanwhile).
     if (this.client.state === 'starting' && !(await this.untilReady(token))) return undefined;
     if (this.client.state !== 'ready' || token.isCancellationRequested) return undefined;
-    this.thinking++;
-    this.refreshStatus();
-    this.panel?.status('thinking');
+    const fg = !opts.background;
+    if (fg) {
+      this.thinking++;
+      this.refreshStatus();
+      this.panel?.status('thinking');
+    }
     const t1 = performance.now();
     try {
       const res = await this.client.complete(req, token, opts.supersede ? doc.uri.toString() : undefined);
       const ms = performance.now() - t1;
       const drafts = dedupeDrafts(res.drafts);
       this.cache.put({ key, prefix: ctx.prefix, offset: virtualOffset, drafts, strategy, ms });
-      this.status.latencyMs = ms;
+      if (fg) this.status.latencyMs = ms;
       this.logger.debug(
-        `${strategy} k=${s.drafts}: ${drafts.length} drafts in ${ms.toFixed(0)} ms (engine ${res.timing.totalMs.toFixed(0)} ms, prefill ${res.timing.prefillTokens} tok, reused ${res.timing.reusedTokens})`,
+        `${fg ? '' : 'prefetch: '}${strategy} k=${s.drafts}: ${drafts.length} drafts in ${ms.toFixed(0)} ms (engine ${res.timing.totalMs.toFixed(0)} ms, prefill ${res.timing.prefillTokens} tok, reused ${res.timing.reusedTokens})`,
       );
-      this.panel?.status('ready');
+      if (fg) this.panel?.status('ready');
       return { drafts, strategy, ms, cached: false, timing: res.timing, lineSuffix: ctx.lineSuffix, offset };
     } catch (err) {
       if (err instanceof ClientError && (err.code === 'cancelled' || err.code === 'not_ready')) {
-        this.panel?.status('idle');
+        if (fg) this.panel?.status('idle');
         return undefined;
       }
       const msg = err instanceof Error ? err.message : String(err);
-      this.logger.warn(`completion failed: ${msg}`);
-      this.panel?.status('error', msg);
+      this.logger.warn(`${fg ? '' : 'prefetch: '}completion failed: ${msg}`);
+      if (fg) this.panel?.status('error', msg);
       throw err;
     } finally {
-      this.thinking--;
-      this.refreshStatus();
+      if (fg) {
+        this.thinking--;
+        this.refreshStatus();
+      }
     }
   }
 
@@ -381,6 +398,25 @@ class Superdraft implements PanelHost, vscode.Disposable {
   }
 
   // ---------------------------------------------------------------- inline completions
+
+  /** The provider with one debug line per call: how long VS Code waited on us, and for what. */
+  private async provideTimed(
+    doc: vscode.TextDocument,
+    pos: vscode.Position,
+    context: vscode.InlineCompletionContext,
+    token: vscode.CancellationToken,
+  ): Promise<vscode.InlineCompletionList | undefined> {
+    const t0 = performance.now();
+    const before = { cached: this.cache.hits };
+    const list = await this.provideInlineCompletionItems(doc, pos, context, token);
+    if (this.logger.enabled('debug')) {
+      const how = token.isCancellationRequested ? 'cancelled' : list ? `${list.items.length} items` : 'no items';
+      const src = this.cache.hits > before.cached ? ', from cache' : '';
+      const kind = context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic ? 'automatic' : 'invoked';
+      this.logger.debug(`inline ${kind} ${pos.line + 1}:${pos.character + 1} v${doc.version}: ${how} in ${(performance.now() - t0).toFixed(1)} ms${src}${context.selectedCompletionInfo ? ', suggest widget' : ''}`);
+    }
+    return list;
+  }
 
   async provideInlineCompletionItems(
     doc: vscode.TextDocument,
@@ -434,10 +470,57 @@ class Superdraft implements PanelHost, vscode.Disposable {
       items.push(item);
     }
     if (!items.length) return undefined;
+    if (!res.cached && !sel && context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic) this.schedulePrefetch(doc, pos, res);
     this.shown = { uri: doc.uri.toString(), version: doc.version, offset: res.offset, signature: listSig, result: res, listId };
     if (!same) this.panel?.shown(res.drafts[0]!.strategy, 1);
     if (this.panel?.visible && !this.compareActive) this.showDraftsInPanel(doc, pos, res);
     return new vscode.InlineCompletionList(items);
+  }
+
+  /**
+   * Prefetch (as Copilot's speculative requests do): with the cursor at the end of a line, the first draft is
+   * what the user most likely accepts or types next, so compute the completion that follows it now, in the
+   * background, into the prefix cache. Accepting or typing the draft then shows the next drafts with no wait.
+   * Runs only while nothing else is asked of the engine: the next provider request supersedes (cancels) it.
+   */
+  private schedulePrefetch(doc: vscode.TextDocument, pos: vscode.Position, res: Result & { lineSuffix: string; offset: number }): void {
+    if (!this.settings.prefetch || res.lineSuffix.trim() !== '') return;
+    const first = res.drafts[0]?.text;
+    if (!first || !first.trim()) return;
+    const version = doc.version;
+    const uri = doc.uri.toString();
+    setTimeout(() => {
+      // Typed or moved since: the provider's next request covers it.
+      if (doc.isClosed || doc.version !== version || (this.providerInflight.get(uri) ?? 0) > 0) return;
+      const ed = vscode.window.activeTextEditor;
+      if (!ed || ed.document !== doc || !ed.selection.active.isEqual(pos)) return;
+      this.prefetchCts?.cancel();
+      this.prefetchCts?.dispose();
+      const cts = (this.prefetchCts = new vscode.CancellationTokenSource());
+      // Typing the prefetched draft (insertions at the cursor that spell it) keeps it useful; any other edit
+      // makes it stale.
+      let typed = '';
+      const sub = vscode.workspace.onDidChangeTextDocument((e) => {
+        if (e.document !== doc) return;
+        for (const c of e.contentChanges) {
+          if (c.rangeLength === 0 && c.rangeOffset === res.offset + typed.length && first.startsWith(typed + c.text)) typed += c.text;
+          else cts.cancel();
+        }
+      });
+      this.draftsAt(doc, pos, cts.token, {
+        debounce: false,
+        useCache: false,
+        supersede: true,
+        insert: { start: res.offset, text: first },
+        background: true,
+      })
+        .catch(() => undefined)
+        .finally(() => {
+          sub.dispose();
+          if (this.prefetchCts === cts) this.prefetchCts = undefined;
+          cts.dispose();
+        });
+    }, PREFETCH_DELAY_MS);
   }
 
   // ---------------------------------------------------------------- panel
@@ -733,7 +816,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
       // A plain adapter object: VS Code probes providers for optional hooks, so expose only the stable method.
       vscode.languages.registerInlineCompletionItemProvider(
         { pattern: '**' },
-        { provideInlineCompletionItems: (doc, pos, context, token) => this.provideInlineCompletionItems(doc, pos, context, token) },
+        { provideInlineCompletionItems: (doc, pos, context, token) => this.provideTimed(doc, pos, context, token) },
       ),
       vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
         deserializeWebviewPanel: async (panel: vscode.WebviewPanel) => {

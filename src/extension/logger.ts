@@ -12,6 +12,9 @@ export class Logger implements vscode.Disposable {
     if (ORDER[level] > ORDER[this.level]) return;
     this.channel.appendLine(`${new Date().toISOString()} [${level}] ${message}`);
   }
+  enabled(level: Exclude<LogLevel, 'off'>): boolean {
+    return ORDER[level] <= ORDER[this.level];
+  }
   error(m: string): void { this.log('error', m); }
   warn(m: string): void { this.log('warn', m); }
   info(m: string): void { this.log('info', m); }

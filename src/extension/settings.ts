@@ -18,6 +18,8 @@ export interface Settings {
   device: DeviceName;
   modelPath: string;
   debounceMs: number;
+  /** After showing drafts at the end of a line, compute the next completion as if draft 1 were accepted. */
+  prefetch: boolean;
   temperature: number;
   topP: number;
   workspaceNgrams: boolean;
@@ -35,7 +37,8 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   speculative: true,
   device: 'auto',
   modelPath: '',
-  debounceMs: 40,
+  debounceMs: 0,
+  prefetch: true,
   temperature: 0.8,
   topP: 0.95,
   workspaceNgrams: true,
@@ -54,6 +57,7 @@ export const SETTING_KEYS: Readonly<Record<keyof Settings, string>> = {
   device: 'device',
   modelPath: 'modelPath',
   debounceMs: 'debounceMs',
+  prefetch: 'prefetch',
   temperature: 'sampling.temperature',
   topP: 'sampling.topP',
   workspaceNgrams: 'ngram.workspace',
@@ -95,7 +99,7 @@ export function parseSettings(get: (key: string) => unknown): ParsedSettings {
   };
   const read = (field: keyof Settings) => get(SETTING_KEYS[field]);
 
-  const bool = (field: 'enable' | 'speculative' | 'workspaceNgrams') => {
+  const bool = (field: 'enable' | 'speculative' | 'workspaceNgrams' | 'prefetch') => {
     const v = read(field);
     if (v === undefined || v === null) return;
     if (typeof v === 'boolean') out[field] = v;
@@ -135,6 +139,7 @@ export function parseSettings(get: (key: string) => unknown): ParsedSettings {
     }
   }
   num('debounceMs', 0, 5000, true);
+  bool('prefetch');
   num('temperature', 0, 2, false);
   num('topP', 0, 1, false, true);
   bool('workspaceNgrams');

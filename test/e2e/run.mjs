@@ -390,6 +390,29 @@ scenario(5, 'Killing the inference process: the status bar shows the restart and
   });
 });
 
+/**
+ * Splits each sample's keystroke → ghost-text time at the provider call that produced the ghost text: the
+ * last provider call with items that ended before the ghost text appeared (wall clocks of the page and the
+ * extension host are the same machine's).
+ */
+function attributeLatency(samples, log) {
+  const calls = [];
+  for (const m of log.matchAll(/^(\S+) \[debug\] inline \w+ \S+ v\d+: (.+?) in ([\d.]+) ms/gm)) {
+    const end = Date.parse(m[1]);
+    const dur = Number(m[3]);
+    calls.push({ start: end - dur, end, dur, items: /items/.test(m[2]) && !/no items/.test(m[2]) });
+  }
+  for (const x of samples) {
+    const mine = calls.filter((c) => c.start >= x.keyEpoch - 2 && c.end <= x.ghostEpoch + 2);
+    x.providerCalls = mine.length;
+    const c = mine.filter((c) => c.items).pop();
+    if (!c) continue;
+    x.keyToProviderMs = Math.round(c.start - x.keyEpoch);
+    x.providerMs = Math.round(c.dur);
+    x.providerToGhostMs = Math.round(x.ghostEpoch - c.end);
+  }
+}
+
 scenario(6, `Latency in the real editor: keystroke → ghost text over >= ${SAMPLES} completions`, async (s, ctx) => {
   const { wb } = ctx;
   const samples = [];
@@ -427,7 +450,7 @@ scenario(6, `Latency in the real editor: keystroke → ghost text over >= ${SAMP
         r = await waitFor(async () => wb.page.evaluate((t0) => {
           const k = window.__sd.keys.find((x) => x.t >= t0);
           const g = k && window.__sd.ghost.find((x) => x.t >= k.t && x.text.trim());
-          return k && g ? { ms: g.t - k.t, text: g.text } : undefined;
+          return k && g ? { ms: g.t - k.t, text: g.text, keyEpoch: performance.timeOrigin + k.t, ghostEpoch: performance.timeOrigin + g.t } : undefined;
         }, tKey), { timeout: 15_000, interval: 20, what: 'ghost text' });
       } catch {
         misses.push(prompt);
@@ -437,6 +460,8 @@ scenario(6, `Latency in the real editor: keystroke → ghost text over >= ${SAMP
       samples.push({
         prompt,
         ms: Math.round(r.ms * 10) / 10,
+        keyEpoch: r.keyEpoch,
+        ghostEpoch: r.ghostEpoch,
         // the ghost text visible before Escape already continued with the measured keystroke:
         // the extension may serve this from its typed-as-suggested cache
         typedAsSuggested: before.startsWith(last),
@@ -448,6 +473,7 @@ scenario(6, `Latency in the real editor: keystroke → ghost text over >= ${SAMP
     s.screenshots.push(shot('6-latency'));
   });
   await s.step('write latency.json', async () => {
+    attributeLatency(samples, ctx.cs.findLogs(/Superdraft\.log$/).map((f) => readFileSync(f, 'utf8')).join('\n'));
     const all = stats(samples.map((x) => x.ms));
     const fresh = stats(samples.filter((x) => !x.typedAsSuggested).map((x) => x.ms));
     const report = {
@@ -458,6 +484,14 @@ scenario(6, `Latency in the real editor: keystroke → ghost text over >= ${SAMP
       settings: { strategy: ctx.cs.readSettings()['superdraft.strategy'] ?? 'superposed (default)', drafts: K, debounceMs: ctx.cs.readSettings()['superdraft.debounceMs'] ?? 'default' },
       load: loadavg().map((x) => Math.round(x * 100) / 100),
       completions: all,
+      // where the time went, from the extension's debug log ("inline automatic L:C vN: 3 items in X ms"):
+      // keystroke → VS Code calls the provider; inside the provider (debounce, request, engine); provider → ghost text
+      breakdown: {
+        keyToProviderMs: stats(samples.filter((x) => x.keyToProviderMs !== undefined).map((x) => x.keyToProviderMs)),
+        providerMs: stats(samples.filter((x) => x.providerMs !== undefined).map((x) => x.providerMs)),
+        providerToGhostMs: stats(samples.filter((x) => x.providerToGhostMs !== undefined).map((x) => x.providerToGhostMs)),
+        providerCallsPerKeystroke: stats(samples.filter((x) => x.providerCalls !== undefined).map((x) => x.providerCalls)),
+      },
       excludingTypedAsSuggested: fresh,
       misses: misses.length,
       missedPrompts: misses,

@@ -21,7 +21,8 @@ describe('parseSettings', () => {
         speculative: false,
         device: 'cpu',
         modelPath: '  /models/x  ',
-        debounceMs: 0,
+        debounceMs: 25,
+        prefetch: false,
         'sampling.temperature': 0.2,
         'sampling.topP': 1,
         'ngram.workspace': false,
@@ -39,7 +40,8 @@ describe('parseSettings', () => {
       speculative: false,
       device: 'cpu',
       modelPath: '/models/x',
-      debounceMs: 0,
+      debounceMs: 25,
+      prefetch: false,
       temperature: 0.2,
       topP: 1,
       workspaceNgrams: false,
@@ -60,6 +62,7 @@ describe('parseSettings', () => {
         enable: 'yes',
         languages: 'python',
         debounceMs: -1,
+        prefetch: 'always',
       }),
     );
     expect(r.settings).toEqual(DEFAULT_SETTINGS);
@@ -75,6 +78,7 @@ describe('parseSettings', () => {
         'superdraft.enable',
         'superdraft.languages',
         'superdraft.debounceMs',
+        'superdraft.prefetch',
       ].sort(),
     );
     const strat = r.problems.find((p) => p.key === 'superdraft.strategy')!;

@@ -1,0 +1,88 @@
+/**
+ * Small helper graphs that onnxruntime runs natively (vectorised) where JavaScript would loop over the vocabulary:
+ * log-sum-exp of many logit rows at once, for verification passes. The graphs are built here as ONNX protobuf
+ * bytes (a few dozen), so nothing model-specific and no extra file is involved.
+ */
+import * as ort from 'onnxruntime-node';
+
+// ---- a minimal protobuf writer (varints and length-delimited fields: all an ONNX graph of one node needs)
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  let v = BigInt(n);
+  if (v < 0n) v += 1n << 64n; // int64 two's complement
+  do {
+    let b = Number(v & 0x7fn);
+    v >>= 7n;
+    if (v > 0n) b |= 0x80;
+    out.push(b);
+  } while (v > 0n);
+  return out;
+}
+const fieldVarint = (field: number, n: number): number[] => [...varint((field << 3) | 0), ...varint(n)];
+const fieldBytes = (field: number, bytes: number[]): number[] => [...varint((field << 3) | 2), ...varint(bytes.length), ...bytes];
+const fieldString = (field: number, s: string): number[] => fieldBytes(field, [...Buffer.from(s, 'utf8')]);
+
+const FLOAT = 1;
+const ATTR_INT = 2;
+const ATTR_INTS = 7;
+
+/** ValueInfoProto of a float tensor whose dims are symbolic names. */
+function floatTensor(name: string, dims: string[]): number[] {
+  const shape = dims.flatMap((d) => fieldBytes(1, fieldString(2, d))); // TensorShapeProto.dim{dim_param}
+  const tensorType = [...fieldVarint(1, FLOAT), ...fieldBytes(2, shape)]; // TypeProto.Tensor
+  return [...fieldString(1, name), ...fieldBytes(2, fieldBytes(1, tensorType))]; // ValueInfoProto{name, type{tensor_type}}
+}
+
+function attrInts(name: string, values: number[]): number[] {
+  return [...fieldString(1, name), ...values.flatMap((v) => fieldVarint(8, v)), ...fieldVarint(20, ATTR_INTS)];
+}
+function attrInt(name: string, value: number): number[] {
+  return [...fieldString(1, name), ...fieldVarint(3, value), ...fieldVarint(20, ATTR_INT)];
+}
+
+/** ONNX model (opset 13): y[n] = log Σ_v exp(x[n, v]). */
+export function logSumExpModel(): Uint8Array {
+  const node = [
+    ...fieldString(1, 'x'),
+    ...fieldString(2, 'y'),
+    ...fieldString(3, 'lse'),
+    ...fieldString(4, 'ReduceLogSumExp'),
+    ...fieldBytes(5, attrInts('axes', [-1])),
+    ...fieldBytes(5, attrInt('keepdims', 0)),
+  ];
+  const graph = [
+    ...fieldBytes(1, node),
+    ...fieldString(2, 'superdraft_logsumexp'),
+    ...fieldBytes(11, floatTensor('x', ['rows', 'vocab'])),
+    ...fieldBytes(12, floatTensor('y', ['rows'])),
+  ];
+  const opset = [...fieldString(1, ''), ...fieldVarint(2, 13)];
+  return Uint8Array.from([...fieldVarint(1, 7), ...fieldString(2, 'superdraft'), ...fieldBytes(7, graph), ...fieldBytes(8, opset)]);
+}
+
+/** Log-sum-exp of logit rows, computed by onnxruntime on the CPU. */
+export class RowLogSumExp {
+  private constructor(private readonly session: ort.InferenceSession) {}
+
+  static async create(): Promise<RowLogSumExp> {
+    const session = await ort.InferenceSession.create(logSumExpModel(), {
+      executionProviders: ['cpu'],
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+    });
+    return new RowLogSumExp(session);
+  }
+
+  /** log Σ exp over each of `rows` rows of `vocab` logits (row-major, starting at row 0). */
+  async rows(logits: Float32Array, rows: number, vocab: number): Promise<Float32Array> {
+    const data = logits.length === rows * vocab ? logits : logits.subarray(0, rows * vocab);
+    const out = await this.session.run({ x: new ort.Tensor('float32', data, [rows, vocab]) });
+    return out.y!.data as Float32Array;
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}
