@@ -43,6 +43,7 @@ Common options:
   --model DIR      model directory (default: the embedded model, models/default)
   --device D       auto | cpu | cuda | dml | coreml | webgpu (default auto)
   --threads N      inference threads (default: onnxruntime's choice)
+  --no-verify      superposed: skip the verification pass (rank drafts by their search score)
   --json           print exactly one JSON object on stdout (progress stays on stderr)
   --verbose        engine logs on stderr
   -h, --help       help for a command: superdraft <command> --help
@@ -66,7 +67,7 @@ Options:
   --temperature T      sampling temperature (default 0.8)
   --top-p P            nucleus top-p (default 0.95)
   --seed N             sampling seed
-  --model, --device, --threads, --json, --verbose as for every command`,
+  --model, --device, --threads, --no-verify, --json, --verbose as for every command`,
   eval: `Usage: superdraft eval --cases FILE.jsonl [options]
 
 Runs each case {id, language, path, prefix, suffix, expected} (expected = rest of the cursor's line) and prints
@@ -83,7 +84,7 @@ Options:
   --no-speculative     disable speculative acceleration
   --seed N             base sampling seed (case i uses N + i; default 1)
   --details FILE       also write one JSON line per case (id, expected, drafts, latency) to FILE
-  --model, --device, --threads, --json, --verbose as for every command`,
+  --model, --device, --threads, --no-verify, --json, --verbose as for every command`,
   bench: `Usage: superdraft bench [options]
 
 Times every strategy on the committed prompt set (bench/prompts: real code, half with repetition from the context)
@@ -97,7 +98,7 @@ Options:
   --repeat N           timed runs per prompt and strategy (default 2)
   --max-tokens N       draft length (default 32)
   --limit N            first N prompts only
-  --model, --device, --threads, --json, --verbose as for every command`,
+  --model, --device, --threads, --no-verify, --json, --verbose as for every command`,
   demo: `Usage: superdraft demo [options]
 
 Loads the model (default: the embedded one) and prints each strategy's drafts and timing for the bundled example
@@ -107,7 +108,7 @@ Options:
   --file F             another example file; the cursor is at the marker <|cursor|> (removed before completing)
   -k K                 drafts for the multi-draft strategies (default 3)
   --max-tokens N       1..1024 (default 48)
-  --model, --device, --threads, --json, --verbose as for every command`,
+  --model, --device, --threads, --no-verify, --json, --verbose as for every command`,
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -117,6 +118,7 @@ type Flags = Record<string, string | boolean | undefined>;
 
 const COMMON = {
   model: { type: 'string' },
+  'no-verify': { type: 'boolean' },
   device: { type: 'string' },
   threads: { type: 'string' },
   json: { type: 'boolean' },
@@ -231,6 +233,7 @@ function engineOptions(flags: Flags): EngineOptions {
     modelDir: model,
     device,
     threads,
+    ...(flags['no-verify'] === true ? { superposed: { verify: false } } : {}),
     log: (level, message) => {
       if (verbose || level === 'error' || level === 'warn') process.stderr.write(`[${level}] ${message}\n`);
     },

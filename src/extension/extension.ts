@@ -35,7 +35,7 @@ export const Commands = {
 
 /** URI schemes that never get completions (output panes, SCM input, debug console...). */
 /** The prefetch waits this long so that the editor renders the drafts just returned before the engine is busy again. */
-const PREFETCH_DELAY_MS = 50;
+const PREFETCH_DELAY_MS = 100;
 const SKIP_SCHEMES = new Set(['output', 'debug', 'vscode-scm', 'comment', 'git', 'vscode-terminal', 'walkThroughSnippet', 'search-editor-body']);
 
 interface Result {

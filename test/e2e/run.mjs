@@ -48,6 +48,7 @@ const PY_FILE = 'inventory.py';
 const CYCLE_FILE = 'cycle.py';
 const PICKER_FILE = 'picker.py';
 const LATENCY_FILE = 'latency.py';
+const PREFETCH_FILE = 'prefetch.py';
 
 const WORKSPACE_FILES = {
   [TS_FILE]: `export interface Point {
@@ -88,6 +89,17 @@ def read_lines(path):
 
 
 `,
+  [PREFETCH_FILE]: `import os
+
+
+def list_files(root):
+    out = []
+    for name in os.listdir(root):
+        out.append(os.path.join(root, name))
+    return out
+
+
+`,
   [LATENCY_FILE]: `import math
 import os
 import sys
@@ -95,17 +107,23 @@ import sys
 `,
 };
 
-// Completion points for the latency scenario: a line prefix typed before the measured keystroke.
-const LATENCY_PROMPTS = [
+// Completion points for the latency scenario: a line prefix typed before the measured keystroke (its last
+// character). Two kinds alternate: after a block opener (":" at the end of a header: a multi-line block completion)
+// and mid-statement at the end of the line (a rest-of-line completion), the bulk of what typing triggers.
+const LATENCY_BLOCK_PROMPTS = [
   'def fibonacci(n):', 'def is_prime(n):', 'def factorial(n):', 'for i in range(10):', 'def read_file(path):',
   'class Stack:', 'def main():', 'if __name__ == "__main__":', 'def mean(values):', 'def reverse_string(s):',
-  'result = []', 'def gcd(a, b):', 'def clamp(x, lo, hi):', 'with open(path) as f:', 'def parse_args():',
-  'def count_words(text):', 'total = 0', 'def flatten(items):', 'def max_value(values):', 'class Point:',
-  'def distance(p, q):', 'def save_json(data, path):', 'def load_json(path):', 'def unique(items):', 'while True:',
-  'def to_upper(s):', 'def sum_list(values):', 'def chunks(items, n):', 'def merge(a, b):', 'class Node:',
-  'def binary_search(arr, x):', 'def is_even(n):', 'def square_root(x):', 'def word_count(path):', 'def average(xs):',
-  'def sort_by_key(items, key):', 'def main(argv):', 'def dot(a, b):', 'def normalize(v):', 'def transpose(m):',
+  'def gcd(a, b):', 'def clamp(x, lo, hi):', 'with open(path) as f:', 'def parse_args():', 'def count_words(text):',
+  'def flatten(items):', 'def max_value(values):', 'class Point:', 'def distance(p, q):', 'def save_json(data, path):',
 ];
+const LATENCY_LINE_PROMPTS = [
+  'result = [', 'total = sum(', 'name = os.path.basename(', 'words = text.split', 'values = [int(x) for x in',
+  'data = json.loads(', 'root = os.path.dirname(', 'count = len(', 'parts = line.strip', 'if len(items) >',
+  'path = os.path.join(', 'lines = f.read', 'x = math.sqrt(', 'print("total:",', 'keys = sorted(',
+  'n = int(', 'args = sys.argv', 'size = os.path.getsize(', 'first = items[', 'value = float(',
+];
+const LATENCY_PROMPTS = LATENCY_BLOCK_PROMPTS.flatMap((p, i) => [p, LATENCY_LINE_PROMPTS[i]]);
+const latencyKind = (prompt) => (prompt.endsWith(':') ? 'block' : 'line');
 
 // ------------------------------------------------------------------------------------------------ helpers
 /** Waits until the Superdraft status bar item says ready (model loaded). */
@@ -392,8 +410,8 @@ scenario(5, 'Killing the inference process: the status bar shows the restart and
 
 /**
  * Splits each sample's keystroke → ghost-text time at the provider call that produced the ghost text: the
- * last provider call with items that ended before the ghost text appeared (wall clocks of the page and the
- * extension host are the same machine's).
+ * first provider call with items after the keystroke that ended before the ghost text appeared (wall clocks of
+ * the page and the extension host are the same machine's).
  */
 function attributeLatency(samples, log) {
   const calls = [];
@@ -405,7 +423,7 @@ function attributeLatency(samples, log) {
   for (const x of samples) {
     const mine = calls.filter((c) => c.start >= x.keyEpoch - 2 && c.end <= x.ghostEpoch + 2);
     x.providerCalls = mine.length;
-    const c = mine.filter((c) => c.items).pop();
+    const c = mine.find((c) => c.items);
     if (!c) continue;
     x.keyToProviderMs = Math.round(c.start - x.keyEpoch);
     x.providerMs = Math.round(c.dur);
@@ -459,6 +477,7 @@ scenario(6, `Latency in the real editor: keystroke → ghost text over >= ${SAMP
       }
       samples.push({
         prompt,
+        kind: latencyKind(prompt),
         ms: Math.round(r.ms * 10) / 10,
         keyEpoch: r.keyEpoch,
         ghostEpoch: r.ghostEpoch,
@@ -493,14 +512,61 @@ scenario(6, `Latency in the real editor: keystroke → ghost text over >= ${SAMP
         providerCallsPerKeystroke: stats(samples.filter((x) => x.providerCalls !== undefined).map((x) => x.providerCalls)),
       },
       excludingTypedAsSuggested: fresh,
+      byKind: {
+        line: stats(samples.filter((x) => x.kind === 'line').map((x) => x.ms)),
+        block: stats(samples.filter((x) => x.kind === 'block').map((x) => x.ms)),
+        lineExcludingTypedAsSuggested: stats(samples.filter((x) => x.kind === 'line' && !x.typedAsSuggested).map((x) => x.ms)),
+        blockExcludingTypedAsSuggested: stats(samples.filter((x) => x.kind === 'block' && !x.typedAsSuggested).map((x) => x.ms)),
+      },
       misses: misses.length,
       missedPrompts: misses,
       samples,
     };
     writeFileSync(join(RESULTS, 'latency.json'), JSON.stringify(report, null, 2) + '\n');
     s.note(`latency over ${all.count} completions: p50 ${all.p50} ms, p95 ${all.p95} ms (min ${all.min}, max ${all.max}); misses ${misses.length}`);
+    const kinds = report.byKind;
+    s.note(`rest-of-line completions: p50 ${kinds.line.p50} ms, p95 ${kinds.line.p95} ms (${kinds.line.count}); block completions after a header: p50 ${kinds.block.p50} ms, p95 ${kinds.block.p95} ms (${kinds.block.count})`);
+    s.note(`not typed-as-suggested: p50 ${fresh.p50} ms, p95 ${fresh.p95} ms (${fresh.count}); keystroke → provider p50 ${report.breakdown.keyToProviderMs.p50} ms, provider p50 ${report.breakdown.providerMs.p50} ms, provider → ghost text p50 ${report.breakdown.providerToGhostMs.p50} ms`);
     ctx.latency = report;
     assert(samples.length >= SAMPLES, `only ${samples.length} of ${SAMPLES} keystrokes produced ghost text (${misses.length} misses)`);
+  });
+});
+
+scenario(7, 'Prefetch: Tab accepts draft 1 at the end of a line and the next drafts appear without a new model request', async (s, ctx) => {
+  const { cs, wb } = ctx;
+  const superdraftLog = () => cs.findLogs(/Superdraft\.log$/).map((f) => readFileSync(f, 'utf8')).join('\n');
+  const count = (re) => (superdraftLog().match(re) ?? []).length;
+  const PREFETCHED = /\[debug\] prefetch: \w+ k=\d+: [1-9]\d* drafts/g;
+  const REQUESTS = /\[debug\] (?!prefetch)\w+ k=\d+: \d+ drafts in/g;
+  let shown;
+  await s.step(`open ${PREFETCH_FILE}, type a line and get ghost text at its end`, async () => {
+    await waitReady(wb);
+    await wb.openFile(PREFETCH_FILE);
+    const before = count(PREFETCHED);
+    shown = await typeAndWaitGhost(wb, 'def count_files(root):\n    total = ');
+    s.note(`ghost text: ${JSON.stringify(shown.slice(0, 60))}`);
+    // the prefetch for "draft 1 accepted" runs in the background right after the drafts are shown
+    await waitFor(() => count(PREFETCHED) > before, { timeout: 20_000, what: 'a "prefetch:" line in the Superdraft log' });
+  });
+  await s.step('Tab accepts; the next ghost text comes from the cache', async () => {
+    const requests = count(REQUESTS);
+    const t0 = await wb.page.evaluate(() => performance.now());
+    await wb.page.keyboard.press('Tab');
+    const next = await waitFor(async () => wb.page.evaluate((t) => {
+      const k = window.__sd.keys.find((x) => x.t >= t && x.key === 'Tab');
+      const g = k && window.__sd.ghost.find((x) => x.t > k.t && x.text.trim());
+      return g ? { ms: g.t - k.t, text: g.text } : undefined;
+    }, t0), { timeout: 10_000, interval: 20, what: 'ghost text after accepting' });
+    s.note(`Tab → next ghost text in ${next.ms.toFixed(0)} ms: ${JSON.stringify(next.text.slice(0, 60))}`);
+    await sleep(500);
+    assert(count(REQUESTS) === requests, `a new model request ran after Tab (${count(REQUESTS) - requests}); the prefetched drafts were not used`);
+    await wb.screenshot(shot('7-after-accept'));
+    s.screenshots.push(shot('7-after-accept'));
+    await wb.page.keyboard.press('Escape');
+    await wb.save();
+    await sleep(300);
+    const saved = readWorkspaceFile(cs, PREFETCH_FILE);
+    assert(saved.includes(`total = ${ghostLines(shown)[0].trim()}`), `the saved file lacks the accepted draft ${JSON.stringify(shown)}`);
   });
 });
 
