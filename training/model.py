@@ -47,6 +47,26 @@ def rotate_half(x):
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
+class _ReshapeKeep(torch.autograd.Function):
+    """Reshape whose ONNX form is one Reshape with a constant shape, using ONNX's 0 = "keep this input dimension".
+    A plain .view(B, S, ...) on traced sizes exports as Shape/Gather/Unsqueeze/Concat chains in every layer, and
+    each of those tiny nodes costs a kernel launch per decode step."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        dims = [x.shape[i] if d == 0 else d for i, d in enumerate(shape)]
+        return x.reshape(dims)
+
+    @staticmethod
+    def symbolic(g, x, shape):
+        return g.op("Reshape", x, g.op("Constant", value_t=torch.tensor(list(shape), dtype=torch.int64)))
+
+
+def reshape_keep(x, *shape):
+    """x.reshape(shape) where 0 keeps the input's dimension at that index (as in ONNX Reshape) and -1 is inferred."""
+    return _ReshapeKeep.apply(x, tuple(shape))
+
+
 class Attention(nn.Module):
     def __init__(self, c: Config):
         super().__init__()
@@ -83,6 +103,30 @@ class Attention(nn.Module):
         return self.o_proj(y), present
 
 
+    def forward_export(self, x, cos, sin, mask, past_k, past_v):
+        """The same attention as forward(), written for a lean ONNX graph: constant-shape reshapes, rotate-half on
+        the known head size, and grouped-query attention without materialising repeated K/V (the query heads of a
+        group are stacked along the sequence axis instead, so each K/V head is read once). mask: [B, 1, S, T]."""
+        nh, nkv, hd = self.nh, self.nkv, self.hd
+        rep = nh // nkv
+        half = hd // 2
+        q = reshape_keep(self.q_proj(x), 0, -1, nh, hd).transpose(1, 2)     # [B, nh, S, hd]
+        k = reshape_keep(self.k_proj(x), 0, -1, nkv, hd).transpose(1, 2)    # [B, nkv, S, hd]
+        v = reshape_keep(self.v_proj(x), 0, -1, nkv, hd).transpose(1, 2)
+        q = q * cos + torch.cat((-q[..., half:], q[..., :half]), dim=-1) * sin
+        k = k * cos + torch.cat((-k[..., half:], k[..., :half]), dim=-1) * sin
+        k = torch.cat([past_k, k], dim=2)
+        v = torch.cat([past_v, v], dim=2)
+        present = (k, v)
+        qg = reshape_keep(q, 0, nkv, -1, hd)                                  # [B, nkv, rep*S, hd]
+        att = torch.matmul(qg, k.transpose(-1, -2)) * (1.0 / math.sqrt(hd))  # [B, nkv, rep*S, T]
+        att = att + (mask.repeat(1, 1, rep, 1) if rep > 1 else mask)
+        att = torch.softmax(att, dim=-1)
+        y = reshape_keep(torch.matmul(att, v), 0, nh, -1, hd)                # [B, nh, S, hd]
+        y = reshape_keep(y.transpose(1, 2), 0, -1, nh * hd)
+        return self.o_proj(y), present
+
+
 class MLP(nn.Module):
     def __init__(self, c: Config):
         super().__init__()
@@ -102,8 +146,9 @@ class Block(nn.Module):
         self.post_attention_layernorm = RMSNorm(c.hidden_size, c.rms_norm_eps)
         self.mlp = MLP(c)
 
-    def forward(self, x, cos, sin, mask, past_k=None, past_v=None):
-        h, present = self.self_attn(self.input_layernorm(x), cos, sin, mask, past_k, past_v)
+    def forward(self, x, cos, sin, mask, past_k=None, past_v=None, export=False):
+        attn = self.self_attn.forward_export if export else self.self_attn
+        h, present = attn(self.input_layernorm(x), cos, sin, mask, past_k, past_v)
         x = x + h
         x = x + self.mlp(self.post_attention_layernorm(x))
         return x, present
@@ -165,7 +210,7 @@ class Model(nn.Module):
         mask = torch.zeros(keep.shape, dtype=torch.float32).masked_fill(~keep, -1e9)
         presents = []
         for i, layer in enumerate(self.layers):
-            x, present = layer(x, cos, sin, mask, past[i][0], past[i][1])
+            x, present = layer(x, cos, sin, mask, past[i][0], past[i][1], export=True)
             presents.append(present)
         x = self.norm(x)
         # 2-D F.linear exports as Gemm(transB=1) on the embedding initializer itself, so the tied weight is stored
