@@ -606,6 +606,9 @@ async function cmdBench(flags: Flags): Promise<number> {
   }
   let identical = 0;
   let identicalOf = 0;
+  // superposed ÷ greedy on the same prompt, timed back to back: robust to load changing during the run
+  const pairedRatios: number[] = [];
+  let lastGreedyMs = NaN;
   const greedyText = new Map<string, string>();
   const kv = { cold: [] as number[], typed: [] as number[], coldPrefill: [] as number[], typedPrefill: [] as number[], reused: [] as number[] };
   let seed = 1;
@@ -646,7 +649,11 @@ async function cmdBench(flags: Flags): Promise<number> {
             s.tokens += tokens;
             s.requests += runs;
           }
-          if (c.name === 'greedy') greedyText.set(`${pi}`, text);
+          if (c.name === 'greedy') {
+            greedyText.set(`${pi}`, text);
+            lastGreedyMs = ms;
+          }
+          if (c.name === 'superposed_k4') pairedRatios.push(ms / lastGreedyMs);
           if (c.name === 'greedy_speculative') {
             identicalOf++;
             if (greedyText.get(`${pi}`) === text) identical++;
@@ -674,6 +681,7 @@ async function cmdBench(flags: Flags): Promise<number> {
     strategies_on_repetition_prompts: Object.fromEntries(configs.map((c) => [c.name, summary(statsRep[c.name])])),
     ratios: {
       superposed_k4_over_greedy: round(med('superposed_k4') / med('greedy')),
+      superposed_k4_over_greedy_paired_median: round(percentile(pairedRatios, 0.5)),
       sequential_nucleus_x4_over_superposed_k4: round(med('sampling_k1_x4_sequential') / med('superposed_k4')),
       batched_nucleus_k4_over_superposed_k4: round(med('sampling_k4_batched') / med('superposed_k4')),
       speculative_speedup_tokens_per_s: round(tps('greedy_speculative') / Math.max(1e-9, tps('greedy'))),

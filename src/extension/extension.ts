@@ -96,6 +96,8 @@ class Superdraft implements PanelHost, vscode.Disposable {
   private lastEditor: vscode.TextEditor | undefined;
   private shown: ShownList | undefined;
   private prefetchCts: vscode.CancellationTokenSource | undefined;
+  /** The extension host's own work (context, cache) for the latest request, for the debug log. */
+  private lastHostMs = 0;
   private thinking = 0;
   private reportedProblems = new Set<string>();
   private accepted = 0;
@@ -393,6 +395,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
   }
 
   private recordHostMs(ms: number): void {
+    this.lastHostMs = ms;
     this.hostMs.push(ms);
     if (this.hostMs.length > 200) this.hostMs.shift();
   }
@@ -408,12 +411,14 @@ class Superdraft implements PanelHost, vscode.Disposable {
   ): Promise<vscode.InlineCompletionList | undefined> {
     const t0 = performance.now();
     const before = { cached: this.cache.hits };
+    this.lastHostMs = NaN;
     const list = await this.provideInlineCompletionItems(doc, pos, context, token);
     if (this.logger.enabled('debug')) {
       const how = token.isCancellationRequested ? 'cancelled' : list ? `${list.items.length} items` : 'no items';
       const src = this.cache.hits > before.cached ? ', from cache' : '';
       const kind = context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic ? 'automatic' : 'invoked';
-      this.logger.debug(`inline ${kind} ${pos.line + 1}:${pos.character + 1} v${doc.version}: ${how} in ${(performance.now() - t0).toFixed(1)} ms${src}${context.selectedCompletionInfo ? ', suggest widget' : ''}`);
+      const host = Number.isNaN(this.lastHostMs) ? '' : `, host ${this.lastHostMs.toFixed(2)} ms`;
+      this.logger.debug(`inline ${kind} ${pos.line + 1}:${pos.character + 1} v${doc.version}: ${how} in ${(performance.now() - t0).toFixed(1)} ms${src}${host}${context.selectedCompletionInfo ? ', suggest widget' : ''}`);
     }
     return list;
   }

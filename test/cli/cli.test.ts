@@ -177,7 +177,7 @@ describe('JSON output on the embedded model', () => {
       expect(st.tokens_per_s, name).toBeGreaterThan(0);
     }
     expect(obj.strategies.sampling_k1_x4_sequential.requests).toBe(4);
-    for (const key of ['superposed_k4_over_greedy', 'sequential_nucleus_x4_over_superposed_k4', 'batched_nucleus_k4_over_superposed_k4', 'speculative_speedup_tokens_per_s', 'typed_char_over_cold_request']) {
+    for (const key of ['superposed_k4_over_greedy', 'superposed_k4_over_greedy_paired_median', 'sequential_nucleus_x4_over_superposed_k4', 'batched_nucleus_k4_over_superposed_k4', 'speculative_speedup_tokens_per_s', 'typed_char_over_cold_request']) {
       expect(obj.ratios[key], key).toBeGreaterThan(0);
     }
     // lossless acceleration: the accelerated greedy draft equals plain greedy
