@@ -342,6 +342,8 @@ class Superdraft implements PanelHost, vscode.Disposable {
     if (this.client.state !== 'ready' || token.isCancellationRequested) return undefined;
     const fg = !opts.background;
     if (fg) {
+      // The engine runs one request at a time: a prefetch (in any document) must not delay what the user waits for.
+      this.prefetchCts?.cancel();
       this.thinking++;
       this.refreshStatus();
       this.panel?.status('thinking');
