@@ -606,7 +606,7 @@ async function cmdBench(flags: Flags): Promise<number> {
   }
   let identical = 0;
   let identicalOf = 0;
-  // superposed ÷ greedy on the same prompt, timed back to back: robust to load changing during the run
+  // superposed ÷ greedy on the same prompt in the same round: robust to load changing during the run
   const pairedRatios: number[] = [];
   let lastGreedyMs = NaN;
   const greedyText = new Map<string, string>();

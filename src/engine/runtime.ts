@@ -200,7 +200,9 @@ export class ModelRuntime {
         this.lseOp ??= RowLogSumExp.create();
         return await (await this.lseOp).rows(logits, rows, vocab);
       } catch {
+        const failed = this.lseOp;
         this.lseOp = null; // not available here: JavaScript from now on
+        void failed?.then((o) => o.dispose()).catch(() => undefined);
       }
     }
     const out = new Float64Array(rows);

@@ -85,6 +85,11 @@ export class PrefixCache {
     if (this.entries.length > this.capacity) this.entries.splice(0, this.entries.length - this.capacity);
   }
 
+  /** True when an entry for exactly this request exists (no statistics, no LRU update). */
+  has(key: string, prefix: string, offset: number): boolean {
+    return this.entries.some((e) => e.key === key && e.offset === offset && e.prefix === prefix);
+  }
+
   lookup(key: string, prefix: string, offset: number): CacheHit | undefined {
     for (let i = this.entries.length - 1; i >= 0; i--) {
       const e = this.entries[i]!;

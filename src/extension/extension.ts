@@ -33,9 +33,9 @@ export const Commands = {
   reindex: 'superdraft.reindexWorkspace',
 } as const;
 
-/** URI schemes that never get completions (output panes, SCM input, debug console...). */
 /** The prefetch waits this long so that the editor renders the drafts just returned before the engine is busy again. */
 const PREFETCH_DELAY_MS = 100;
+/** URI schemes that never get completions (output panes, SCM input, debug console...). */
 const SKIP_SCHEMES = new Set(['output', 'debug', 'vscode-scm', 'comment', 'git', 'vscode-terminal', 'walkThroughSnippet', 'search-editor-body']);
 
 interface Result {
@@ -95,7 +95,11 @@ class Superdraft implements PanelHost, vscode.Disposable {
   private viewSeq = 0;
   private lastEditor: vscode.TextEditor | undefined;
   private shown: ShownList | undefined;
-  private prefetchCts: vscode.CancellationTokenSource | undefined;
+  /** Prefetches in flight (a foreground request cancels them all). */
+  private readonly prefetchCts = new Set<vscode.CancellationTokenSource>();
+  private prefetchTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The prefetch request in flight: what it computes and when it is done. */
+  private prefetching: { key: string; prefix: string; offset: number; done: Promise<void> } | undefined;
   /** The extension host's own work (context, cache) for the latest request, for the debug log. */
   private lastHostMs = 0;
   private thinking = 0;
@@ -312,12 +316,27 @@ class Superdraft implements PanelHost, vscode.Disposable {
     const strategy = opts.strategy ?? this.settings.strategy;
     const virtualOffset = opts.insert ? opts.insert.start + opts.insert.text.length : offset;
     const key = `${doc.uri.toString()}\u0000${this.paramsSignature(strategy)}\u0000${ctx.suffix}`;
-    if (opts.useCache) {
+    const fromCache = () => {
       const hit = this.cache.lookup(key, ctx.prefix, virtualOffset);
+      if (!hit) return undefined;
+      this.logger.debug(`cache hit (${hit.typed} typed chars): ${hit.drafts.length} drafts`);
+      return { drafts: hit.drafts, strategy, ms: 0, cached: true, lineSuffix: ctx.lineSuffix, offset };
+    };
+    if (opts.useCache) {
+      const hit = fromCache();
       if (hit) {
         this.recordHostMs(performance.now() - t0);
-        this.logger.debug(`cache hit (${hit.typed} typed chars): ${hit.drafts.length} drafts`);
-        return { drafts: hit.drafts, strategy, ms: 0, cached: true, lineSuffix: ctx.lineSuffix, offset };
+        return hit;
+      }
+      // A prefetch computing exactly this position is under way (Tab pressed right after the drafts appeared):
+      // wait for it instead of cancelling it and starting over.
+      const p = this.prefetching;
+      if (p && p.key === key && p.offset === virtualOffset && p.prefix.endsWith(ctx.prefix)) {
+        this.recordHostMs(performance.now() - t0);
+        await Promise.race([p.done, new Promise<void>((r) => token.onCancellationRequested(() => r()))]);
+        if (token.isCancellationRequested) return undefined;
+        const hit2 = fromCache();
+        if (hit2) return hit2;
       }
     }
     const s = this.settings;
@@ -335,7 +354,13 @@ class Superdraft implements PanelHost, vscode.Disposable {
       temperature: s.temperature,
       topP: s.topP,
     };
-    this.recordHostMs(performance.now() - t0);
+    if (opts.background) {
+      // Already computed, or being computed (the user typed part of the draft that started this prefetch).
+      const p = this.prefetching;
+      if (this.cache.has(key, ctx.prefix, virtualOffset) || (p && p.key === key && p.offset === virtualOffset && p.prefix === ctx.prefix)) return undefined;
+    } else {
+      this.recordHostMs(performance.now() - t0);
+    }
     if (opts.debounce && !(await delay(s.debounceMs, token))) return undefined;
     // Typed while the model is loading: answer once it is ready (unless the request is cancelled meanwhile).
     if (this.client.state === 'starting' && !(await this.untilReady(token))) return undefined;
@@ -343,14 +368,23 @@ class Superdraft implements PanelHost, vscode.Disposable {
     const fg = !opts.background;
     if (fg) {
       // The engine runs one request at a time: a prefetch (in any document) must not delay what the user waits for.
-      this.prefetchCts?.cancel();
+      for (const c of this.prefetchCts) c.cancel();
       this.thinking++;
       this.refreshStatus();
       this.panel?.status('thinking');
     }
     const t1 = performance.now();
     try {
-      const res = await this.client.complete(req, token, opts.supersede ? doc.uri.toString() : undefined);
+      const pending = this.client.complete(req, token, opts.supersede ? doc.uri.toString() : undefined);
+      if (!fg) {
+        const done = pending.then(() => undefined, () => undefined);
+        const me = { key, prefix: ctx.prefix, offset: virtualOffset, done };
+        this.prefetching = me;
+        void done.then(() => {
+          if (this.prefetching === me) this.prefetching = undefined;
+        });
+      }
+      const res = await pending;
       const ms = performance.now() - t1;
       const drafts = dedupeDrafts(res.drafts);
       this.cache.put({ key, prefix: ctx.prefix, offset: virtualOffset, drafts, strategy, ms });
@@ -477,7 +511,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
       items.push(item);
     }
     if (!items.length) return undefined;
-    if (!res.cached && !sel && context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic) this.schedulePrefetch(doc, pos, res);
+    if (!sel && context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic) this.schedulePrefetch(doc, pos, res);
     this.shown = { uri: doc.uri.toString(), version: doc.version, offset: res.offset, signature: listSig, result: res, listId };
     if (!same) this.panel?.shown(res.drafts[0]!.strategy, 1);
     if (this.panel?.visible && !this.compareActive) this.showDraftsInPanel(doc, pos, res);
@@ -488,22 +522,27 @@ class Superdraft implements PanelHost, vscode.Disposable {
    * Prefetch (as Copilot's speculative requests do): with the cursor at the end of a line, the first draft is
    * what the user most likely accepts or types next, so compute the completion that follows it now, in the
    * background, into the prefix cache. Accepting or typing the draft then shows the next drafts with no wait.
-   * Runs only while nothing else is asked of the engine: the next provider request supersedes (cancels) it.
+   * Runs only while nothing else is asked of the engine: any foreground request cancels it, and so does an edit
+   * other than typing the draft. Also scheduled for drafts served from the cache (typed-as-suggested), where it
+   * is skipped when that target is already cached or being computed.
    */
   private schedulePrefetch(doc: vscode.TextDocument, pos: vscode.Position, res: Result & { lineSuffix: string; offset: number }): void {
     if (!this.settings.prefetch || res.lineSuffix.trim() !== '') return;
-    const first = res.drafts[0]?.text;
-    if (!first || !first.trim()) return;
+    const draft = res.drafts[0]?.text;
+    if (!draft || !draft.trim()) return;
+    // What accepting it inserts: VS Code writes line breaks in the document's own form.
+    const first = draft.replace(/\r?\n/g, doc.eol === vscode.EndOfLine.CRLF ? '\r\n' : '\n');
     const version = doc.version;
     const uri = doc.uri.toString();
-    setTimeout(() => {
+    if (this.prefetchTimer) clearTimeout(this.prefetchTimer);
+    this.prefetchTimer = setTimeout(() => {
+      this.prefetchTimer = undefined;
       // Typed or moved since: the provider's next request covers it.
       if (doc.isClosed || doc.version !== version || (this.providerInflight.get(uri) ?? 0) > 0) return;
       const ed = vscode.window.activeTextEditor;
       if (!ed || ed.document !== doc || !ed.selection.active.isEqual(pos)) return;
-      this.prefetchCts?.cancel();
-      this.prefetchCts?.dispose();
-      const cts = (this.prefetchCts = new vscode.CancellationTokenSource());
+      const cts = new vscode.CancellationTokenSource();
+      this.prefetchCts.add(cts);
       // Typing the prefetched draft (insertions at the cursor that spell it) keeps it useful; any other edit
       // makes it stale.
       let typed = '';
@@ -517,14 +556,14 @@ class Superdraft implements PanelHost, vscode.Disposable {
       this.draftsAt(doc, pos, cts.token, {
         debounce: false,
         useCache: false,
-        supersede: true,
+        supersede: false, // cancelled through prefetchCts (edits, and any foreground request)
         insert: { start: res.offset, text: first },
         background: true,
       })
         .catch(() => undefined)
         .finally(() => {
           sub.dispose();
-          if (this.prefetchCts === cts) this.prefetchCts = undefined;
+          this.prefetchCts.delete(cts);
           cts.dispose();
         });
     }, PREFETCH_DELAY_MS);
@@ -871,6 +910,8 @@ class Superdraft implements PanelHost, vscode.Disposable {
 
   dispose(): void {
     this.disposing = true;
+    if (this.prefetchTimer) clearTimeout(this.prefetchTimer);
+    for (const c of this.prefetchCts) c.cancel();
     this.panel?.dispose();
     for (const d of this.disposables.splice(0)) d.dispose();
   }

@@ -43,6 +43,23 @@ describe('PrefixCache', () => {
     expect(hit.drafts.map((x) => x.text)).toEqual(['return x', 'pass']);
   });
 
+  it('serves a prefetched completion (as if draft 1 were accepted) once the draft is typed, before the older entry', () => {
+    const c = new PrefixCache();
+    c.put(entry('x = ', 4, ranked('compute(1)', 'compute(2)')));
+    // the prefetch: prefix + draft 1, at the offset after it
+    c.put(entry('x = compute(1)', 14, ranked('\ny = x + 1')));
+    expect(c.has('doc', 'x = compute(1)', 14)).toBe(true);
+    expect(c.has('doc', 'x = compute(1)', 13)).toBe(false);
+    expect(c.has('other', 'x = compute(1)', 14)).toBe(false);
+    const hit = c.lookup('doc', 'x = compute(1)', 14)!;
+    expect(hit.typed).toBe(0);
+    expect(hit.drafts.map((x) => x.text)).toEqual(['\ny = x + 1']);
+    // has() neither counts nor reorders
+    const before = { hits: c.hits, misses: c.misses };
+    c.has('doc', 'nothing', 1);
+    expect({ hits: c.hits, misses: c.misses }).toEqual(before);
+  });
+
   it('serves typing-as-suggested: the rest of drafts consistent with the typed text', () => {
     const c = new PrefixCache();
     c.put(entry('def f(x):\n    ', 15, ranked('return x + 1', 'pass', 'return None')));

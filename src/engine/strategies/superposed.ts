@@ -186,6 +186,7 @@ async function verify(ctx: DecodeContext, drafts: DraftState[], cutBelow: number
         }
       }
       if (cut >= 0) break;
+      d.lps[j] = lp;
       total += lp;
     }
     if (cut > 0) {
