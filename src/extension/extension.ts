@@ -316,6 +316,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
     const strategy = opts.strategy ?? this.settings.strategy;
     const virtualOffset = opts.insert ? opts.insert.start + opts.insert.text.length : offset;
     const key = `${doc.uri.toString()}\u0000${this.paramsSignature(strategy)}\u0000${ctx.suffix}`;
+    let hostMs: number | undefined;
     const fromCache = () => {
       const hit = this.cache.lookup(key, ctx.prefix, virtualOffset);
       if (!hit) return undefined;
@@ -332,11 +333,16 @@ class Superdraft implements PanelHost, vscode.Disposable {
       // wait for it instead of cancelling it and starting over.
       const p = this.prefetching;
       if (p && p.key === key && p.offset === virtualOffset && p.prefix.endsWith(ctx.prefix)) {
-        this.recordHostMs(performance.now() - t0);
-        await Promise.race([p.done, new Promise<void>((r) => token.onCancellationRequested(() => r()))]);
+        hostMs = performance.now() - t0; // the wait below is not the host's own work
+        let sub: vscode.Disposable | undefined;
+        await Promise.race([p.done, new Promise<void>((r) => (sub = token.onCancellationRequested(() => r())))]);
+        sub?.dispose();
         if (token.isCancellationRequested) return undefined;
         const hit2 = fromCache();
-        if (hit2) return hit2;
+        if (hit2) {
+          this.recordHostMs(hostMs);
+          return hit2;
+        }
       }
     }
     const s = this.settings;
@@ -359,7 +365,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
       const p = this.prefetching;
       if (this.cache.has(key, ctx.prefix, virtualOffset) || (p && p.key === key && p.offset === virtualOffset && p.prefix === ctx.prefix)) return undefined;
     } else {
-      this.recordHostMs(performance.now() - t0);
+      this.recordHostMs(hostMs ?? performance.now() - t0);
     }
     if (opts.debounce && !(await delay(s.debounceMs, token))) return undefined;
     // Typed while the model is loading: answer once it is ready (unless the request is cancelled meanwhile).
