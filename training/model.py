@@ -42,8 +42,9 @@ class RMSNorm(nn.Module):
         return (xf * self.weight).to(x.dtype)
 
 
-def rotate_half(x):
-    half = x.shape[-1] // 2
+def rotate_half(x, half=None):
+    """RoPE's rotation; pass `half` (head_dim // 2) as a constant to keep shape arithmetic out of an exported graph."""
+    half = x.shape[-1] // 2 if half is None else half
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
@@ -113,8 +114,8 @@ class Attention(nn.Module):
         q = reshape_keep(self.q_proj(x), 0, -1, nh, hd).transpose(1, 2)     # [B, nh, S, hd]
         k = reshape_keep(self.k_proj(x), 0, -1, nkv, hd).transpose(1, 2)    # [B, nkv, S, hd]
         v = reshape_keep(self.v_proj(x), 0, -1, nkv, hd).transpose(1, 2)
-        q = q * cos + torch.cat((-q[..., half:], q[..., :half]), dim=-1) * sin
-        k = k * cos + torch.cat((-k[..., half:], k[..., :half]), dim=-1) * sin
+        q = q * cos + rotate_half(q, half) * sin
+        k = k * cos + rotate_half(k, half) * sin
         k = torch.cat([past_k, k], dim=2)
         v = torch.cat([past_v, v], dim=2)
         present = (k, v)

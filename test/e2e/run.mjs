@@ -138,6 +138,11 @@ async function superdraftStatus(wb) {
   return (await wb.statusBarTexts()).find((s) => /superdraft/i.test(s)) ?? '(no Superdraft status bar item)';
 }
 
+/** The Superdraft output channel's log (all sessions of this run). */
+function superdraftLog(cs) {
+  return cs.findLogs(/Superdraft\.log$/).map((f) => readFileSync(f, 'utf8')).join('\n');
+}
+
 function readWorkspaceFile(cs, name) {
   return readFileSync(join(cs.workspace, name), 'utf8');
 }
@@ -203,7 +208,7 @@ scenario(1, 'The packaged .vsix installs; TypeScript and Python files get ghost 
     s.note(`status bar: ${await waitReady(wb)}`);
   });
   await s.step('the embedded model is the one loaded', async () => {
-    const log = cs.findLogs(/Superdraft\.log$/).map((f) => readFileSync(f, 'utf8')).join('\n');
+    const log = superdraftLog(cs);
     const m = /model (.+?) ready on (\S+)/.exec(log);
     assert(m, `the Superdraft log has no "model … ready on …" line:\n${log.slice(-2000)}`);
     s.note(`log: model ${m[1]} ready on ${m[2]}`);
@@ -394,7 +399,7 @@ scenario(5, 'Killing the inference process: the status bar shows the restart and
     const procs = cs.findProcesses(/dist\/server\.js/);
     assert(procs.length === 1 && procs[0].pid !== victim.pid, `expected a new inference process, found ${JSON.stringify(procs)}`);
     s.note(`new inference process pid ${procs[0].pid}`);
-    const log = cs.findLogs(/Superdraft\.log$/).map((f) => readFileSync(f, 'utf8')).join('\n');
+    const log = superdraftLog(cs);
     assert(/stopped unexpectedly|restart/i.test(log), 'the Superdraft log does not mention the restart');
   });
   await s.step('completions come back', async () => {
@@ -494,7 +499,7 @@ scenario(6, `Latency in the real editor: keystroke → ghost text over >= ${SAMP
     s.screenshots.push(shot('6-latency'));
   });
   await s.step('write latency.json', async () => {
-    attributeLatency(samples, ctx.cs.findLogs(/Superdraft\.log$/).map((f) => readFileSync(f, 'utf8')).join('\n'));
+    attributeLatency(samples, superdraftLog(ctx.cs));
     const all = stats(samples.map((x) => x.ms));
     const fresh = stats(samples.filter((x) => !x.typedAsSuggested).map((x) => x.ms));
     const report = {
@@ -539,8 +544,7 @@ scenario(6, `Latency in the real editor: keystroke → ghost text over >= ${SAMP
 scenario(7, 'Prefetch: Tab accepts draft 1 at the end of a line and the next drafts appear without a new model request', async (s, ctx) => {
   // Needs superdraft.prefetch on (the default): with SUPERDRAFT_E2E_SETTINGS turning it off, leave 7 out (--only).
   const { cs, wb } = ctx;
-  const superdraftLog = () => cs.findLogs(/Superdraft\.log$/).map((f) => readFileSync(f, 'utf8')).join('\n');
-  const count = (re) => (superdraftLog().match(re) ?? []).length;
+  const count = (re) => (superdraftLog(cs).match(re) ?? []).length;
   const PREFETCHED = /\[debug\] prefetch: \w+ k=\d+: [1-9]\d* drafts/g;
   const REQUESTS = /\[debug\] (?!prefetch)\w+ k=\d+: \d+ drafts in/g;
   const FROM_CACHE = /\[debug\] inline \w+ \S+ v\d+: [1-9]\d* items in [\d.]+ ms, from cache/g;
@@ -582,9 +586,8 @@ scenario(7, 'Prefetch: Tab accepts draft 1 at the end of a line and the next dra
 
 scenario(8, 'With the suggest widget open, the ghost text extends the selected item (selectedCompletionInfo)', async (s, ctx) => {
   const { cs, wb } = ctx;
-  const superdraftLog = () => cs.findLogs(/Superdraft\.log$/).map((f) => readFileSync(f, 'utf8')).join('\n');
   const WIDGET = /\[debug\] inline \w+ \S+ v\d+: [1-9]\d* items in [\d.]+ ms.*, suggest widget/g;
-  const count = () => (superdraftLog().match(WIDGET) ?? []).length;
+  const count = () => (superdraftLog(cs).match(WIDGET) ?? []).length;
   const typed = 'const d2 = dist';
   await s.step('word-based suggestions on (the suite turns them off), without a reload', async () => {
     await waitReady(wb);
