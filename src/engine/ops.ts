@@ -5,7 +5,7 @@
  */
 import * as ort from 'onnxruntime-node';
 
-// ---- a minimal protobuf writer (varints and length-delimited fields: all an ONNX graph of one node needs)
+// ---- a minimal protobuf writer (varints and length-delimited fields: all a small ONNX graph needs)
 
 function varint(n: number): number[] {
   const out: number[] = [];
@@ -24,13 +24,15 @@ const fieldBytes = (field: number, bytes: number[]): number[] => [...varint((fie
 const fieldString = (field: number, s: string): number[] => fieldBytes(field, [...Buffer.from(s, 'utf8')]);
 
 const FLOAT = 1;
+const INT64 = 7;
 const ATTR_INT = 2;
+const ATTR_TENSOR = 4;
 const ATTR_INTS = 7;
 
-/** ValueInfoProto of a float tensor whose dims are symbolic names. */
-function floatTensor(name: string, dims: string[]): number[] {
+/** ValueInfoProto of a tensor whose dims are symbolic names. */
+function tensorInfo(name: string, elemType: number, dims: string[]): number[] {
   const shape = dims.flatMap((d) => fieldBytes(1, fieldString(2, d))); // TensorShapeProto.dim{dim_param}
-  const tensorType = [...fieldVarint(1, FLOAT), ...fieldBytes(2, shape)]; // TypeProto.Tensor
+  const tensorType = [...fieldVarint(1, elemType), ...fieldBytes(2, shape)]; // TypeProto.Tensor
   return [...fieldString(1, name), ...fieldBytes(2, fieldBytes(1, tensorType))]; // ValueInfoProto{name, type{tensor_type}}
 }
 
@@ -40,22 +42,44 @@ function attrInts(name: string, values: number[]): number[] {
 function attrInt(name: string, value: number): number[] {
   return [...fieldString(1, name), ...fieldVarint(3, value), ...fieldVarint(20, ATTR_INT)];
 }
+/** A 1-D int64 TensorProto attribute (for a Constant node). */
+function attrInt64Tensor(name: string, values: number[]): number[] {
+  const tensor = [...fieldVarint(1, values.length), ...fieldVarint(2, INT64), ...values.flatMap((v) => fieldVarint(7, v))];
+  return [...fieldString(1, name), ...fieldBytes(5, tensor), ...fieldVarint(20, ATTR_TENSOR)];
+}
 
-/** ONNX model (opset 13): y[n] = log Σ_v exp(x[n, v]). */
+/** NodeProto: inputs, outputs, op type (default domain), attributes. */
+function node(inputs: string[], outputs: string[], op: string, attrs: number[][] = []): number[] {
+  return [
+    ...inputs.flatMap((i) => fieldString(1, i)),
+    ...outputs.flatMap((o) => fieldString(2, o)),
+    ...fieldString(3, `${op}_${outputs[0]}`),
+    ...fieldString(4, op),
+    ...attrs.flatMap((a) => fieldBytes(5, a)),
+  ];
+}
+
+/**
+ * ONNX model (opset 13): y[n] = log Σ_v exp(x[n, v]), as m + log Σ exp(x − m) with m the row maximum. Written out
+ * of elementwise nodes on purpose: onnxruntime vectorises Exp and the reductions, while its ReduceLogSumExp kernel
+ * does not (124 rows × 8192: 0.5 ms against 4.6 ms here).
+ */
 export function logSumExpModel(): Uint8Array {
-  const node = [
-    ...fieldString(1, 'x'),
-    ...fieldString(2, 'y'),
-    ...fieldString(3, 'lse'),
-    ...fieldString(4, 'ReduceLogSumExp'),
-    ...fieldBytes(5, attrInts('axes', [-1])),
-    ...fieldBytes(5, attrInt('keepdims', 0)),
+  const nodes = [
+    node([], ['axes'], 'Constant', [attrInt64Tensor('value', [-1])]),
+    node(['x'], ['m'], 'ReduceMax', [attrInts('axes', [-1]), attrInt('keepdims', 1)]),
+    node(['x', 'm'], ['shifted'], 'Sub'),
+    node(['shifted'], ['e'], 'Exp'),
+    node(['e', 'axes'], ['s'], 'ReduceSum', [attrInt('keepdims', 1)]),
+    node(['s'], ['logs'], 'Log'),
+    node(['logs', 'm'], ['y1'], 'Add'),
+    node(['y1', 'axes'], ['y'], 'Squeeze'),
   ];
   const graph = [
-    ...fieldBytes(1, node),
+    ...nodes.flatMap((n) => fieldBytes(1, n)),
     ...fieldString(2, 'superdraft_logsumexp'),
-    ...fieldBytes(11, floatTensor('x', ['rows', 'vocab'])),
-    ...fieldBytes(12, floatTensor('y', ['rows'])),
+    ...fieldBytes(11, tensorInfo('x', FLOAT, ['rows', 'vocab'])),
+    ...fieldBytes(12, tensorInfo('y', FLOAT, ['rows'])),
   ];
   const opset = [...fieldString(1, ''), ...fieldVarint(2, 13)];
   return Uint8Array.from([...fieldVarint(1, 7), ...fieldString(2, 'superdraft'), ...fieldBytes(7, graph), ...fieldBytes(8, opset)]);

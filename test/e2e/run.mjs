@@ -442,12 +442,14 @@ scenario(6, `Latency in the real editor: keystroke → ghost text over >= ${SAMP
   const { wb } = ctx;
   const samples = [];
   const misses = [];
-  await s.step(`open ${LATENCY_FILE} with the default strategy`, async () => {
+  await s.step(`open ${LATENCY_FILE} with the default strategy and VS Code's default inline-suggestion toolbar`, async () => {
     const st = ctx.cs.readSettings();
-    if ('superdraft.strategy' in st) {
-      delete st['superdraft.strategy'];
-      await wb.writeUserSettings(st);
-    }
+    // The suite shows the toolbar always (scenario 3 reads its "i/n" counter). Users have VS Code's default,
+    // "onHover": with "always", every suggestion shown also makes VS Code re-query the provider explicitly and
+    // lay out the toolbar widget, which is not what users' keystrokes cost. Restored at the end of this scenario.
+    delete st['superdraft.strategy'];
+    delete st['editor.inlineSuggest.showToolbar'];
+    await wb.writeUserSettings(st);
     await waitReady(wb);
     await wb.openFile(LATENCY_FILE);
     await wb.gotoEnd();
@@ -507,7 +509,7 @@ scenario(6, `Latency in the real editor: keystroke → ghost text over >= ${SAMP
       when: new Date().toISOString(),
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model,
-      settings: { strategy: ctx.cs.readSettings()['superdraft.strategy'] ?? 'superposed (default)', drafts: K, debounceMs: ctx.cs.readSettings()['superdraft.debounceMs'] ?? 'default' },
+      settings: { strategy: ctx.cs.readSettings()['superdraft.strategy'] ?? 'superposed (default)', drafts: K, debounceMs: ctx.cs.readSettings()['superdraft.debounceMs'] ?? 'default', inlineSuggestToolbar: ctx.cs.readSettings()['editor.inlineSuggest.showToolbar'] ?? 'onHover (default)' },
       load: loadavg().map((x) => Math.round(x * 100) / 100),
       completions: all,
       // where the time went, from the extension's debug log ("inline automatic L:C vN: 3 items in X ms"):
@@ -537,6 +539,7 @@ scenario(6, `Latency in the real editor: keystroke → ghost text over >= ${SAMP
     s.note(`rest-of-line completions: p50 ${kinds.line.p50} ms, p95 ${kinds.line.p95} ms (${kinds.line.count}); block completions after a header: p50 ${kinds.block.p50} ms, p95 ${kinds.block.p95} ms (${kinds.block.count})`);
     s.note(`not typed-as-suggested: p50 ${fresh.p50} ms, p95 ${fresh.p95} ms (${fresh.count}); keystroke → provider p50 ${report.breakdown.keyToProviderMs.p50} ms, provider p50 ${report.breakdown.providerMs.p50} ms, provider → ghost text p50 ${report.breakdown.providerToGhostMs.p50} ms; extension-host work p50 ${report.breakdown.hostWorkMs.p50} ms, max ${report.breakdown.hostWorkMs.max} ms`);
     ctx.latency = report;
+    await wb.writeUserSettings({ ...ctx.cs.readSettings(), 'editor.inlineSuggest.showToolbar': 'always' });
     assert(samples.length >= SAMPLES, `only ${samples.length} of ${SAMPLES} keystrokes produced ghost text (${misses.length} misses)`);
   });
 });
