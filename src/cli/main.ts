@@ -67,6 +67,7 @@ Options:
   --temperature T      sampling temperature (default 0.8)
   --top-p P            nucleus top-p (default 0.95)
   --seed N             sampling seed
+  --time-budget MS     latency budget: once spent, drafts end at their last complete line (default: none)
   --model, --device, --threads, --no-verify, --json, --verbose as for every command`,
   eval: `Usage: superdraft eval --cases FILE.jsonl [options]
 
@@ -141,6 +142,7 @@ const COMMAND_OPTIONS = {
     temperature: { type: 'string' },
     'top-p': { type: 'string' },
     seed: { type: 'string' },
+    'time-budget': { type: 'string' },
   },
   eval: {
     ...COMMON,
@@ -293,7 +295,8 @@ function printDrafts(res: CompletionResponse, wallMs: number): void {
   const t = res.timing;
   process.stdout.write(
     `  time ${wallMs.toFixed(0)} ms (prefill ${t.prefillMs.toFixed(0)} ms: ${t.prefillTokens} tokens computed, ${t.reusedTokens} reused; ` +
-      `${t.forwards} forwards${t.acceptedSpeculative ? `, ${t.acceptedSpeculative} tokens accepted from speculative units` : ''})\n`,
+      `${t.forwards} forwards${t.acceptedSpeculative ? `, ${t.acceptedSpeculative} tokens accepted from speculative units` : ''}` +
+      `${t.budgetCuts ? `; time budget spent: ${t.budgetCuts} draft(s) ended at a line boundary` : ''})\n`,
   );
 }
 
@@ -316,6 +319,8 @@ async function cmdComplete(flags: Flags): Promise<number> {
   const temperature = numFlag(flags, 'temperature', 0, 5);
   const topP = numFlag(flags, 'top-p', 0.01, 1);
   const seed = intFlag(flags, 'seed', -(2 ** 31), 2 ** 31 - 1);
+  const budget = intFlag(flags, 'time-budget', 0, 600_000);
+  if (budget !== undefined && budget > 0) req.timeBudgetMs = budget;
   if (temperature !== undefined) req.temperature = temperature;
   if (topP !== undefined) req.topP = topP;
   if (seed !== undefined) req.seed = seed;

@@ -13,6 +13,8 @@ import type { Tokenizer } from './tokenizer';
 export interface DecodeStats {
   forwards: number;
   acceptedSpeculative: number;
+  /** Drafts ended at a line boundary because the time budget was spent. */
+  budgetCuts: number;
 }
 
 export interface DecodeContext {
@@ -40,6 +42,8 @@ export interface DecodeContext {
   seed: number;
   signal?: AbortSignal;
   stats: DecodeStats;
+  /** performance.now() after which drafts end at their last complete line (the request's time budget). */
+  deadline?: number;
 }
 
 export interface RawDraft {
@@ -128,6 +132,11 @@ export class DraftState {
         return true;
       }
     }
+    if (ctx.deadline !== undefined && this.healLeft.length === 0 && performance.now() > ctx.deadline && this.cutAtLastLine(ctx)) {
+      this.done = true;
+      ctx.stats.budgetCuts++;
+      return true;
+    }
     if (ctx.stopOnRepetition && this.healLeft.length === 0) {
       const keep = repetitionCut(this.tokens);
       if (keep >= 0) {
@@ -140,6 +149,31 @@ export class DraftState {
     if (this.tokens.length >= ctx.maxTokens) {
       this.done = true;
       return true;
+    }
+    return false;
+  }
+
+  /**
+   * Time budget spent: keeps the draft up to (not including) its last token that contains a line break, when what
+   * is kept has content (a block keeps its complete lines; the first line of a draft is always completed).
+   * Returns false, keeping everything, when there is no such cut yet.
+   */
+  cutAtLastLine(ctx: DecodeContext): boolean {
+    const tb = ctx.tok.tokenBytes;
+    let end = this.byteLen;
+    for (let i = this.tokens.length - 1; i >= 1; i--) {
+      const bytes = tb[this.tokens[i]];
+      end -= bytes.length;
+      if (!bytes.includes(0x0a)) continue;
+      if (end <= this.healLen) return false;
+      for (let j = this.healLen; j < end; j++) {
+        const b = this.bytes[j];
+        if (b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) {
+          this.truncate(ctx, i);
+          return true;
+        }
+      }
+      return false;
     }
     return false;
   }

@@ -121,6 +121,7 @@ export function validateRequest(input: unknown): CompletionRequest {
   if (seed !== undefined && (typeof seed !== 'number' || !Number.isInteger(seed))) bad('"seed" must be an integer');
   const ignoreStop = input.ignoreStop;
   if (ignoreStop !== undefined && typeof ignoreStop !== 'boolean') bad('"ignoreStop" must be a boolean');
+  const timeBudgetMs = numIn('timeBudgetMs', 0, 0, 600_000);
   return {
     prefix: str('prefix', true),
     suffix: str('suffix', false),
@@ -136,6 +137,7 @@ export function validateRequest(input: unknown): CompletionRequest {
     topP: numIn('topP', DEFAULT_REQUEST.topP, 0.01, 1),
     seed: seed as number | undefined,
     ...(ignoreStop ? { ignoreStop: true } : {}),
+    ...(timeBudgetMs > 0 ? { timeBudgetMs } : {}),
   };
 }
 
@@ -260,7 +262,8 @@ export class Engine {
         topP: req.topP ?? DEFAULT_REQUEST.topP,
         seed: req.seed ?? this.seedCounter++,
         signal,
-        stats: { forwards: 0, acceptedSpeculative: 0 },
+        stats: { forwards: 0, acceptedSpeculative: 0, budgetCuts: 0 },
+        ...(req.timeBudgetMs && !ignoreStop ? { deadline: t0 + req.timeBudgetMs } : {}),
       };
       const raw = await this.strategies[req.strategy].decode(ctx);
       this.remember(prompt.contextIds, raw);
@@ -275,6 +278,7 @@ export class Engine {
           reusedTokens: pre.reused,
           forwards: this.runtime.forwards - forwards0,
           acceptedSpeculative: ctx.stats.acceptedSpeculative,
+          ...(ctx.stats.budgetCuts > 0 ? { budgetCuts: ctx.stats.budgetCuts } : {}),
         },
       };
     } catch (e) {

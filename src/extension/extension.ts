@@ -304,6 +304,8 @@ class Superdraft implements PanelHost, vscode.Disposable {
       automatic?: boolean;
       /** A prefetch: no status bar or panel updates. */
       background?: boolean;
+      /** Interactive: the latency budget applies (ghost text, the draft picker). */
+      budget?: boolean;
     },
   ): Promise<(Result & { lineSuffix: string; offset: number }) | undefined> {
     const t0 = performance.now();
@@ -359,6 +361,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
       speculative: s.speculative,
       temperature: s.temperature,
       topP: s.topP,
+      ...(opts.budget && s.latencyBudgetMs > 0 ? { timeBudgetMs: s.latencyBudgetMs } : {}),
     };
     if (opts.background) {
       // Already computed, or being computed (the user typed part of the draft that started this prefetch).
@@ -396,7 +399,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
       this.cache.put({ key, prefix: ctx.prefix, offset: virtualOffset, drafts, strategy, ms });
       if (fg) this.status.latencyMs = ms;
       this.logger.debug(
-        `${fg ? '' : 'prefetch: '}${strategy} k=${s.drafts}: ${drafts.length} drafts in ${ms.toFixed(0)} ms (engine ${res.timing.totalMs.toFixed(0)} ms, prefill ${res.timing.prefillTokens} tok, reused ${res.timing.reusedTokens})`,
+        `${fg ? '' : 'prefetch: '}${strategy} k=${s.drafts}: ${drafts.length} drafts in ${ms.toFixed(0)} ms (engine ${res.timing.totalMs.toFixed(0)} ms, prefill ${res.timing.prefillTokens} tok, reused ${res.timing.reusedTokens}${res.timing.budgetCuts ? `, time budget: ${res.timing.budgetCuts} cut at a line end` : ''})`,
       );
       if (fg) this.panel?.status('ready');
       return { drafts, strategy, ms, cached: false, timing: res.timing, lineSuffix: ctx.lineSuffix, offset };
@@ -487,6 +490,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
       res = await this.draftsAt(doc, pos, token, {
         debounce: true,
         useCache: true,
+        budget: true,
         supersede: true,
         insert,
         automatic: context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic,
@@ -670,7 +674,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
     const cts = new vscode.CancellationTokenSource();
     this.panelCts = cts;
     try {
-      const res = await this.draftsAt(doc, pos, cts.token, { debounce: false, useCache: true, supersede: true });
+      const res = await this.draftsAt(doc, pos, cts.token, { debounce: false, useCache: true, supersede: true, budget: true });
       if (res && !cts.token.isCancellationRequested && this.panel === panel) this.showDraftsInPanel(doc, pos, res);
     } catch (err) {
       panel.status('error', err instanceof Error ? err.message : String(err));

@@ -18,6 +18,8 @@ export interface Settings {
   device: DeviceName;
   modelPath: string;
   debounceMs: number;
+  /** Engine time (ms) after which ghost-text drafts end at their last complete line; 0 = no budget. */
+  latencyBudgetMs: number;
   /** After showing drafts at the end of a line, compute the next completion as if draft 1 were accepted. */
   prefetch: boolean;
   temperature: number;
@@ -38,6 +40,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   device: 'auto',
   modelPath: '',
   debounceMs: 0,
+  latencyBudgetMs: 100,
   prefetch: true,
   temperature: 0.8,
   topP: 0.95,
@@ -57,6 +60,7 @@ export const SETTING_KEYS: Readonly<Record<keyof Settings, string>> = {
   device: 'device',
   modelPath: 'modelPath',
   debounceMs: 'debounceMs',
+  latencyBudgetMs: 'latencyBudgetMs',
   prefetch: 'prefetch',
   temperature: 'sampling.temperature',
   topP: 'sampling.topP',
@@ -111,7 +115,7 @@ export function parseSettings(get: (key: string) => unknown): ParsedSettings {
     if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) (out as unknown as Record<string, unknown>)[field] = v;
     else bad(field, v, `one of ${allowed.join(', ')}`);
   };
-  const num = (field: 'drafts' | 'maxTokens' | 'debounceMs' | 'temperature' | 'topP', min: number, max: number, integer: boolean, minExclusive = false) => {
+  const num = (field: 'drafts' | 'maxTokens' | 'debounceMs' | 'latencyBudgetMs' | 'temperature' | 'topP', min: number, max: number, integer: boolean, minExclusive = false) => {
     const v = read(field);
     if (v === undefined || v === null) return;
     const ok =
@@ -139,6 +143,7 @@ export function parseSettings(get: (key: string) => unknown): ParsedSettings {
     }
   }
   num('debounceMs', 0, 5000, true);
+  num('latencyBudgetMs', 0, 10_000, true);
   bool('prefetch');
   num('temperature', 0, 2, false);
   num('topP', 0, 1, false, true);

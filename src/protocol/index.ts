@@ -40,6 +40,12 @@ export interface CompletionRequest {
    * strategies are timed on fixed-length drafts.
    */
   ignoreStop?: boolean;
+  /**
+   * Latency budget for interactive requests, ms of engine time (0 or omitted: none). Once it is spent, a draft that
+   * holds a complete line with content ends there (a block is cut back to its last complete line); a draft still in
+   * its first line ends with that line. Typing or accepting then continues from there.
+   */
+  timeBudgetMs?: number;
 }
 
 export interface Draft {
@@ -63,6 +69,8 @@ export interface CompletionTiming {
   forwards: number;
   /** Decode tokens accepted from speculative drafts. */
   acceptedSpeculative: number;
+  /** Drafts the time budget ended at a line boundary (absent or 0: none). */
+  budgetCuts?: number;
 }
 
 export interface CompletionResponse {

@@ -113,6 +113,35 @@ describe('engine on the embedded model', () => {
     expect(r2.timing.reusedTokens).toBeGreaterThan(r2.timing.prefillTokens);
   });
 
+  it('a spent time budget ends block drafts at their last complete line; none leaves them whole', async () => {
+    const block = base({
+      prefix: 'import math\nimport os\n\ndef fibonacci(n):',
+      suffix: '\n',
+      languageId: 'python',
+      path: 'files.py',
+      strategy: 'superposed',
+      k: 3,
+      maxTokens: 48,
+      mode: 'block',
+    });
+    const full = await engine.complete(block);
+    expect(full.timing.budgetCuts).toBeUndefined();
+    // 1 ms is spent before the first token: every draft ends at its first line break after content.
+    const cut = await engine.complete({ ...block, timeBudgetMs: 1 });
+    expect(cut.timing.budgetCuts).toBeGreaterThan(0);
+    expect(cut.drafts.length).toBeGreaterThan(0);
+    for (const d of cut.drafts) {
+      expect(d.text.trim().length, JSON.stringify(d.text)).toBeGreaterThan(0);
+      expect(d.text.trim().includes('\n'), JSON.stringify(d.text)).toBe(false); // one line of content
+    }
+    expect(Math.max(...cut.drafts.map((d) => d.tokens))).toBeLessThan(Math.max(...full.drafts.map((d) => d.tokens)));
+    // each cut draft is the opening line of a draft the search would have continued (same model, same prompt)
+    const greedyFull = (await engine.complete({ ...block, strategy: 'greedy', k: 1, speculative: false })).drafts[0].text;
+    const greedyCut = (await engine.complete({ ...block, strategy: 'greedy', k: 1, speculative: false, timeBudgetMs: 1 })).drafts[0].text;
+    expect(greedyFull.startsWith(greedyCut.trimEnd()), `${JSON.stringify(greedyCut)} / ${JSON.stringify(greedyFull)}`).toBe(true);
+    expect(greedyFull.trim().includes('\n')).toBe(true);
+  });
+
   it('rejects bad requests with clear errors', async () => {
     const bad: [Record<string, unknown>, RegExp][] = [
       [{ prefix: 'x', k: 0 }, /"k" must be an integer in 1..16/],
@@ -121,6 +150,8 @@ describe('engine on the embedded model', () => {
       [{ prefix: 'x', maxTokens: 2000 }, /"maxTokens"/],
       [{ prefix: 'x', strategy: 'topk' }, /unknown strategy/],
       [{ prefix: 'x', mode: 'page' }, /"mode"/],
+      [{ prefix: 'x', timeBudgetMs: -5 }, /"timeBudgetMs" must be a number in 0\.\.600000/],
+      [{ prefix: 'x', timeBudgetMs: 'soon' }, /"timeBudgetMs"/],
       [{ prefix: 42 }, /"prefix" must be a string/],
       [{}, /"prefix"/],
     ];
