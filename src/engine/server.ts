@@ -14,6 +14,7 @@ import {
   type CancellationToken,
   type MessageConnection,
 } from 'vscode-jsonrpc/node';
+import { getPriority, setPriority } from 'node:os';
 import { Engine, EngineError, type EngineOptions } from './engine';
 import {
   ErrorCodes,
@@ -26,6 +27,21 @@ import {
   type LogParams,
   type ProgressParams,
 } from '../protocol';
+
+// The editor comes first: on a machine with few cores the model's work (above all background prefetches) must not
+// delay VS Code's own processes (keystrokes, rendering the ghost text). A slightly lower scheduling priority does
+// that and costs nothing when cores are free. Set before any session exists: onnxruntime's threads inherit it.
+// SUPERDRAFT_SERVER_NICE overrides the niceness (0 = unchanged).
+const NICENESS = Number(process.env.SUPERDRAFT_SERVER_NICE ?? 5);
+let niceness = 'unchanged';
+if (Number.isInteger(NICENESS) && NICENESS > 0) {
+  try {
+    setPriority(Math.min(19, NICENESS));
+    niceness = String(getPriority());
+  } catch (e) {
+    niceness = `unchanged (${(e as Error).message})`;
+  }
+}
 
 const useIpc = typeof process.send === 'function';
 const conn: MessageConnection = useIpc
@@ -138,7 +154,7 @@ conn.onRequest(Methods.initialize, async (params: InitializeParams): Promise<Ini
     await warmUp(e);
     engine = e;
     loadedFor = key;
-    log('info', `engine ready: ${engine.info.model} on ${engine.info.device} (${Math.round(engine.info.loadMs)} ms)`);
+    log('info', `engine ready: ${engine.info.model} on ${engine.info.device} (${Math.round(engine.info.loadMs)} ms); process niceness ${niceness}`);
     return engine.info;
   } catch (err) {
     const re = toResponseError(err);

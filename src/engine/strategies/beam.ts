@@ -3,7 +3,7 @@
  * log-probability. Beams that end (EOS or a stop rule) move to the finished pool; the search stops when no
  * live beam can still beat the k-th finished one (log-probabilities only decrease) or at max tokens.
  */
-import { DecodeContext, DraftState, RawDraft, Strategy, checkAbort, logSoftmax, topN } from '../decode';
+import { DecodeContext, DraftState, RawDraft, Strategy, checkAbort, logSoftmax, restoreCollidingCuts, topN } from '../decode';
 
 export class BeamStrategy implements Strategy {
   readonly name = 'beam' as const;
@@ -52,6 +52,7 @@ export class BeamStrategy implements Strategy {
       logits = out.logits;
     }
     finished.sort((a, b) => b.logprob - a.logprob);
+    restoreCollidingCuts(finished, ctx);
     return finished.slice(0, k).map((d) => d.toRaw());
   }
 }

@@ -2,7 +2,7 @@
  * Nucleus sampling: k drafts sampled in one batch (batch k per forward), temperature and top-p from the
  * request, a seeded PRNG so that a request with a seed reproduces exactly.
  */
-import { DecodeContext, DraftState, RawDraft, Strategy, checkAbort, logSoftmax, rng } from '../decode';
+import { DecodeContext, DraftState, RawDraft, Strategy, checkAbort, logSoftmax, restoreCollidingCuts, rng } from '../decode';
 
 export class SamplingStrategy implements Strategy {
   readonly name = 'sampling' as const;
@@ -37,6 +37,7 @@ export class SamplingStrategy implements Strategy {
       logits = out.logits;
       rowOf = (d) => d;
     }
+    restoreCollidingCuts(drafts, ctx);
     return drafts.map((d) => d.toRaw());
   }
 }

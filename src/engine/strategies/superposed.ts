@@ -8,7 +8,7 @@
  * each draft its likelihood under the model with a clean context (the most recent `verifyWindow` prompt entries):
  * that ranks them, and (optionally) cuts a draft's tail where the model strongly disagrees with it.
  */
-import { DecodeContext, DraftState, RawDraft, Strategy, checkAbort, logSumExp, topN } from '../decode';
+import { DecodeContext, DraftState, RawDraft, Strategy, checkAbort, logSumExp, restoreCollidingCuts, topN } from '../decode';
 
 export interface SuperposedOptions {
   /** Weight of the n-gram term in the log-linear mix (k=1 uses 0: a single draft needs no diversity). */
@@ -113,7 +113,9 @@ export class SuperposedStrategy implements Strategy {
     }
 
     // Final candidates: best k distinct texts by search score.
-    const pool = dedupeByText([...finished, ...alive].sort((a, b) => b.score - a.score)).slice(0, k);
+    const ranked = [...finished, ...alive].sort((a, b) => b.score - a.score);
+    restoreCollidingCuts(ranked, ctx);
+    const pool = dedupeByText(ranked).slice(0, k);
     if (k > 1 && opts.verify) await verify(ctx, pool, opts.cutBelow, opts.verifyWindow);
     return pool.map((d) => d.toRaw());
   }
