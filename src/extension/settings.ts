@@ -40,7 +40,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   device: 'auto',
   modelPath: '',
   debounceMs: 0,
-  latencyBudgetMs: 0,
+  latencyBudgetMs: 100,
   prefetch: true,
   temperature: 0.8,
   topP: 0.95,
