@@ -2,6 +2,11 @@ import * as vscode from 'vscode';
 
 export type UiState = 'loading' | 'ready' | 'thinking' | 'error' | 'disabled' | 'indexing';
 
+/** A request shorter than this never shows the spinner (no flicker on every keystroke). */
+const THINKING_DELAY_MS = 250;
+/** A new latency figure waits this long, so that the editor paints the ghost text first. */
+const LATENCY_DELAY_MS = 300;
+
 /** Status bar item: loading / ready / thinking / error, device and last latency; click opens the quick menu. */
 export class StatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('superdraft.status', vscode.StatusBarAlignment.Right, 100);
@@ -9,6 +14,10 @@ export class StatusBar implements vscode.Disposable {
   device = '';
   latencyMs: number | undefined;
   detail = '';
+  /** The state the item shows. */
+  private rendered: UiState | undefined;
+  private thinkingTimer: ReturnType<typeof setTimeout> | undefined;
+  private latencyTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor() {
     this.item.name = 'Superdraft';
@@ -20,15 +29,35 @@ export class StatusBar implements vscode.Disposable {
   set(state: UiState, detail = ''): void {
     this.state = state;
     this.detail = detail;
+    if (state === 'thinking') {
+      if (this.rendered !== 'thinking' && !this.thinkingTimer) {
+        this.thinkingTimer = setTimeout(() => {
+          this.thinkingTimer = undefined;
+          if (this.state === 'thinking') this.render();
+        }, THINKING_DELAY_MS);
+      }
+      return;
+    }
+    if (this.thinkingTimer) clearTimeout(this.thinkingTimer);
+    this.thinkingTimer = undefined;
+    if (state === 'ready' && this.rendered === 'ready') {
+      // Only the latency figure can differ: it is not worth a repaint while the ghost text is being painted.
+      this.latencyTimer ??= setTimeout(() => {
+        this.latencyTimer = undefined;
+        if (this.state === 'ready') this.render();
+      }, LATENCY_DELAY_MS);
+      return;
+    }
     this.render();
   }
 
   private render(): void {
+    this.rendered = this.state;
     const lat = this.latencyMs !== undefined ? ` ${Math.round(this.latencyMs)} ms` : '';
     const dev = this.device ? ` ${this.device}` : '';
     let icon = '$(sparkle)';
     let tip = 'Superdraft';
-    this.item.backgroundColor = undefined;
+    let bg: vscode.ThemeColor | undefined;
     switch (this.state) {
       case 'loading':
         icon = '$(loading~spin)';
@@ -52,15 +81,22 @@ export class StatusBar implements vscode.Disposable {
       case 'error':
         icon = '$(error)';
         tip = `Superdraft: ${this.detail || 'error'} (click for actions)`;
-        this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
+        bg = new vscode.ThemeColor('statusBarItem.errorBackground');
         break;
     }
-    this.item.text = `${icon} Superdraft${this.state === 'error' || this.state === 'disabled' ? '' : dev}${this.state === 'ready' || this.state === 'thinking' ? lat : ''}`;
-    this.item.tooltip = tip;
-    this.item.accessibilityInformation = { label: tip };
+    const text = `${icon} Superdraft${this.state === 'error' || this.state === 'disabled' ? '' : dev}${this.state === 'ready' || this.state === 'thinking' ? lat : ''}`;
+    // every property set is a message to the workbench: only what changed
+    if (this.item.text !== text) this.item.text = text;
+    if (this.item.backgroundColor?.id !== bg?.id) this.item.backgroundColor = bg;
+    if (this.item.tooltip !== tip) {
+      this.item.tooltip = tip;
+      this.item.accessibilityInformation = { label: tip };
+    }
   }
 
   dispose(): void {
+    if (this.thinkingTimer) clearTimeout(this.thinkingTimer);
+    if (this.latencyTimer) clearTimeout(this.latencyTimer);
     this.item.dispose();
   }
 }
