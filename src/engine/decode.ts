@@ -188,15 +188,9 @@ export class DraftState {
     const tail = this.cutTail;
     if (!tail) return false;
     this.cutTail = null;
-    for (let j = 0; j < tail.tokens.length; j++) {
-      this.tokens.push(tail.tokens[j]);
-      this.lps.push(tail.lps[j]);
-    }
-    this.logprob = this.lps.reduce((a, b) => a + b, 0);
-    let end = 0;
-    for (const t of this.tokens) end += ctx.tok.tokenBytes[t].length;
-    this.byteLen = end;
-    this.text = end > this.healLen ? utf8.decode(this.bytes.subarray(this.healLen, end)) : '';
+    this.tokens.push(...tail.tokens);
+    this.lps.push(...tail.lps);
+    this.sync(ctx);
     return true;
   }
 
@@ -204,6 +198,11 @@ export class DraftState {
   truncate(ctx: DecodeContext, n: number): void {
     this.tokens.length = n;
     this.lps.length = n;
+    this.sync(ctx);
+  }
+
+  /** logprob, byte length and text from `tokens` and `lps` (the bytes buffer still holds every token pushed). */
+  private sync(ctx: DecodeContext): void {
     this.logprob = this.lps.reduce((a, b) => a + b, 0);
     let end = 0;
     for (const t of this.tokens) end += ctx.tok.tokenBytes[t].length;
