@@ -5,7 +5,8 @@ Graph I/O (see models/default/README.md):
   inputs  input_ids int64 [batch, seq, k], token_weights float32 [batch, seq, k], attention_mask int64
           [batch, past+seq], position_ids int64 [batch, seq], past_key_values.{i}.key/.value float32
           [batch, kv_heads, past, head_dim]
-  outputs logits float32 [batch, seq, vocab], present.{i}.key/.value float32 [batch, kv_heads, past+seq, head_dim]
+  outputs logits float32 [batch, seq, vocab], present.{i}.key/.value float32 [batch, kv_heads, past+seq, head_dim],
+          present_delta.{i}.key/.value float32 [batch, kv_heads, seq, head_dim] (the entries this forward appends)
 The superposed embedding is sum_k token_weights[..., k] * E[input_ids[..., k]].
 """
 import argparse
@@ -75,6 +76,33 @@ def dedupe_tied_head(m, emb_name):
                 return
 
 
+def add_kv_delta_outputs(m):
+    """Adds outputs present_delta.{i}.key/.value [batch, kv_heads, seq, head_dim]: the entries this forward appends
+    to the cache, i.e. the second input of the Concat that makes present.{i}.*. A runtime that keeps its own
+    append-only cache fetches these instead of the whole present: onnxruntime-node copies every fetched output into
+    a new buffer, so fetching present costs a copy of the whole cache per decoding step. Idempotent; returns the
+    number of outputs added."""
+    from onnx import TensorProto, helper
+    have = {o.name for o in m.graph.output}
+    producer = {o: n for n in m.graph.node for o in n.output}
+    added = 0
+    for out in list(m.graph.output):
+        if not out.name.startswith("present."):
+            continue
+        name = out.name.replace("present.", "present_delta.", 1)
+        if name in have:
+            continue
+        node = producer.get(out.name)
+        if node is None or node.op_type != "Concat" or len(node.input) != 2:
+            raise ValueError(f"{out.name} is not Concat(past, new): cannot add {name}")
+        m.graph.node.append(helper.make_node("Identity", [node.input[1]], [name], name=name + "_identity"))
+        dims = [d.dim_param or d.dim_value for d in out.type.tensor_type.shape.dim]
+        dims[2] = "sequence"
+        m.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, dims))
+        added += 1
+    return added
+
+
 def export_onnx(model, path):
     c = model.c
     model.eval()
@@ -101,6 +129,7 @@ def export_onnx(model, path):
                           dynamic_axes=dyn, opset_version=OPSET, do_constant_folding=True)
     m = onnx.load(tmp)
     dedupe_tied_head(m, "m.embed_tokens.weight")
+    add_kv_delta_outputs(m)
     onnx.checker.check_model(m)
     m.producer_name = "superdraft-training"
     onnx.save(m, tmp)
@@ -198,7 +227,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt-dir", default=os.path.join(WORK, "train"))
     ap.add_argument("--out", default=os.path.join(WORK, "export"))
+    ap.add_argument("--add-kv-delta", nargs="+", metavar="MODEL",
+                    help="only add the present_delta.* outputs to these exported ONNX files (in place)")
     args = ap.parse_args()
+    if args.add_kv_delta:
+        for path in args.add_kv_delta:
+            m = onnx.load(path)
+            n = add_kv_delta_outputs(m)
+            onnx.checker.check_model(m)
+            onnx.save(m, path + ".tmp")
+            os.replace(path + ".tmp", path)
+            print(f"{path}: {n} present_delta outputs added")
+        return
     t0 = time.time()
     torch.set_num_threads(2)
     model, state = load_model_from_checkpoint(args.ckpt_dir)

@@ -90,7 +90,7 @@ describe('models/default', () => {
     const expectedOut = ['logits'];
     for (let i = 0; i < L; i++) {
       expectedIn.push(`past_key_values.${i}.key`, `past_key_values.${i}.value`);
-      expectedOut.push(`present.${i}.key`, `present.${i}.value`);
+      expectedOut.push(`present.${i}.key`, `present.${i}.value`, `present_delta.${i}.key`, `present_delta.${i}.value`);
     }
     for (const s of Object.values(sessions)) {
       expect([...s.inputNames].sort()).toEqual([...expectedIn].sort());
@@ -142,6 +142,21 @@ describe('models/default', () => {
       // fp32: only float reassociation differs; int8: activations are quantized per call (per-tensor scale).
       expect(worst).toBeLessThanOrEqual(variant === 'int8' ? INT8_CHUNK_ABS : 1e-3);
       expect((out['present.0.key'] as ort.Tensor).dims[2]).toBe(ids.length);
+    });
+
+    it(`${variant}: present_delta.* are the entries a forward appends to present.*`, async () => {
+      const ids: number[] = ref.cases[1].input_ids;
+      const s = sessions[variant];
+      const first = await s.run(feeds(...plain(ids.slice(0, 5)), null, 0));
+      const next = await s.run(feeds(...plain(ids.slice(5, 8)), first, 5));
+      for (let i = 0; i < L; i++) {
+        for (const kind of ['key', 'value']) {
+          const present = next[`present.${i}.${kind}`] as ort.Tensor;
+          const delta = next[`present_delta.${i}.${kind}`] as ort.Tensor;
+          expect(delta.dims).toEqual([1, KVH, 3, HD]);
+          expect(Array.from(delta.data as Float32Array)).toEqual(Array.from((present.data as Float32Array).subarray(5 * HD, 8 * HD)));
+        }
+      }
     });
 
     it(`${variant}: superposition with k=1 (and a zero-weighted 2nd token) equals the plain path`, async () => {
