@@ -46,6 +46,20 @@ interface Result {
   timing?: CompletionTiming;
 }
 
+type Placed = Result & { lineSuffix: string; offset: number };
+
+/** A request under way, which a request for the same position waits for instead of starting over. */
+interface Running {
+  key: string;
+  /** The prompt prefix it completes (with a prefetch, the draft it assumes accepted included). */
+  prefix: string;
+  offset: number;
+  /** A prefetch: its drafts are read back from the prefix cache (they belong to a position not yet typed). */
+  background: boolean;
+  /** Its result; undefined when it was cancelled or failed. */
+  done: Promise<Placed | undefined>;
+}
+
 interface ShownList {
   uri: string;
   version: number;
@@ -98,14 +112,22 @@ class Superdraft implements PanelHost, vscode.Disposable {
   /** Prefetches in flight (a foreground request cancels them all). */
   private readonly prefetchCts = new Set<vscode.CancellationTokenSource>();
   private prefetchTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The prefetch request in flight: what it computes and when it is done. */
-  private prefetching: { key: string; prefix: string; offset: number; done: Promise<void> } | undefined;
+  /** Requests under way (foreground, started on a keystroke, prefetch) that the same request can join. */
+  private readonly running = new Set<Running>();
+  /** The latest keystroke's edit, until the selection change that follows it starts a request (startOnKeystroke). */
+  private pendingEdit: { doc: vscode.TextDocument; version: number; at: number } | undefined;
+  /** The request started by the latest keystroke; the next edit of its document cancels it. */
+  private keystrokeCts: { uri: string; cts: vscode.CancellationTokenSource } | undefined;
+  /** `editor.inlineSuggest.enabled` per language id (VS Code asks no provider where it is off). */
+  private inlineSuggestEnabled = new Map<string, boolean>();
   /** The extension host's own work (context, cache) for the latest request, for the debug log. */
   private lastHostMs = 0;
   private thinking = 0;
   private reportedProblems = new Set<string>();
   private accepted = 0;
   private providerCalls = 0;
+  /** Requests answered by joining one under way for the same position (started on the keystroke). */
+  private joins = 0;
   private hostMs: number[] = [];
   private compareActive = false;
   private disposing = false;
@@ -306,8 +328,10 @@ class Superdraft implements PanelHost, vscode.Disposable {
       background?: boolean;
       /** Interactive: the latency budget applies (ghost text, the draft picker). */
       budget?: boolean;
+      /** Started on a keystroke before VS Code asked (startOnKeystroke): labelled so in the log. */
+      keystroke?: boolean;
     },
-  ): Promise<(Result & { lineSuffix: string; offset: number }) | undefined> {
+  ): Promise<Placed | undefined> {
     const t0 = performance.now();
     const text = docText(doc);
     if (text.length > MAX_DOCUMENT_CHARS) return undefined;
@@ -331,19 +355,20 @@ class Superdraft implements PanelHost, vscode.Disposable {
         this.recordHostMs(performance.now() - t0);
         return hit;
       }
-      // A prefetch computing exactly this position is under way (Tab pressed right after the drafts appeared):
-      // wait for it instead of cancelling it and starting over.
-      const p = this.prefetching;
-      if (p && p.key === key && p.offset === virtualOffset && p.prefix.endsWith(ctx.prefix)) {
+      // The same request is under way (started on the keystroke before VS Code asked, or a prefetch of the
+      // position Tab just moved to): wait for it instead of cancelling it and starting over.
+      const r = this.findRunning(key, ctx.prefix, virtualOffset);
+      if (r) {
         hostMs = performance.now() - t0; // the wait below is not the host's own work
         let sub: vscode.Disposable | undefined;
-        await Promise.race([p.done, new Promise<void>((r) => (sub = token.onCancellationRequested(() => r())))]);
+        const res = await Promise.race([r.done, new Promise<undefined>((resolve) => (sub = token.onCancellationRequested(() => resolve(undefined))))]);
         sub?.dispose();
         if (token.isCancellationRequested) return undefined;
-        const hit2 = fromCache();
-        if (hit2) {
+        const joined = r.background ? fromCache() : res && { ...res, lineSuffix: ctx.lineSuffix, offset };
+        if (joined) {
+          if (!r.background) this.joins++;
           this.recordHostMs(hostMs);
-          return hit2;
+          return joined;
         }
       }
     }
@@ -363,61 +388,114 @@ class Superdraft implements PanelHost, vscode.Disposable {
       topP: s.topP,
       ...(opts.budget && s.latencyBudgetMs > 0 ? { timeBudgetMs: s.latencyBudgetMs } : {}),
     };
-    if (opts.background) {
-      // Already computed, or being computed (the user typed part of the draft that started this prefetch).
-      const p = this.prefetching;
-      if (this.cache.has(key, ctx.prefix, virtualOffset) || (p && p.key === key && p.offset === virtualOffset && p.prefix === ctx.prefix)) return undefined;
-    } else {
-      this.recordHostMs(hostMs ?? performance.now() - t0);
-    }
-    if (opts.debounce && !(await delay(s.debounceMs, token))) return undefined;
-    // Typed while the model is loading: answer once it is ready (unless the request is cancelled meanwhile).
-    if (this.client.state === 'starting' && !(await this.untilReady(token))) return undefined;
-    if (this.client.state !== 'ready' || token.isCancellationRequested) return undefined;
     const fg = !opts.background;
     if (fg) {
-      // The engine runs one request at a time: a prefetch (in any document) must not delay what the user waits for.
-      for (const c of this.prefetchCts) c.cancel();
-      this.thinking++;
-      this.refreshStatus();
-      this.panel?.status('thinking');
+      this.recordHostMs(hostMs ?? performance.now() - t0);
+    } else if (this.cache.has(key, ctx.prefix, virtualOffset) || this.findRunning(key, ctx.prefix, virtualOffset)) {
+      // Already computed, or being computed (the user typed part of the draft that started this prefetch).
+      return undefined;
     }
-    const t1 = performance.now();
-    try {
-      const pending = this.client.complete(req, token, opts.supersede ? doc.uri.toString() : undefined);
-      if (!fg) {
-        const done = pending.then(() => undefined, () => undefined);
-        const me = { key, prefix: ctx.prefix, offset: virtualOffset, done };
-        this.prefetching = me;
-        void done.then(() => {
-          if (this.prefetching === me) this.prefetching = undefined;
-        });
-      }
-      const res = await pending;
-      const ms = performance.now() - t1;
-      const drafts = dedupeDrafts(res.drafts);
-      this.cache.put({ key, prefix: ctx.prefix, offset: virtualOffset, drafts, strategy, ms });
-      if (fg) this.status.latencyMs = ms;
-      this.logger.debug(
-        `${fg ? '' : 'prefetch: '}${strategy} k=${s.drafts}: ${drafts.length} drafts in ${ms.toFixed(0)} ms (engine ${res.timing.totalMs.toFixed(0)} ms, prefill ${res.timing.prefillTokens} tok, reused ${res.timing.reusedTokens}${res.timing.budgetCuts ? `, time budget: ${res.timing.budgetCuts} cut at a line end` : ''})`,
-      );
-      if (fg) this.panel?.status('ready');
-      return { drafts, strategy, ms, cached: false, timing: res.timing, lineSuffix: ctx.lineSuffix, offset };
-    } catch (err) {
-      if (err instanceof ClientError && (err.code === 'cancelled' || err.code === 'not_ready')) {
-        if (fg) this.panel?.status('idle');
-        return undefined;
-      }
-      const msg = err instanceof Error ? err.message : String(err);
-      this.logger.warn(`${fg ? '' : 'prefetch: '}completion failed: ${msg}`);
-      if (fg) this.panel?.status('error', msg);
-      throw err;
-    } finally {
+    const run = async (): Promise<Placed | undefined> => {
+      if (opts.debounce && !(await delay(s.debounceMs, token))) return undefined;
+      // Typed while the model is loading: answer once it is ready (unless the request is cancelled meanwhile).
+      if (this.client.state === 'starting' && !(await this.untilReady(token))) return undefined;
+      if (this.client.state !== 'ready' || token.isCancellationRequested) return undefined;
       if (fg) {
-        this.thinking--;
+        // The engine runs one request at a time: a prefetch (in any document) must not delay what the user waits for.
+        for (const c of this.prefetchCts) c.cancel();
+        this.thinking++;
         this.refreshStatus();
+        this.panel?.status('thinking');
       }
+      const t1 = performance.now();
+      try {
+        const res = await this.client.complete(req, token, opts.supersede ? doc.uri.toString() : undefined);
+        const ms = performance.now() - t1;
+        const drafts = dedupeDrafts(res.drafts);
+        this.cache.put({ key, prefix: ctx.prefix, offset: virtualOffset, drafts, strategy, ms });
+        if (fg) this.status.latencyMs = ms;
+        const label = fg ? (opts.keystroke ? 'keystroke: ' : '') : 'prefetch: ';
+        this.logger.debug(
+          `${label}${strategy} k=${s.drafts}: ${drafts.length} drafts in ${ms.toFixed(0)} ms (engine ${res.timing.totalMs.toFixed(0)} ms, prefill ${res.timing.prefillTokens} tok, reused ${res.timing.reusedTokens}${res.timing.budgetCuts ? `, time budget: ${res.timing.budgetCuts} cut at a line end` : ''})`,
+        );
+        if (fg) this.panel?.status('ready');
+        return { drafts, strategy, ms, cached: false, timing: res.timing, lineSuffix: ctx.lineSuffix, offset };
+      } catch (err) {
+        if (err instanceof ClientError && (err.code === 'cancelled' || err.code === 'not_ready')) {
+          if (fg) this.panel?.status('idle');
+          return undefined;
+        }
+        const msg = err instanceof Error ? err.message : String(err);
+        this.logger.warn(`${fg ? (opts.keystroke ? 'keystroke: ' : '') : 'prefetch: '}completion failed: ${msg}`);
+        if (fg) this.panel?.status('error', msg);
+        throw err;
+      } finally {
+        if (fg) {
+          this.thinking--;
+          this.refreshStatus();
+        }
+      }
+    };
+    const pending = run();
+    const me: Running = { key, prefix: ctx.prefix, offset: virtualOffset, background: !fg, done: pending.catch(() => undefined) };
+    this.running.add(me);
+    void me.done.then(() => this.running.delete(me));
+    return pending;
+  }
+
+  /** A request under way for this position (its prompt may start earlier: the prefix window of a prefetch). */
+  private findRunning(key: string, prefix: string, offset: number): Running | undefined {
+    for (const r of this.running) if (r.key === key && r.offset === offset && r.prefix.endsWith(prefix)) return r;
+    return undefined;
+  }
+
+  /**
+   * startOnKeystroke: VS Code asks inline providers about 50 ms after a keystroke (its fixed debounce for automatic
+   * requests; a stable-API provider cannot shorten it). Starting the same request on the keystroke itself, from the
+   * document and selection events that reach the extension host a few ms after it, lets the engine use that wait:
+   * the provider then joins the request under way (or finds its drafts in the cache). The next edit of the document
+   * cancels it, as VS Code cancels the provider; so does any other request for the document (supersede).
+   */
+  private onEdit(e: vscode.TextDocumentChangeEvent): void {
+    if (!e.contentChanges.length) return;
+    const uri = e.document.uri.toString();
+    if (this.keystrokeCts?.uri === uri) {
+      this.keystrokeCts.cts.cancel();
+      this.keystrokeCts = undefined;
     }
+    if (e.document !== vscode.window.activeTextEditor?.document) return;
+    this.lastEditAt = Date.now();
+    // Undo and redo: VS Code does not trigger inline suggestions for them.
+    this.pendingEdit = this.settings.startOnKeystroke && e.reason === undefined ? { doc: e.document, version: e.document.version, at: performance.now() } : undefined;
+  }
+
+  private onSelection(e: vscode.TextEditorSelectionChangeEvent): void {
+    const edit = this.pendingEdit;
+    if (!edit || e.textEditor.document !== edit.doc) return;
+    this.pendingEdit = undefined;
+    const doc = edit.doc;
+    // The cursor moved by the edit itself (the events arrive together), not by a later click or arrow key.
+    if (doc.version !== edit.version || performance.now() - edit.at > 100 || e.textEditor !== vscode.window.activeTextEditor) return;
+    // One empty cursor (the provider's position); with several, VS Code still asks, and the provider does it then.
+    if (e.selections.length !== 1 || !e.selections[0]!.isEmpty) return;
+    if (!this.eligible(doc) || this.client.state !== 'ready' || !this.inlineSuggestOn(doc.languageId)) return;
+    const cts = new vscode.CancellationTokenSource();
+    this.keystrokeCts = { uri: doc.uri.toString(), cts };
+    this.draftsAt(doc, e.selections[0]!.active, cts.token, { debounce: true, useCache: true, supersede: true, budget: true, automatic: true, keystroke: true })
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.keystrokeCts?.cts === cts) this.keystrokeCts = undefined;
+        cts.dispose();
+      });
+  }
+
+  private inlineSuggestOn(languageId: string): boolean {
+    let on = this.inlineSuggestEnabled.get(languageId);
+    if (on === undefined) {
+      on = vscode.workspace.getConfiguration('editor.inlineSuggest', { languageId }).get<boolean>('enabled') !== false;
+      this.inlineSuggestEnabled.set(languageId, on);
+    }
+    return on;
   }
 
   private untilReady(token: vscode.CancellationToken): Promise<boolean> {
@@ -455,12 +533,12 @@ class Superdraft implements PanelHost, vscode.Disposable {
     token: vscode.CancellationToken,
   ): Promise<vscode.InlineCompletionList | undefined> {
     const t0 = performance.now();
-    const before = { cached: this.cache.hits };
+    const before = { cached: this.cache.hits, joins: this.joins };
     this.lastHostMs = NaN;
     const list = await this.provideInlineCompletionItems(doc, pos, context, token);
     if (this.logger.enabled('debug')) {
       const how = token.isCancellationRequested ? 'cancelled' : list ? `${list.items.length} items` : 'no items';
-      const src = this.cache.hits > before.cached ? ', from cache' : '';
+      const src = this.cache.hits > before.cached ? ', from cache' : this.joins > before.joins ? ', joined the request started on the keystroke' : '';
       const kind = context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic ? 'automatic' : 'invoked';
       const host = Number.isNaN(this.lastHostMs) ? '' : `, host ${this.lastHostMs.toFixed(2)} ms`;
       this.logger.debug(`inline ${kind} ${pos.line + 1}:${pos.character + 1} v${doc.version}: ${how} in ${(performance.now() - t0).toFixed(1)} ms${src}${host}${context.selectedCompletionInfo ? ', suggest widget' : ''}`);
@@ -800,6 +878,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
         cancelled: this.client.cancelled,
         restarts: this.client.restarts,
         providerCalls: this.providerCalls,
+        joinedKeystrokeRequests: this.joins,
         accepted: this.accepted,
         latencyMs: Object.fromEntries([...this.client.latency].map(([k, v]) => [k, Math.round(v)])),
         hostWorkMs: { p50: q(0.5), p95: q(0.95), max: host.length ? +host[host.length - 1]!.toFixed(3) : null, samples: host.length },
@@ -883,6 +962,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
       }),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('superdraft')) void this.onConfigChange();
+        if (e.affectsConfiguration('editor.inlineSuggest.enabled')) this.inlineSuggestEnabled.clear();
       }),
       vscode.workspace.onDidSaveTextDocument((doc) => {
         if (this.settings.workspaceNgrams && this.client.state === 'ready') void this.indexer.onSave(doc);
@@ -895,14 +975,13 @@ class Superdraft implements PanelHost, vscode.Disposable {
         }
       }),
       vscode.window.onDidChangeTextEditorSelection((e) => {
+        this.onSelection(e);
         if (e.textEditor.document.uri.scheme === 'output') return;
         this.lastEditor = e.textEditor;
         if (this.compareActive) this.compareActive = false;
         this.schedulePanelUpdate();
       }),
-      vscode.workspace.onDidChangeTextDocument((e) => {
-        if (e.contentChanges.length && e.document === vscode.window.activeTextEditor?.document) this.lastEditAt = Date.now();
-      }),
+      vscode.workspace.onDidChangeTextDocument((e) => this.onEdit(e)),
       vscode.workspace.onDidCloseTextDocument((d) => {
         if (this.shown?.uri === d.uri.toString()) this.shown = undefined;
       }),

@@ -22,6 +22,8 @@ export interface Settings {
   latencyBudgetMs: number;
   /** After showing drafts at the end of a line, compute the next completion as if draft 1 were accepted. */
   prefetch: boolean;
+  /** Start computing drafts on each keystroke, while VS Code waits before it asks the provider. */
+  startOnKeystroke: boolean;
   temperature: number;
   topP: number;
   workspaceNgrams: boolean;
@@ -42,6 +44,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   debounceMs: 0,
   latencyBudgetMs: 100,
   prefetch: true,
+  startOnKeystroke: true,
   temperature: 0.8,
   topP: 0.95,
   workspaceNgrams: true,
@@ -62,6 +65,7 @@ export const SETTING_KEYS: Readonly<Record<keyof Settings, string>> = {
   debounceMs: 'debounceMs',
   latencyBudgetMs: 'latencyBudgetMs',
   prefetch: 'prefetch',
+  startOnKeystroke: 'startOnKeystroke',
   temperature: 'sampling.temperature',
   topP: 'sampling.topP',
   workspaceNgrams: 'ngram.workspace',
@@ -103,7 +107,7 @@ export function parseSettings(get: (key: string) => unknown): ParsedSettings {
   };
   const read = (field: keyof Settings) => get(SETTING_KEYS[field]);
 
-  const bool = (field: 'enable' | 'speculative' | 'workspaceNgrams' | 'prefetch') => {
+  const bool = (field: 'enable' | 'speculative' | 'workspaceNgrams' | 'prefetch' | 'startOnKeystroke') => {
     const v = read(field);
     if (v === undefined || v === null) return;
     if (typeof v === 'boolean') out[field] = v;
@@ -145,6 +149,7 @@ export function parseSettings(get: (key: string) => unknown): ParsedSettings {
   num('debounceMs', 0, 5000, true);
   num('latencyBudgetMs', 0, 10_000, true);
   bool('prefetch');
+  bool('startOnKeystroke');
   num('temperature', 0, 2, false);
   num('topP', 0, 1, false, true);
   bool('workspaceNgrams');

@@ -426,9 +426,16 @@ function attributeLatency(samples, log) {
     const host = /host ([\d.]+) ms/.exec(m[4]);
     calls.push({ start: end - dur, end, dur, items: /items/.test(m[2]) && !/no items/.test(m[2]), hostMs: host ? Number(host[1]) : undefined });
   }
+  // requests started on the keystroke (superdraft.startOnKeystroke): "keystroke: superposed k=3: 3 drafts in X ms"
+  const early = [...log.matchAll(/^(\S+) \[debug\] keystroke: \w+ k=\d+: (\d+) drafts in ([\d.]+) ms/gm)].map((m) => ({ end: Date.parse(m[1]), dur: Number(m[3]) }));
   for (const x of samples) {
     const mine = calls.filter((c) => c.start >= x.keyEpoch - 5 && c.end <= x.ghostEpoch + 5); // ms log stamps, two clocks
     x.providerCalls = mine.length;
+    const e = early.find((r) => r.end - r.dur >= x.keyEpoch - 5 && r.end <= x.ghostEpoch + 5);
+    if (e) {
+      x.keystrokeRequestMs = Math.round(e.dur);
+      x.keystrokeRequestStartMs = Math.round(e.end - e.dur - x.keyEpoch);
+    }
     const c = mine.find((c) => c.items);
     if (!c) continue;
     x.keyToProviderMs = Math.round(c.start - x.keyEpoch);
@@ -530,6 +537,10 @@ scenario(6, `Latency in the real editor: keystroke → ghost text over >= ${SAMP
         // the extension host's own work in that call (document text, context building, cache lookup)
         hostWorkMs: stats(samples.filter((x) => x.hostWorkMs !== undefined).map((x) => x.hostWorkMs)),
         providerCallsPerKeystroke: stats(samples.filter((x) => x.providerCalls !== undefined).map((x) => x.providerCalls)),
+        // model requests started on the keystroke, before VS Code asked the provider (superdraft.startOnKeystroke):
+        // when they started after the keystroke, and how long they took
+        keystrokeRequestStartMs: stats(samples.filter((x) => x.keystrokeRequestStartMs !== undefined).map((x) => x.keystrokeRequestStartMs)),
+        keystrokeRequestMs: stats(samples.filter((x) => x.keystrokeRequestMs !== undefined).map((x) => x.keystrokeRequestMs)),
       },
       excludingTypedAsSuggested: fresh,
       byKind: {
@@ -547,9 +558,17 @@ scenario(6, `Latency in the real editor: keystroke → ghost text over >= ${SAMP
     const kinds = report.byKind;
     s.note(`rest-of-line completions: p50 ${kinds.line.p50} ms, p95 ${kinds.line.p95} ms (${kinds.line.count}); block completions after a header: p50 ${kinds.block.p50} ms, p95 ${kinds.block.p95} ms (${kinds.block.count})`);
     s.note(`not typed-as-suggested: p50 ${fresh.p50} ms, p95 ${fresh.p95} ms (${fresh.count}); keystroke → provider p50 ${report.breakdown.keyToProviderMs.p50} ms, provider p50 ${report.breakdown.providerMs.p50} ms, provider → ghost text p50 ${report.breakdown.providerToGhostMs.p50} ms; extension-host work p50 ${report.breakdown.hostWorkMs.p50} ms, max ${report.breakdown.hostWorkMs.max} ms`);
+    const early = report.breakdown.keystrokeRequestMs;
+    s.note(`model requests started on the keystroke: ${early.count} of ${fresh.count} not typed-as-suggested, starting p50 ${report.breakdown.keystrokeRequestStartMs.p50} ms after it and taking p50 ${early.p50} ms`);
     ctx.latency = report;
     await wb.writeUserSettings({ ...ctx.cs.readSettings(), 'editor.inlineSuggest.showToolbar': 'always' });
     assert(samples.length >= SAMPLES, `only ${samples.length} of ${SAMPLES} keystrokes produced ghost text (${misses.length} misses)`);
+    if (ctx.cs.readSettings()['superdraft.startOnKeystroke'] !== false) {
+      // A keystroke that the cache cannot serve starts its model request at once, well before VS Code's ~50 ms wait
+      // ends and the provider is asked.
+      assert(early.count >= Math.ceil(fresh.count / 2), `only ${early.count} of ${fresh.count} fresh completions had a model request started on the keystroke`);
+      assert(report.breakdown.keystrokeRequestStartMs.p50 < 40, `keystroke requests started p50 ${report.breakdown.keystrokeRequestStartMs.p50} ms after the keystroke`);
+    }
   });
 });
 
@@ -558,7 +577,8 @@ scenario(7, 'Prefetch: Tab accepts draft 1 at the end of a line and the next dra
   const { cs, wb } = ctx;
   const count = (re) => (superdraftLog(cs).match(re) ?? []).length;
   const PREFETCHED = /\[debug\] prefetch: \w+ k=\d+: [1-9]\d* drafts/g;
-  const REQUESTS = /\[debug\] (?!prefetch)\w+ k=\d+: \d+ drafts in/g;
+  // model requests other than prefetches: the provider's, and those started on the keystroke ("keystroke: ...")
+  const REQUESTS = /\[debug\] (?:keystroke: )?\w+ k=\d+: \d+ drafts in/g;
   const FROM_CACHE = /\[debug\] inline \w+ \S+ v\d+: [1-9]\d* items in [\d.]+ ms, from cache/g;
   let shown;
   await s.step(`open ${PREFETCH_FILE}, type a line and get ghost text at its end`, async () => {

@@ -24,6 +24,7 @@ describe('parseSettings', () => {
         debounceMs: 25,
         latencyBudgetMs: 0,
         prefetch: false,
+        startOnKeystroke: false,
         'sampling.temperature': 0.2,
         'sampling.topP': 1,
         'ngram.workspace': false,
@@ -44,6 +45,7 @@ describe('parseSettings', () => {
       debounceMs: 25,
       latencyBudgetMs: 0,
       prefetch: false,
+      startOnKeystroke: false,
       temperature: 0.2,
       topP: 1,
       workspaceNgrams: false,
@@ -65,6 +67,7 @@ describe('parseSettings', () => {
         languages: 'python',
         debounceMs: -1,
         prefetch: 'always',
+        startOnKeystroke: 1,
       }),
     );
     expect(r.settings).toEqual(DEFAULT_SETTINGS);
@@ -81,6 +84,7 @@ describe('parseSettings', () => {
         'superdraft.languages',
         'superdraft.debounceMs',
         'superdraft.prefetch',
+        'superdraft.startOnKeystroke',
       ].sort(),
     );
     const strat = r.problems.find((p) => p.key === 'superdraft.strategy')!;
