@@ -42,7 +42,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   device: 'auto',
   modelPath: '',
   debounceMs: 0,
-  latencyBudgetMs: 100,
+  latencyBudgetMs: 50,
   prefetch: true,
   startOnKeystroke: true,
   temperature: 0.8,
