@@ -6,7 +6,9 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { readModelConfig } from '../engine/config';
 import { Engine, EngineError, defaultModelDir, type EngineOptions } from '../engine/engine';
+import { ModelRuntime } from '../engine/runtime';
 import type { CompletionMode, CompletionRequest, CompletionResponse, DeviceName, StrategyName } from '../protocol';
 import { DEVICES, STRATEGIES } from '../protocol';
 import { UsageError, languageOf, readTextFile, splitAt } from './files';
@@ -92,7 +94,8 @@ Times every strategy on the committed prompt set (bench/prompts: real code, half
 with fixed-length drafts (32 tokens, stop rules off): latency median and p95, tokens/s, model load time, process RSS,
 and the ratios superposed k=4 / greedy, 4 sequential nucleus runs / superposed k=4, batched nucleus k=4 /
 superposed k=4, speculative speed-up over greedy (tokens/s) with the count of identical outputs, and a request
-after typing one more character / a cold request (KV cache reuse).
+after typing one more character / a cold request (KV cache reuse); and, for a model with present_delta.* outputs,
+one decoding step with the append-only KV store and without it at 100, 400 and 800 context tokens.
 
 Options:
   --prompts DIR        prompt set directory (default: the bundled bench/prompts)
@@ -565,6 +568,43 @@ function summary(s: Series) {
   };
 }
 
+/**
+ * Decoding step time with the append-only KV store against fetching the whole present.* (what any Optimum export
+ * does) at several context lengths: two runtimes of the same model, alternating, one token per step. Undefined when
+ * the model has no present_delta.* outputs.
+ */
+async function benchKvStore(opts: EngineOptions): Promise<Record<string, unknown> | undefined> {
+  const config = readModelConfig(opts.modelDir ? path.resolve(opts.modelDir) : defaultModelDir());
+  const base = { device: opts.device, threads: opts.threads };
+  const store = await ModelRuntime.load(config, base);
+  const plain = await ModelRuntime.load(config, { ...base, appendOnlyKv: false });
+  try {
+    if (!store.appendOnlyKv) return undefined;
+    const STEPS = 32;
+    const ROUNDS = 5;
+    const out: Record<string, unknown> = {};
+    for (const context of [100, 400, 800].filter((c) => c + ROUNDS * STEPS < config.maxPositions)) {
+      const prompt = Array.from({ length: context }, (_, i) => 6 + ((i * 7919) % Math.max(1, config.vocabSize - 6)));
+      const ms: Record<'store' | 'present', number[]> = { store: [], present: [] };
+      for (let r = 0; r < ROUNDS; r++) {
+        for (const [name, rt] of [['store', store], ['present', plain]] as const) {
+          let kv = (await rt.forward({ ids: prompt, batch: 1, seq: context, past: rt.emptyKv(1) })).kv;
+          const t = performance.now();
+          for (let i = 0; i < STEPS; i++) kv = (await rt.forward({ ids: [prompt[i]], batch: 1, seq: 1, past: kv })).kv;
+          ms[name].push((performance.now() - t) / STEPS);
+        }
+      }
+      const a = percentile(ms.store, 0.5);
+      const b = percentile(ms.present, 0.5);
+      out[`context_${context}`] = { store_ms_per_step: round(a, 3), present_ms_per_step: round(b, 3), present_over_store: round(b / a) };
+    }
+    return out;
+  } finally {
+    await store.dispose();
+    await plain.dispose();
+  }
+}
+
 async function cmdBench(flags: Flags): Promise<number> {
   const dir = (flags.prompts as string | undefined) ?? path.join(packageRoot(), 'bench', 'prompts');
   const repeat = intFlag(flags, 'repeat', 1, 100, 2);
@@ -671,6 +711,8 @@ async function cmdBench(flags: Flags): Promise<number> {
     sample();
     await engine.dispose();
   }
+  progress('KV store: decoding steps with and without it ...');
+  const kvStore = await benchKvStore(engineOptions(flags));
   const med = (name: string, s = stats) => percentile(s[name].latency, 0.5);
   const tps = (name: string, s = stats) => (s[name].ms > 0 ? s[name].tokens / s[name].ms : 0);
   const result = {
@@ -703,6 +745,9 @@ async function cmdBench(flags: Flags): Promise<number> {
       typed_char_reused_tokens_p50: percentile(kv.reused, 0.5),
       draft_tokens: 16,
     },
+    // ms per decoding step (batch 1, one token) at each context length: the append-only KV store (the model's
+    // present_delta.* outputs) against fetching the whole present.*; null for models without present_delta.*
+    kv_store: kvStore ?? null,
     notes:
       'Drafts are fixed-length (stop rules off, EOS still ends a draft). Strategy latencies are measured with the ' +
       'prompt already in the KV cache (primed per prompt), so they compare decoding; the kv_reuse block compares a cold ' +
@@ -719,6 +764,12 @@ async function cmdBench(flags: Flags): Promise<number> {
     }
     process.stdout.write('\n');
     for (const [k, v] of Object.entries(result.ratios)) process.stdout.write(`${k.padEnd(48)}${v}\n`);
+    if (kvStore) {
+      for (const [k, v] of Object.entries(kvStore) as [string, { store_ms_per_step: number; present_ms_per_step: number }][]) {
+        process.stdout.write(`\nKV store, ${k.replace('context_', '')} context tokens: ${v.store_ms_per_step} ms/step (present.*: ${v.present_ms_per_step} ms)`);
+      }
+      process.stdout.write('\n');
+    }
     process.stdout.write(`\nKV reuse: cold ${result.kv_reuse.cold_ms_p50} ms, after one typed character ${result.kv_reuse.typed_char_ms_p50} ms (prefill ${result.kv_reuse.cold_prefill_ms_p50} → ${result.kv_reuse.typed_char_prefill_ms_p50} ms)\n`);
   }
   return 0;

@@ -183,6 +183,12 @@ describe('JSON output on the embedded model', () => {
     // lossless acceleration: the accelerated greedy draft equals plain greedy
     expect(obj.ratios.speculative_identical_outputs).toBe('1/1');
     expect(obj.kv_reuse.typed_char_reused_tokens_p50).toBeGreaterThan(0);
+    // the embedded model exports present_delta.*: step times with and without the append-only store
+    expect(Object.keys(obj.kv_store)).toEqual(['context_100', 'context_400', 'context_800']);
+    for (const v of Object.values(obj.kv_store) as { store_ms_per_step: number; present_ms_per_step: number }[]) {
+      expect(v.store_ms_per_step).toBeGreaterThan(0);
+      expect(v.present_ms_per_step).toBeGreaterThan(0);
+    }
   });
 
   it('demo --json runs every strategy on the bundled example', () => {
