@@ -564,10 +564,11 @@ scenario(6, `Latency in the real editor: keystroke → ghost text over >= ${SAMP
     await wb.writeUserSettings({ ...ctx.cs.readSettings(), 'editor.inlineSuggest.showToolbar': 'always' });
     assert(samples.length >= SAMPLES, `only ${samples.length} of ${SAMPLES} keystrokes produced ghost text (${misses.length} misses)`);
     if (ctx.cs.readSettings()['superdraft.startOnKeystroke'] !== false) {
-      // A keystroke that the cache cannot serve starts its model request at once, well before VS Code's ~50 ms wait
-      // ends and the provider is asked.
-      assert(early.count >= Math.ceil(fresh.count / 2), `only ${early.count} of ${fresh.count} fresh completions had a model request started on the keystroke`);
-      assert(report.breakdown.keystrokeRequestStartMs.p50 < 40, `keystroke requests started p50 ${report.breakdown.keystrokeRequestStartMs.p50} ms after the keystroke`);
+      // A keystroke that the cache cannot serve starts its model request at once, before VS Code's ~50 ms wait ends
+      // and the provider is asked.
+      const ahead = samples.filter((x) => x.keystrokeRequestStartMs !== undefined && x.keyToProviderMs !== undefined && x.keystrokeRequestStartMs < x.keyToProviderMs).length;
+      s.note(`${ahead} of them started before VS Code called the provider`);
+      assert(ahead >= Math.ceil(fresh.count / 2), `only ${ahead} of ${fresh.count} fresh completions had a model request started on the keystroke before the provider was called`);
     }
   });
 });
