@@ -407,6 +407,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
         this.refreshStatus();
         this.panel?.status('thinking');
       }
+      const label = fg ? (opts.keystroke ? 'keystroke: ' : '') : 'prefetch: ';
       const t1 = performance.now();
       try {
         const res = await this.client.complete(req, token, opts.supersede ? doc.uri.toString() : undefined);
@@ -414,7 +415,6 @@ class Superdraft implements PanelHost, vscode.Disposable {
         const drafts = dedupeDrafts(res.drafts);
         this.cache.put({ key, prefix: ctx.prefix, offset: virtualOffset, drafts, strategy, ms });
         if (fg) this.status.latencyMs = ms;
-        const label = fg ? (opts.keystroke ? 'keystroke: ' : '') : 'prefetch: ';
         this.logger.debug(
           `${label}${strategy} k=${s.drafts}: ${drafts.length} drafts in ${ms.toFixed(0)} ms (engine ${res.timing.totalMs.toFixed(0)} ms, prefill ${res.timing.prefillTokens} tok, reused ${res.timing.reusedTokens}${res.timing.budgetCuts ? `, time budget: ${res.timing.budgetCuts} cut at a line end` : ''})`,
         );
@@ -426,7 +426,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
           return undefined;
         }
         const msg = err instanceof Error ? err.message : String(err);
-        this.logger.warn(`${fg ? (opts.keystroke ? 'keystroke: ' : '') : 'prefetch: '}completion failed: ${msg}`);
+        this.logger.warn(`${label}completion failed: ${msg}`);
         if (fg) this.panel?.status('error', msg);
         throw err;
       } finally {
