@@ -85,13 +85,7 @@ V="$(cs_version)"
   || log "warning: code-server does not report VS Code $VSCODE_VERSION: $V"
 
 # --- 3. Chromium ------------------------------------------------------------------------------------------------
-if [[ -x "$CHROMIUM" ]]; then
-  log "chromium present: $("$CHROMIUM" --version 2>/dev/null | tail -1)"
-else
-  log "installing Debian chromium with apt-get"
-  apt_install chromium
-  [[ -x "$CHROMIUM" ]] || die "chromium installed but $CHROMIUM missing"
-fi
+SUPERDRAFT_CHROMIUM="$CHROMIUM" bash "$ROOT/scripts/ensure-chromium.sh" || die "chromium is required"
 
 # --- 4. playwright-core (project devDependency) ----------------------------------------------------------------
 (cd "$ROOT" && node -e "require.resolve('playwright-core')") 2>/dev/null \

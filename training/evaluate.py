@@ -77,8 +77,9 @@ def main():
                 f"quantization picks one activation scale per call. Lossless speculative decoding needs a multi-token "
                 f"verification pass to score tokens exactly as sequential decoding does, so the rule is: int8 becomes "
                 f"the default only if it loses < 0.02 nats/token, is >= 1.1x faster and is chunking-consistent "
-                f"(<= 1e-3). The default is therefore **{default}**; `model_int8.onnx` is shipped for users who "
-                f"prefer the lower latency of a non-lossless setup.")
+                f"(<= 1e-3). The default is therefore **{default}**; an int8 graph that is not the default is not "
+                f"shipped (no setting could select it, and its error depends on the CPU's integer kernels: VNNI vs "
+                f"AVX2).")
     res["default_variant"] = default
     res["variant_note"] = note
     rows = ["| measure | value |", "|---|---|",

@@ -30,12 +30,15 @@ const L: number = cfg.num_hidden_layers;
 const KVH: number = cfg.num_key_value_heads;
 const HD: number = cfg.head_dim;
 const V: number = cfg.vocab_size;
-// The reference logits are PyTorch fp32 outputs of the exported graph. The fp32 graph must match them to
-// ref.tolerance.fp32_abs; the int8 graph (dynamic activation quantization) to a looser bound.
+// The reference logits are PyTorch fp32 outputs of the exported graph. Any two fp32 implementations of the same graph
+// differ only by the order of their additions (which kernel a CPU gets: AVX2, AVX-512, NEON): each dot product of
+// n terms moves by at most about n·ε·Σ|terms| (ε = 2^-24; n ≤ 384 here), a few 1e-5 in a logit of magnitude ~20
+// after six layers. ref.tolerance.fp32_abs (2e-3) is two orders of magnitude above that on any CPU, and far below
+// the gaps between competing tokens that the argmax checks rely on. The shipped model has only fp32 variants (an int8
+// graph with dynamic activation quantization is not chunking-consistent and its error depends on the CPU's integer
+// kernels: see training/evaluate.py).
 const variants: Record<string, string> = cfg.superdraft.onnx.variants;
-const INT8_ABS: number = ref.tolerance.int8_abs ?? 0.35;
-// int8 picks one activation scale per call, so a prefill + cached steps differs from one forward (~0.4 measured)
-const INT8_CHUNK_ABS: number = ref.tolerance.int8_chunking_abs ?? 1.0;
+const FP32_ABS: number = ref.tolerance.fp32_abs;
 
 type Feeds = Record<string, ort.Tensor>;
 type Outputs = ort.InferenceSession.OnnxValueMapType;
@@ -116,15 +119,14 @@ describe('models/default', () => {
 
   for (const variant of Object.keys(variants)) {
     it(`${variant}: logits match the reference recorded at export`, async () => {
-      const tol = variant === 'int8' ? INT8_ABS : ref.tolerance.fp32_abs;
+      const tol = FP32_ABS;
       for (const c of ref.cases as RefCase[]) {
         const [idsK, w] = c.input_ids_k ? [c.input_ids_k, c.token_weights!] : plain(c.input_ids!);
         const out = await sessions[variant].run(feeds(idsK, w, null, 0));
         const last = row(out.logits as ort.Tensor, idsK.length - 1);
         const worst = Math.max(...c.top_ids.map((id, j) => Math.abs(last[id] - c.top_logits[j])));
         expect(worst, `${c.name}`).toBeLessThanOrEqual(tol);
-        if (variant === 'fp32') expect(argmax(last), c.name).toBe(c.top_ids[0]);
-        else expect(c.top_ids.slice(0, 3), c.name).toContain(argmax(last));
+        expect(argmax(last), c.name).toBe(c.top_ids[0]);
       }
     });
 
@@ -139,8 +141,8 @@ describe('models/default', () => {
         out = await s.run(feeds(...plain([ids[t]]), out, t));
         worst = Math.max(worst, maxAbs(row(out.logits as ort.Tensor, 0), row(full.logits as ort.Tensor, t)));
       }
-      // fp32: only float reassociation differs; int8: activations are quantized per call (per-tensor scale).
-      expect(worst).toBeLessThanOrEqual(variant === 'int8' ? INT8_CHUNK_ABS : 1e-3);
+      // only float reassociation differs (a different matrix shape may pick another kernel): see FP32_ABS
+      expect(worst).toBeLessThanOrEqual(FP32_ABS);
       expect((out['present.0.key'] as ort.Tensor).dims[2]).toBe(ids.length);
     });
 
