@@ -59,6 +59,8 @@
       if (g.cached) meta.push('cached');
       if (g.timing) meta.push(g.timing.forwards + ' passes');
       if (g.timing && g.timing.acceptedSpeculative) meta.push(g.timing.acceptedSpeculative + ' speculative');
+      if (g.timing && typeof g.timing.copyMs === 'number') meta.push('copy lookup ' + fmtMs(g.timing.copyMs));
+      if (g.timing && typeof g.timing.rankMs === 'number') meta.push('ranking ' + fmtMs(g.timing.rankMs));
       h.appendChild(el('span', 'sd-group-meta', meta.join(' · ')));
       section.appendChild(h);
       if (g.error) {
@@ -78,6 +80,7 @@
         li.setAttribute('data-index', String(index));
         li.setAttribute('data-score', String(d.score));
         li.setAttribute('data-tokens', String(d.tokens));
+        li.setAttribute('data-source', d.source || 'model');
         if (typeof g.ms === 'number') li.setAttribute('data-ms', String(Math.round(g.ms)));
         var m = el('div', 'sd-meta');
         var key = index < 9 ? String(index + 1) : '';
@@ -86,6 +89,7 @@
         m.appendChild(el('span', 'sd-score', 'score ' + (typeof d.score === 'number' ? d.score.toFixed(2) : '?')));
         m.appendChild(el('span', 'sd-tokens', d.tokens + ' tok'));
         m.appendChild(el('span', 'sd-strategy', d.strategy || g.strategy));
+        m.appendChild(el('span', 'sd-source' + (d.source && d.source !== 'model' ? ' sd-copied' : ''), d.source || 'model'));
         if (typeof g.ms === 'number') m.appendChild(el('span', 'sd-ms', fmtMs(g.ms)));
         li.appendChild(m);
         var pre = el('pre', 'sd-code');

@@ -444,6 +444,7 @@ async function cmdEval(flags: Flags): Promise<number> {
   let top1Sim = 0;
   let bestSim = 0;
   let draftsTotal = 0;
+  let fewerThanK = 0;
   const isTTY = process.stderr.isTTY;
   try {
     for (let i = 0; i < cases.length; i++) {
@@ -465,6 +466,7 @@ async function cmdEval(flags: Flags): Promise<number> {
       const firsts = res.drafts.map((d) => firstLineOf(d.text));
       const top = firsts[0] ?? '';
       draftsTotal += res.drafts.length;
+      if (res.drafts.length < (strategy === 'greedy' ? 1 : k)) fewerThanK++;
       if (firsts.length > 0 && top === expected) top1++;
       if (firsts.some((f) => f === expected)) anyk++;
       const sims = firsts.map((f) => editSimilarity(f, expected));
@@ -500,6 +502,8 @@ async function cmdEval(flags: Flags): Promise<number> {
     best_edit_sim: round(bestSim / n, 4),
     latency_ms_p50: round(percentile(lat, 0.5), 1),
     latency_ms_p95: round(percentile(lat, 0.95), 1),
+    drafts_per_case: round(draftsTotal / n, 3),
+    fewer_than_k: fewerThanK,
   };
   if (flags.json) out(result);
   else {
@@ -507,7 +511,7 @@ async function cmdEval(flags: Flags): Promise<number> {
       `${n} cases · ${strategy} k=${result.k} · mode ${mode}\n` +
         `  top-1 exact      ${result.top1_exact}\n  any-of-k exact   ${result.anyk_exact}\n` +
         `  top-1 edit sim   ${result.top1_edit_sim}\n  best edit sim    ${result.best_edit_sim}\n` +
-        `  latency p50/p95  ${result.latency_ms_p50} / ${result.latency_ms_p95} ms\n  drafts per case  ${(draftsTotal / n).toFixed(2)}\n`,
+        `  latency p50/p95  ${result.latency_ms_p50} / ${result.latency_ms_p95} ms\n  drafts per case  ${(draftsTotal / n).toFixed(2)} (fewer than k: ${fewerThanK})\n`,
     );
   }
   return 0;

@@ -33,8 +33,12 @@ export interface DecodeContext {
   maxTokens: number;
   /** Returns -1 to continue, or the index at which the completion text ends (stop). */
   stop: (text: string) => number;
+  /** A finished draft's text as the user will see it (post-processed), or null when nothing is left. */
+  clean: (text: string) => string | null;
   /** End a draft that loops (see DraftState.repetition); off for fixed-length benchmarks. */
   stopOnRepetition: boolean;
+  /** Draw more candidates when drafts coincide after cleaning (off for fixed-length benchmarks). */
+  fillDistinct: boolean;
   ngrams: NgramStore;
   speculator: Speculator | null;
   temperature: number;
@@ -50,11 +54,13 @@ export interface RawDraft {
   tokens: number[];
   /** Sum of the model's log-probabilities of the tokens (temperature 1). */
   logprob: number;
+  /** Per-token log-probabilities (their sum is `logprob`). */
+  lps: number[];
   text: string;
   /** Ended by EOS or a stop rule (false: ran into maxTokens). */
   finished: boolean;
-  /** Strategy-internal score used for search (may include n-gram terms). */
-  searchScore?: number;
+  /** false: `lps` are not the model's likelihood yet (the ranking verifies the draft). */
+  scored?: boolean;
 }
 
 export interface Strategy {
@@ -211,7 +217,7 @@ export class DraftState {
   }
 
   toRaw(): RawDraft {
-    return { tokens: this.tokens.slice(), logprob: this.logprob, text: this.text, finished: this.finished, searchScore: this.score };
+    return { tokens: this.tokens.slice(), logprob: this.logprob, lps: this.lps.slice(), text: this.text, finished: this.finished };
   }
 }
 

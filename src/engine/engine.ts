@@ -17,8 +17,10 @@ import type {
 } from '../protocol';
 import { DEVICES, STRATEGIES } from '../protocol';
 import { ModelConfig, ModelLoadError, readModelConfig } from './config';
-import type { DecodeContext, RawDraft, Strategy } from './decode';
+import { COPY_DEFAULTS, CopyIndex, findCopies, type CopySite } from './copy';
+import { DraftState, type DecodeContext, type RawDraft, type Strategy } from './decode';
 import { PromptCache } from './kvcache';
+import { rankDrafts } from './rank';
 import { NgramStore } from './ngram';
 import { buildPrompt, HealConstraint } from './prompt';
 import { LogFn, ModelRuntime } from './runtime';
@@ -54,6 +56,8 @@ export interface EngineOptions {
   variant?: string;
   /** Overrides of superposed decoding's tuning (experiments and evaluation). */
   superposed?: Partial<SuperposedOptions>;
+  /** Evaluation: return every ranked candidate (model and copied), not just k. */
+  rankAll?: boolean;
 }
 
 export const DEFAULT_REQUEST = {
@@ -65,6 +69,9 @@ export const DEFAULT_REQUEST = {
   temperature: 0.8,
   topP: 0.95,
 };
+
+/** Prompt entries (most recent) the verification pass attends to; fewer make it cheaper. */
+const VERIFY_WINDOW = 256;
 
 /** Largest prefix / suffix the engine accepts (characters); larger documents are cut to the window anyway. */
 const MAX_TEXT_CHARS = 12 * 1024 * 1024;
@@ -121,6 +128,8 @@ export function validateRequest(input: unknown): CompletionRequest {
   if (seed !== undefined && (typeof seed !== 'number' || !Number.isInteger(seed))) bad('"seed" must be an integer');
   const ignoreStop = input.ignoreStop;
   if (ignoreStop !== undefined && typeof ignoreStop !== 'boolean') bad('"ignoreStop" must be a boolean');
+  const copyDrafts = input.copyDrafts;
+  if (copyDrafts !== undefined && typeof copyDrafts !== 'boolean') bad('"copyDrafts" must be a boolean');
   const timeBudgetMs = numIn('timeBudgetMs', 0, 0, 600_000);
   return {
     prefix: str('prefix', true),
@@ -137,6 +146,7 @@ export function validateRequest(input: unknown): CompletionRequest {
     topP: numIn('topP', DEFAULT_REQUEST.topP, 0.01, 1),
     seed: seed as number | undefined,
     ...(ignoreStop ? { ignoreStop: true } : {}),
+    ...(copyDrafts === false ? { copyDrafts: false } : {}),
     ...(timeBudgetMs > 0 ? { timeBudgetMs } : {}),
   };
 }
@@ -152,6 +162,10 @@ export class Engine {
   /** Recent outputs for speculative drafting: prompt-context tail + draft tokens, newest last. */
   private readonly recent: number[][] = [];
   private seedCounter = 1;
+  /** Workspace texts that drafts may be copied from (indexFiles). */
+  private readonly copyIndex = new CopyIndex();
+  private readonly verifyWindow: number;
+  private readonly rankAll: boolean;
 
   private constructor(
     readonly config: ModelConfig,
@@ -161,10 +175,13 @@ export class Engine {
     readonly info: InitializeResult,
     private readonly log: LogFn,
     superposed: Partial<SuperposedOptions> = {},
+    rankAll = false,
   ) {
     this.cache = new PromptCache(runtime);
     this.heal = new HealConstraint(tokenizer);
     this.recycler = new TokenRecycler(tokenizer.vocabSize);
+    this.verifyWindow = VERIFY_WINDOW;
+    this.rankAll = rankAll;
     this.strategies = {
       greedy: new GreedyStrategy(),
       sampling: new SamplingStrategy(),
@@ -205,7 +222,7 @@ export class Engine {
         superposition: runtime.superposition,
       };
       log('info', `model ${config.modelFile} loaded on ${runtime.device} in ${info.loadMs.toFixed(0)} ms`);
-      return new Engine(config, runtime, tokenizer, ngrams, info, log, opts.superposed);
+      return new Engine(config, runtime, tokenizer, ngrams, info, log, opts.superposed, opts.rankAll);
     } catch (e) {
       if (e instanceof EngineError) throw e;
       if (e instanceof ModelLoadError || e instanceof TokenizerError) throw new EngineError('model_load', e.message);
@@ -243,6 +260,8 @@ export class Engine {
       const prefillMs = performance.now() - t0;
       const ignoreStop = req.ignoreStop === true;
       const rule = ignoreStop ? null : createStopRule({ mode: req.mode, prefix: req.prefix, suffix: req.suffix, languageId: req.languageId });
+      const post = { prefix: req.prefix, suffix: req.suffix, mode: req.mode, languageId: req.languageId };
+      const clean = ignoreStop ? (text: string) => text : (text: string) => postProcess(text, post);
       const ctx: DecodeContext = {
         runtime: this.runtime,
         tok: this.tokenizer,
@@ -255,7 +274,9 @@ export class Engine {
         k: req.strategy === 'greedy' ? 1 : req.k,
         maxTokens: req.maxTokens,
         stop: rule ? (text) => rule.check(text) : () => -1,
+        clean,
         stopOnRepetition: !ignoreStop,
+        fillDistinct: !ignoreStop,
         ngrams: this.ngrams,
         speculator: req.speculative && req.strategy === 'greedy' ? new Speculator(this.recycler, this.ngrams, this.recent) : null,
         temperature: req.temperature ?? DEFAULT_REQUEST.temperature,
@@ -267,7 +288,24 @@ export class Engine {
       };
       const raw = await this.strategies[req.strategy].decode(ctx);
       this.remember(prompt.contextIds, raw);
-      const drafts = this.finish(raw, req, ignoreStop);
+      // Drafts copied from the code, for multi-draft strategies (greedy stays the model's own chain).
+      const tCopy = performance.now();
+      const copying = !ignoreStop && req.copyDrafts !== false && ctx.k > 1;
+      const copies = copying ? this.copyDrafts(ctx, req) : [];
+      const copyMs = performance.now() - tCopy;
+      const tRank = performance.now();
+      const drafts = await rankDrafts(ctx, {
+        model: raw,
+        copies,
+        k: ctx.k,
+        strategy: req.strategy,
+        clean,
+        dedupe: !ignoreStop,
+        keepOrder: req.strategy === 'greedy',
+        verifyWindow: this.verifyWindow,
+        all: this.rankAll,
+      });
+      const rankMs = performance.now() - tRank;
       return {
         drafts,
         strategy: req.strategy,
@@ -279,6 +317,8 @@ export class Engine {
           forwards: this.runtime.forwards - forwards0,
           acceptedSpeculative: ctx.stats.acceptedSpeculative,
           ...(ctx.stats.budgetCuts > 0 ? { budgetCuts: ctx.stats.budgetCuts } : {}),
+          ...(copying ? { copyMs, copyCandidates: copies.length } : {}),
+          rankMs,
         },
       };
     } catch (e) {
@@ -293,19 +333,22 @@ export class Engine {
     if (this.recent.length > 16) this.recent.splice(0, this.recent.length - 16);
   }
 
-  /** Post-processing, dedupe by trimmed text, ranking by mean log-probability. */
-  private finish(raw: RawDraft[], req: CompletionRequest, ignoreStop: boolean): Draft[] {
-    const out: Draft[] = [];
-    const seen = new Set<string>();
-    for (const r of raw) {
-      const text = ignoreStop ? r.text : postProcess(r.text, { prefix: req.prefix, suffix: req.suffix, mode: req.mode, languageId: req.languageId });
-      if (text === null || text === undefined) continue;
-      const key = text.trim();
-      if (!ignoreStop && (key.length === 0 || seen.has(key))) continue;
-      seen.add(key);
-      out.push({ text, score: r.tokens.length > 0 ? r.logprob / r.tokens.length : -Infinity, tokens: r.tokens.length, strategy: req.strategy });
+  /**
+   * Continuations of earlier occurrences of the text before the cursor (copy.ts), as drafts of this request: the
+   * healed prefix bytes and the copied text tokenized together, cut by the stop rules like any draft.
+   */
+  private copyDrafts(ctx: DecodeContext, req: CompletionRequest): { raw: RawDraft; site: CopySite }[] {
+    // at most k copies: with the k model drafts, the verification batch stays within 2k rows
+    const sites = findCopies(req, this.copyIndex, { ...COPY_DEFAULTS, maxSites: Math.min(COPY_DEFAULTS.maxSites, ctx.k) }, req.path);
+    if (sites.length === 0) return [];
+    const heal = new TextDecoder('utf-8', { fatal: false }).decode(ctx.prompt.heal);
+    if (heal.includes('\uFFFD')) return [];
+    const out: { raw: RawDraft; site: CopySite }[] = [];
+    for (const site of sites) {
+      const d = new DraftState(ctx.prompt.heal);
+      for (const t of this.tokenizer.encode(heal + site.text)) if (d.push(ctx, t, 0)) break;
+      if (d.healLeft.length === 0 && d.tokens.length > 0) out.push({ raw: d.toRaw(), site });
     }
-    if (req.strategy !== 'greedy') out.sort((a, b) => b.score - a.score);
     return out;
   }
 
@@ -314,8 +357,10 @@ export class Engine {
     for (const f of params.files) {
       if (typeof f?.path !== 'string' || typeof f.text !== 'string') throw new EngineError('invalid_request', 'indexFiles: each file needs {path, text}');
       if (!params.replace && f.text.length === 0) continue;
-      const ids = this.tokenizer.encode(f.text.slice(0, 2 * 1024 * 1024));
+      const text = f.text.slice(0, 2 * 1024 * 1024);
+      const ids = this.tokenizer.encode(text);
       this.ngrams.setDocument(f.path, ids);
+      this.copyIndex.set(f.path, text);
       tokens += ids.length;
       await new Promise<void>((r) => setImmediate(r));
     }

@@ -9,7 +9,7 @@ import { DEFAULT_BUDGETS, MAX_DOCUMENT_CHARS, buildContext, looksBinary, pickSni
 import { CycleTracker, PrefixCache, dedupeDrafts, fitToLineSuffix, type RankedDraft } from './drafts';
 import { Logger } from './logger';
 import { DraftPanel, PANEL_VIEW_TYPE, type PanelHost } from './panel';
-import type { PanelGroup, PanelView } from './panelHtml';
+import { panelDrafts, type PanelGroup, type PanelView } from './panelHtml';
 import { DEFAULT_SETTINGS, languageEnabled, needsRestart, parseSettings, type Settings } from './settings';
 import { StatusBar } from './statusBar';
 import { WorkspaceIndexer } from './workspaceIndex';
@@ -285,7 +285,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
 
   private paramsSignature(strategy: StrategyName): string {
     const s = this.settings;
-    return [strategy, s.drafts, s.maxTokens, s.mode, s.speculative, s.temperature, s.topP].join('|');
+    return [strategy, s.drafts, s.maxTokens, s.mode, s.speculative, s.copyDrafts, s.temperature, s.topP].join('|');
   }
 
   private snippets(doc: vscode.TextDocument): SnippetCandidate[] {
@@ -384,6 +384,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
       maxTokens: s.maxTokens,
       mode: s.mode,
       speculative: s.speculative,
+      ...(s.copyDrafts ? {} : { copyDrafts: false }),
       temperature: s.temperature,
       topP: s.topP,
       ...(opts.budget && s.latencyBudgetMs > 0 ? { timeBudgetMs: s.latencyBudgetMs } : {}),
@@ -665,7 +666,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
       ms: res.cached ? undefined : res.ms,
       cached: res.cached,
       timing: res.timing,
-      drafts: res.drafts.map((d) => ({ rank: d.rank, text: d.text, score: d.score, tokens: d.tokens, strategy: d.strategy })),
+      drafts: panelDrafts(res.drafts, pos.line),
     };
     this.panel?.showView(this.makeView('drafts', doc, pos, [group]));
   }
@@ -792,7 +793,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
         if (res) {
           g.ms = res.ms;
           g.timing = res.timing;
-          g.drafts = res.drafts.map((d) => ({ rank: d.rank, text: d.text, score: d.score, tokens: d.tokens, strategy: d.strategy }));
+          g.drafts = panelDrafts(res.drafts, pos.line);
         }
       } catch (err) {
         g.error = err instanceof Error ? err.message : String(err);

@@ -3,7 +3,7 @@
  * import) so the real HTML can be loaded in headless Chromium by the tests.
  */
 import { randomBytes } from 'node:crypto';
-import type { CompletionTiming, StrategyName } from '../protocol';
+import type { CompletionTiming, CopyOrigin, StrategyName } from '../protocol';
 
 export interface PanelDraft {
   rank: number;
@@ -11,6 +11,21 @@ export interface PanelDraft {
   score: number;
   tokens: number;
   strategy: StrategyName;
+  /** Where the draft came from: "model", "copied from line 120", "from utils.ts:45". */
+  source: string;
+}
+
+/** The panel's source label of a draft; `cursorLine` is 0-based (the document the request was made in). */
+export function sourceLabel(origin: CopyOrigin | undefined, cursorLine: number): string {
+  if (!origin) return 'model';
+  if (origin.path === '') return origin.offset !== undefined ? `copied from line ${cursorLine + 1 + origin.offset}` : 'copied from this file';
+  const name = origin.path.replace(/\\/g, '/').split('/').pop() || origin.path;
+  return origin.line !== undefined ? `from ${name}:${origin.line}` : `from ${name}`;
+}
+
+/** A response's drafts as the panel shows them. */
+export function panelDrafts(drafts: readonly { rank: number; text: string; score: number; tokens: number; strategy: StrategyName; copiedFrom?: CopyOrigin }[], cursorLine: number): PanelDraft[] {
+  return drafts.map((d) => ({ rank: d.rank, text: d.text, score: d.score, tokens: d.tokens, strategy: d.strategy, source: sourceLabel(d.copiedFrom, cursorLine) }));
 }
 
 export interface PanelGroup {

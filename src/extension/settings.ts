@@ -15,6 +15,8 @@ export interface Settings {
   maxTokens: number;
   mode: CompletionMode;
   speculative: boolean;
+  /** Offer drafts copied from the code (document, open files, workspace), ranked with the model's. */
+  copyDrafts: boolean;
   device: DeviceName;
   modelPath: string;
   debounceMs: number;
@@ -39,6 +41,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   maxTokens: 48,
   mode: 'auto',
   speculative: true,
+  copyDrafts: true,
   device: 'auto',
   modelPath: '',
   debounceMs: 0,
@@ -60,6 +63,7 @@ export const SETTING_KEYS: Readonly<Record<keyof Settings, string>> = {
   maxTokens: 'maxTokens',
   mode: 'mode',
   speculative: 'speculative',
+  copyDrafts: 'copyDrafts',
   device: 'device',
   modelPath: 'modelPath',
   debounceMs: 'debounceMs',
@@ -107,7 +111,7 @@ export function parseSettings(get: (key: string) => unknown): ParsedSettings {
   };
   const read = (field: keyof Settings) => get(SETTING_KEYS[field]);
 
-  const bool = (field: 'enable' | 'speculative' | 'workspaceNgrams' | 'prefetch' | 'startOnKeystroke') => {
+  const bool = (field: 'enable' | 'speculative' | 'copyDrafts' | 'workspaceNgrams' | 'prefetch' | 'startOnKeystroke') => {
     const v = read(field);
     if (v === undefined || v === null) return;
     if (typeof v === 'boolean') out[field] = v;
@@ -138,6 +142,7 @@ export function parseSettings(get: (key: string) => unknown): ParsedSettings {
   num('maxTokens', 1, 1024, true);
   oneOf('mode', MODES);
   bool('speculative');
+  bool('copyDrafts');
   oneOf('device', DEVICES);
   {
     const v = read('modelPath');

@@ -41,6 +41,12 @@ export interface CompletionRequest {
    */
   ignoreStop?: boolean;
   /**
+   * Drafts copied from the code (default true): continuations of earlier occurrences of the text before the cursor, in
+   * the document, the snippets and the indexed workspace, ranked with the strategy's own drafts by the model.
+   * Multi-draft strategies only (greedy stays the model's own chain).
+   */
+  copyDrafts?: boolean;
+  /**
    * Latency budget for interactive requests, ms of engine time (0 or omitted: none). Once it is spent, a draft that
    * holds a complete line with content ends there (a block is cut back to its last complete line); a draft still in
    * its first line ends with that line. Typing or accepting then continues from there.
@@ -48,12 +54,29 @@ export interface CompletionRequest {
   timeBudgetMs?: number;
 }
 
+/** Where a draft copied from the code came from. */
+export interface CopyOrigin {
+  /** '' = the document being edited; otherwise the file's path (as the workspace index or the snippet named it). */
+  path: string;
+  /** The document being edited: lines from the cursor's line to the copied text (negative: above). */
+  offset?: number;
+  /** Another file: 1-based line of the copied text (absent when unknown, e.g. a snippet). */
+  line?: number;
+  /** Characters of the text before the cursor that matched before the copied text. */
+  matchLength: number;
+}
+
 export interface Draft {
   text: string;
-  /** Higher is better: mean log-probability per token under the model (after verification where applicable). */
+  /**
+   * Higher is better: mean log-probability per token under the model (after verification where applicable), plus for
+   * a copied draft a prior for the length of the context it matched.
+   */
   score: number;
   tokens: number;
   strategy: StrategyName;
+  /** Present when the draft was copied from the code rather than generated. */
+  copiedFrom?: CopyOrigin;
 }
 
 export interface CompletionTiming {
@@ -71,6 +94,12 @@ export interface CompletionTiming {
   acceptedSpeculative: number;
   /** Drafts the time budget ended at a line boundary (absent or 0: none). */
   budgetCuts?: number;
+  /** Looking up drafts to copy from the code, ms (absent when off). */
+  copyMs?: number;
+  /** Copy candidates found (before de-duplication against the model's drafts). */
+  copyCandidates?: number;
+  /** Ranking: cleaning, de-duplication and the verification forward, ms. */
+  rankMs?: number;
 }
 
 export interface CompletionResponse {

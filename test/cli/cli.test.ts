@@ -145,8 +145,10 @@ describe('JSON output on the embedded model', () => {
     expect(r.code, r.stderr).toBe(0);
     const obj = JSON.parse(r.stdout);
     expect(Object.keys(obj).sort()).toEqual(
-      ['cases', 'strategy', 'k', 'top1_exact', 'anyk_exact', 'top1_edit_sim', 'best_edit_sim', 'latency_ms_p50', 'latency_ms_p95'].sort(),
+      ['cases', 'strategy', 'k', 'top1_exact', 'anyk_exact', 'top1_edit_sim', 'best_edit_sim', 'latency_ms_p50', 'latency_ms_p95', 'drafts_per_case', 'fewer_than_k'].sort(),
     );
+    expect(obj.drafts_per_case).toBeLessThanOrEqual(1);
+    expect(obj.fewer_than_k).toBe(Math.round(3 - 3 * obj.drafts_per_case));
     expect(obj.cases).toBe(3);
     expect(obj.strategy).toBe('greedy');
     expect(obj.k).toBe(1);

@@ -53,9 +53,9 @@ const VIEW: PanelView = {
       strategy: 'superposed',
       ms: 42.4,
       drafts: [
-        { rank: 1, text: 'return a + b; // sum', score: -0.12, tokens: 6, strategy: 'superposed' },
-        { rank: 2, text: 'return add(a, "b");', score: -0.5, tokens: 7, strategy: 'superposed' },
-        { rank: 3, text: '<img src=x onerror="window.__xss=1">', score: -1.5, tokens: 9, strategy: 'superposed' },
+        { rank: 1, text: 'return a + b; // sum', score: -0.12, tokens: 6, strategy: 'superposed', source: 'copied from line 1' },
+        { rank: 2, text: 'return add(a, "b");', score: -0.5, tokens: 7, strategy: 'superposed', source: 'model' },
+        { rank: 3, text: '<img src=x onerror="window.__xss=1">', score: -1.5, tokens: 9, strategy: 'superposed', source: 'from <b>x</b>.ts:4' },
       ],
     },
   ],
@@ -111,14 +111,18 @@ describe('draft-picker webview', () => {
         strategy: e.getAttribute('data-strategy'),
         tokens: e.getAttribute('data-tokens'),
         ms: e.getAttribute('data-ms'),
+        source: e.querySelector('.sd-source')!.textContent,
         text: e.querySelector('.sd-text')!.textContent,
       })),
     );
     expect(rows).toEqual([
-      { id: 'sd-draft-superposed-1', rank: '1', strategy: 'superposed', tokens: '6', ms: '42', text: 'return a + b; // sum' },
-      { id: 'sd-draft-superposed-2', rank: '2', strategy: 'superposed', tokens: '7', ms: '42', text: 'return add(a, "b");' },
-      { id: 'sd-draft-superposed-3', rank: '3', strategy: 'superposed', tokens: '9', ms: '42', text: '<img src=x onerror="window.__xss=1">' },
+      { id: 'sd-draft-superposed-1', rank: '1', strategy: 'superposed', tokens: '6', ms: '42', source: 'copied from line 1', text: 'return a + b; // sum' },
+      { id: 'sd-draft-superposed-2', rank: '2', strategy: 'superposed', tokens: '7', ms: '42', source: 'model', text: 'return add(a, "b");' },
+      { id: 'sd-draft-superposed-3', rank: '3', strategy: 'superposed', tokens: '9', ms: '42', source: 'from <b>x</b>.ts:4', text: '<img src=x onerror="window.__xss=1">' },
     ]);
+    // a copied draft's source is marked; a source label is text, never markup
+    expect(await page.$$eval('.sd-source.sd-copied', (els) => els.length)).toBe(2);
+    expect(await page.$$eval('.sd-source b', (els) => els.length)).toBe(0);
     expect(await page.getAttribute('#superdraft-panel', 'data-view-id')).toBe('7');
     expect(await page.textContent('#sd-location')).toBe('src/math.ts:3:5');
     // Highlighting: keyword, comment, string and function tokens.

@@ -1,7 +1,8 @@
 /**
  * Beam search: k beams advanced in one batch per step; each step keeps the k best extensions by total
  * log-probability. Beams that end (EOS or a stop rule) move to the finished pool; the search stops when no
- * live beam can still beat the k-th finished one (log-probabilities only decrease) or at max tokens.
+ * live beam can still beat the k-th finished one (log-probabilities only decrease) or at max tokens. Every finished
+ * beam is returned, best first: the ranking keeps the first k that stay distinct after cleaning.
  */
 import { DecodeContext, DraftState, RawDraft, Strategy, checkAbort, logSoftmax, restoreCollidingCuts, topN } from '../decode';
 
@@ -53,6 +54,6 @@ export class BeamStrategy implements Strategy {
     }
     finished.sort((a, b) => b.logprob - a.logprob);
     restoreCollidingCuts(finished, ctx);
-    return finished.slice(0, k).map((d) => d.toRaw());
+    return finished.map((d) => d.toRaw());
   }
 }

@@ -1,6 +1,8 @@
 /**
  * Nucleus sampling: k drafts sampled in one batch (batch k per forward), temperature and top-p from the
- * request, a seeded PRNG so that a request with a seed reproduces exactly.
+ * request, a seeded PRNG so that a request with a seed reproduces exactly. When samples coincide (after cleaning),
+ * the missing ones are drawn again, in up to MAX_ROUNDS batches in all, so that k distinct drafts come back whenever
+ * the distribution offers them.
  */
 import { DecodeContext, DraftState, RawDraft, Strategy, checkAbort, logSoftmax, restoreCollidingCuts, rng } from '../decode';
 
@@ -8,38 +10,55 @@ export class SamplingStrategy implements Strategy {
   readonly name = 'sampling' as const;
 
   async decode(ctx: DecodeContext): Promise<RawDraft[]> {
-    const { k, vocab: V, runtime } = ctx;
     const random = rng(ctx.seed);
-    const drafts = Array.from({ length: k }, () => new DraftState(ctx.prompt.heal));
-    let kv = k === 1 ? ctx.kv : runtime.selectRows(ctx.kv, new Array(k).fill(0));
-    let logits = ctx.lastLogits;
-    let rowOf = (_d: number): number => 0; // the first step samples all drafts from the prompt's logits
-    const lsm = new Float64Array(V);
-    const scaled = new Float64Array(V);
-    const last = new Array<number>(k).fill(0);
-    for (;;) {
-      checkAbort(ctx.signal);
-      for (let d = 0; d < k; d++) {
-        const draft = drafts[d];
-        if (draft.done) continue;
-        const allowed = draft.healLeft.length > 0 ? ctx.heal.allowed(draft.healLeft) : undefined;
-        logSoftmax(logits, V, rowOf(d), lsm);
-        logSoftmax(logits, V, rowOf(d), scaled, Math.max(1e-4, ctx.temperature));
-        const t = sampleNucleus(scaled, ctx.topP, random, allowed);
-        last[d] = t;
-        draft.push(ctx, t, lsm[t]);
+    const out: RawDraft[] = [];
+    const distinct = new Set<string>();
+    const rounds = ctx.fillDistinct ? MAX_ROUNDS : 1;
+    for (let round = 0; round < rounds && distinct.size < ctx.k; round++) {
+      for (const d of await sampleBatch(ctx, round === 0 ? ctx.k : ctx.k - distinct.size, random)) {
+        out.push(d);
+        const key = ctx.clean(d.text)?.trim();
+        if (key) distinct.add(key);
       }
-      if (drafts.every((d) => d.done)) break;
-      // Finished rows keep being fed (their outputs are ignored) so the batch stays rectangular.
-      const out = await runtime.forward({ ids: last, batch: k, seq: 1, past: kv });
-      ctx.stats.forwards++;
-      kv = out.kv;
-      logits = out.logits;
-      rowOf = (d) => d;
     }
-    restoreCollidingCuts(drafts, ctx);
-    return drafts.map((d) => d.toRaw());
+    return out;
   }
+}
+
+const MAX_ROUNDS = 3;
+
+/** `k` drafts sampled in one batch. */
+async function sampleBatch(ctx: DecodeContext, k: number, random: () => number): Promise<RawDraft[]> {
+  const { vocab: V, runtime } = ctx;
+  const drafts = Array.from({ length: k }, () => new DraftState(ctx.prompt.heal));
+  let kv = k === 1 ? ctx.kv : runtime.selectRows(ctx.kv, new Array(k).fill(0));
+  let logits = ctx.lastLogits;
+  let rowOf = (_d: number): number => 0; // the first step samples all drafts from the prompt's logits
+  const lsm = new Float64Array(V);
+  const scaled = new Float64Array(V);
+  const last = new Array<number>(k).fill(0);
+  for (;;) {
+    checkAbort(ctx.signal);
+    for (let d = 0; d < k; d++) {
+      const draft = drafts[d];
+      if (draft.done) continue;
+      const allowed = draft.healLeft.length > 0 ? ctx.heal.allowed(draft.healLeft) : undefined;
+      logSoftmax(logits, V, rowOf(d), lsm);
+      logSoftmax(logits, V, rowOf(d), scaled, Math.max(1e-4, ctx.temperature));
+      const t = sampleNucleus(scaled, ctx.topP, random, allowed);
+      last[d] = t;
+      draft.push(ctx, t, lsm[t]);
+    }
+    if (drafts.every((d) => d.done)) break;
+    // Finished rows keep being fed (their outputs are ignored) so the batch stays rectangular.
+    const out = await runtime.forward({ ids: last, batch: k, seq: 1, past: kv });
+    ctx.stats.forwards++;
+    kv = out.kv;
+    logits = out.logits;
+    rowOf = (d) => d;
+  }
+  restoreCollidingCuts(drafts, ctx);
+  return drafts.map((d) => d.toRaw());
 }
 
 /**

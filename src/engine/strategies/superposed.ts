@@ -4,9 +4,9 @@
  * model's superposition input); the shared next-token distribution (temperature-sharpened, top-3k) is mixed
  * log-linearly with each draft's own n-gram distribution (static code n-grams + the prompt's, open files' and
  * workspace n-grams), and the k best of k×3k candidates survive. Drafts that end (EOS or a stop rule) go to a
- * finished pool. The survivors are then verified in one batched forward on the clean prompt cache, which gives
- * each draft its likelihood under the model with a clean context (the most recent `verifyWindow` prompt entries):
- * that ranks them, and (optionally) cuts a draft's tail where the model strongly disagrees with it.
+ * finished pool. Every distinct draft is returned, best search score first: the ranking (rank.ts) keeps the first
+ * k that stay distinct after cleaning and, with `verify`, scores them in one batched forward on the clean prompt
+ * cache (their likelihood under the model with a clean context), together with any drafts copied from the code.
  */
 import { DecodeContext, DraftState, RawDraft, Strategy, checkAbort, logSumExp, restoreCollidingCuts, topN } from '../decode';
 
@@ -17,15 +17,11 @@ export interface SuperposedOptions {
   temperature: number;
   /** Score given to a candidate that no n-gram order supports (log-probability floor). */
   unsupportedLogProb: number;
-  /** Verify the drafts with a clean batched forward and rank by true likelihood. */
+  /** Verify the drafts with a clean batched forward and rank by true likelihood (done by the ranking stage). */
   verify: boolean;
-  /** Cut a draft where a token's verified probability is below this while the model's own choice exceeds 0.5 (0 = never). */
-  cutBelow: number;
-  /** Prompt entries (most recent) the verification pass attends to; fewer make it cheaper. */
-  verifyWindow: number;
 }
 
-export const SUPERPOSED_DEFAULTS: SuperposedOptions = { alpha: 0.5, temperature: 0.1, unsupportedLogProb: -10, verify: true, cutBelow: 0, verifyWindow: 256 };
+export const SUPERPOSED_DEFAULTS: SuperposedOptions = { alpha: 0.5, temperature: 0.1, unsupportedLogProb: -10, verify: true };
 
 export class SuperposedStrategy implements Strategy {
   readonly name = 'superposed' as const;
@@ -112,12 +108,11 @@ export class SuperposedStrategy implements Strategy {
       logits = out.logits;
     }
 
-    // Final candidates: best k distinct texts by search score.
+    // Every distinct text, best search score first (the ranking takes the first k that stay distinct after cleaning).
     const ranked = [...finished, ...alive].sort((a, b) => b.score - a.score);
     restoreCollidingCuts(ranked, ctx);
-    const pool = dedupeByText(ranked).slice(0, k);
-    if (k > 1 && opts.verify) await verify(ctx, pool, opts.cutBelow, opts.verifyWindow);
-    return pool.map((d) => d.toRaw());
+    const verifying = k > 1 && opts.verify;
+    return dedupeByText(ranked).map((d) => ({ ...d.toRaw(), ...(verifying ? { scored: false } : {}) }));
   }
 }
 
@@ -143,58 +138,4 @@ function dedupeByText(drafts: DraftState[]): DraftState[] {
     seen.add(key);
     return true;
   });
-}
-
-/**
- * Scores every draft under the model with a clean cache: one batched forward of all drafts (right-padded; a
- * causal model never lets a pad affect earlier positions). Sets each draft's logprob to its true value and,
- * with cutBelow > 0, truncates drafts at the first token the model finds very unlikely where it was confident.
- */
-async function verify(ctx: DecodeContext, drafts: DraftState[], cutBelow: number, window: number): Promise<void> {
-  const { runtime, vocab: V } = ctx;
-  const n = drafts.length;
-  if (n === 0) return;
-  const len = Math.max(...drafts.map((d) => d.tokens.length));
-  // Row-major [n, len-1]: position j predicts token j+1. Token 0 is predicted by the prompt's logits.
-  const seq = len - 1;
-  let out: { logits: Float32Array } | null = null;
-  let lses: ArrayLike<number> = [];
-  if (seq > 0) {
-    checkAbort(ctx.signal);
-    const ids: number[] = [];
-    for (const d of drafts) for (let j = 0; j < seq; j++) ids.push(d.tokens[Math.min(j, d.tokens.length - 1)] ?? 0);
-    const past = runtime.selectRows(ctx.kv, new Array(n).fill(0), ctx.kv.length - window);
-    out = await runtime.forward({ ids, batch: n, seq, past, wantKv: false });
-    ctx.stats.forwards++;
-    // Every row's normaliser at once (natively for many rows): the dominant cost of verification in JavaScript.
-    lses = await runtime.rowLogSumExp(out.logits, n * seq, V);
-  }
-  const firstLse = logSumExp(ctx.lastLogits, V, 0);
-  for (let r = 0; r < n; r++) {
-    const d = drafts[r];
-    let total = 0;
-    let cut = -1;
-    for (let j = 0; j < d.tokens.length; j++) {
-      let lp: number;
-      if (j === 0) lp = ctx.lastLogits[d.tokens[0]] - firstLse;
-      else {
-        const row = r * seq + (j - 1);
-        const lse = lses[row]!;
-        lp = out!.logits[row * V + d.tokens[j]] - lse;
-        if (cutBelow > 0 && cut < 0 && lp < Math.log(cutBelow)) {
-          let best = -Infinity;
-          for (let i = 0; i < V; i++) if (out!.logits[row * V + i] > best) best = out!.logits[row * V + i];
-          if (best - lse > Math.log(0.5)) cut = j;
-        }
-      }
-      if (cut >= 0) break;
-      d.lps[j] = lp;
-      total += lp;
-    }
-    if (cut > 0) {
-      d.truncate(ctx, cut);
-      d.finished = false;
-    }
-    d.logprob = total;
-  }
 }

@@ -1,0 +1,106 @@
+/**
+ * The last stage of a request: one ranking of every candidate draft. The strategy's drafts (in its own order, more
+ * than k where it has them) and the drafts copied from the code are cleaned by the stop rules and post-processing
+ * (the one place drafts are cleaned), de-duplicated, and the first k distinct model drafts plus the copies are
+ * scored by the model: drafts whose log-probabilities are not yet the model's (superposed search scores, copies)
+ * are verified together in one batched forward (verify.ts). The best k by score are returned, so k distinct drafts
+ * come back whenever the candidates offer them.
+ */
+import type { CopyOrigin, Draft, StrategyName } from '../protocol';
+import type { CopySite } from './copy';
+import type { DecodeContext, RawDraft } from './decode';
+import { verifyTokens } from './verify';
+
+export interface RankInput {
+  /** The strategy's drafts, best first by its own measure. */
+  model: readonly RawDraft[];
+  /** Drafts copied from the code, with where they came from. */
+  copies: readonly { raw: RawDraft; site: CopySite }[];
+  k: number;
+  strategy: StrategyName;
+  /** Post-processed text, or null when nothing is left (the one cleaning step). */
+  clean: (text: string) => string | null;
+  /** Drop drafts whose cleaned text is empty or repeats an earlier one (off for fixed-length benchmarks). */
+  dedupe: boolean;
+  /** Keep the strategy's order instead of sorting by score (greedy: the model's own chain). */
+  keepOrder: boolean;
+  /** Evaluation: return every ranked candidate, not just k. */
+  all?: boolean;
+  /** Prompt entries the verification pass attends to. */
+  verifyWindow: number;
+}
+
+interface Candidate {
+  raw: RawDraft;
+  text: string;
+  origin?: CopyOrigin;
+  matchLength?: number;
+  lps?: number[];
+}
+
+/**
+ * Ranking score of a draft with per-token model log-probabilities `lps`: the mean log-probability (length-normalised,
+ * so a longer draft is not penalised for its length), plus, for a copy, a prior that grows with the length of the
+ * context it matched (a long exact match is strong evidence that the text repeats). Calibrated on held-out corpus
+ * cases (training/heldout_lines.py), never on the dev set: see docs/engine.md.
+ */
+export function draftScore(lps: readonly number[], matchLength?: number): number {
+  if (lps.length === 0) return -Infinity;
+  let sum = 0;
+  for (const lp of lps) sum += lp;
+  const mean = sum / lps.length;
+  if (matchLength === undefined) return mean;
+  return mean + COPY_PRIOR.base + COPY_PRIOR.perChar * Math.min(matchLength, COPY_PRIOR.cap);
+}
+
+export const COPY_PRIOR = { base: -1, perChar: 0.5, cap: 48 };
+
+/**
+ * Tokens of a draft the verification pass scores: the first ones decide the ranking (the copy prior weighs more than
+ * the model's opinion of a long tail), and the padded batch costs rows × the longest row.
+ */
+export const VERIFY_MAX_TOKENS = 16;
+
+export async function rankDrafts(ctx: DecodeContext, input: RankInput): Promise<Draft[]> {
+  const seen = new Set<string>();
+  const take = (raw: RawDraft): Candidate | null => {
+    const text = input.clean(raw.text);
+    if (text === null) return null;
+    const key = text.trim();
+    if (input.dedupe && (key.length === 0 || seen.has(key))) return null;
+    seen.add(key);
+    return { raw, text };
+  };
+  const pool: Candidate[] = [];
+  for (const raw of input.model) {
+    if (pool.length >= input.k) break;
+    const c = take(raw);
+    if (c) pool.push(c);
+  }
+  for (const { raw, site } of input.copies) {
+    const c = take(raw);
+    if (!c) continue;
+    c.matchLength = site.matchLength;
+    c.origin = { path: site.path, matchLength: site.matchLength, ...(site.offset !== undefined ? { offset: site.offset } : {}), ...(site.line !== undefined ? { line: site.line } : {}) };
+    pool.push(c);
+  }
+  // One forward for every candidate the model has not scored.
+  const unscored = pool.filter((c) => c.raw.scored === false || c.origin);
+  if (unscored.length > 0) {
+    const lps = await verifyTokens(ctx, unscored.map((c) => c.raw.tokens.slice(0, VERIFY_MAX_TOKENS)), input.verifyWindow);
+    unscored.forEach((c, i) => (c.lps = lps[i]));
+  }
+  const drafts = pool.map((c) => {
+    const lps = c.lps ?? c.raw.lps;
+    const d: Draft = {
+      text: c.text,
+      score: lps ? draftScore(lps, c.matchLength) : c.raw.tokens.length > 0 ? c.raw.logprob / c.raw.tokens.length : -Infinity,
+      tokens: c.raw.tokens.length,
+      strategy: input.strategy,
+    };
+    if (c.origin) d.copiedFrom = c.origin;
+    return d;
+  });
+  if (!input.keepOrder) drafts.sort((a, b) => b.score - a.score);
+  return input.all ? drafts : drafts.slice(0, input.k);
+}

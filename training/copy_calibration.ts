@@ -1,0 +1,75 @@
+/**
+ * Calibration of the ranking of copied drafts against the model's own (src/engine/rank.ts COPY_PRIOR), on held-out
+ * corpus cases (training/heldout_lines.py: files never trained on), never on the shared dev set.
+ * Dumps every ranked candidate of each case with its features, then grid-searches the copy prior for top-1 exact.
+ *
+ *   npx tsx training/copy_calibration.ts CASES.jsonl [--strategy superposed] [-k 3] [--limit N] > report.json
+ */
+import { readFileSync } from 'node:fs';
+import { Engine } from '../src/engine/engine';
+import { firstLineOf } from '../src/cli/metrics';
+import { COPY_PRIOR } from '../src/engine/rank';
+
+interface Cand { mean: number; copy: boolean; match: number; dist: number; exact: boolean; model: number }
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const file = args[0];
+  const opt = (name: string, def: string): string => (args.includes(name) ? args[args.indexOf(name) + 1] : def);
+  const strategy = opt('--strategy', 'superposed') as 'superposed';
+  const k = Number(opt('-k', '3'));
+  const limit = Number(opt('--limit', '100000'));
+  const cases = readFileSync(file, 'utf8').split('\n').filter(Boolean).slice(0, limit).map((l) => JSON.parse(l));
+  const engine = await Engine.load({ rankAll: true });
+  const all: Cand[][] = [];
+  for (const c of cases) {
+    const res = await engine.complete({ prefix: c.prefix, suffix: c.suffix, languageId: c.language, path: c.path, strategy, k, mode: 'line', seed: 1 });
+    const expected = String(c.expected).trimEnd();
+    let model = 0;
+    all.push(
+      res.drafts.map((d) => ({
+        // the score without the prior the engine added (so the grid below is absolute)
+        mean: d.copiedFrom ? d.score - COPY_PRIOR.base - COPY_PRIOR.perChar * Math.min(d.copiedFrom.matchLength, COPY_PRIOR.cap) : d.score,
+        copy: !!d.copiedFrom,
+        match: d.copiedFrom?.matchLength ?? 0,
+        dist: Math.abs(d.copiedFrom?.offset ?? 1e6),
+        exact: firstLineOf(d.text) === expected,
+        model: d.copiedFrom ? -1 : model++,
+      })),
+    );
+  }
+  await engine.dispose();
+  // Evaluate a prior: model drafts keep their first k (as production does), copies get mean + base + perChar·min(match, cap)
+  const evalPrior = (base: number, perChar: number, cap: number): { top1: number; anyk: number } => {
+    let top1 = 0;
+    let anyk = 0;
+    for (const cands of all) {
+      const pool = cands.filter((x) => x.copy || x.model < k);
+      const scored = pool.map((x) => ({ x, s: x.copy ? x.mean + base + perChar * Math.min(x.match, cap) : x.mean }));
+      scored.sort((a, b) => b.s - a.s);
+      const top = scored.slice(0, k);
+      if (top[0]?.x.exact) top1++;
+      if (top.some((t) => t.x.exact)) anyk++;
+    }
+    return { top1: top1 / all.length, anyk: anyk / all.length };
+  };
+  const grid: { base: number; perChar: number; cap: number; top1: number; anyk: number }[] = [];
+  for (const base of [-2, -1, 0, 1, 2])
+    for (const perChar of [0, 0.1, 0.2, 0.3, 0.5, 0.7, 1])
+      for (const cap of [32, 48, 64]) grid.push({ base, perChar, cap, ...evalPrior(base, perChar, cap) });
+  grid.sort((a, b) => b.top1 - a.top1 || b.anyk - a.anyk);
+  // the search's own order (longest match, then nearest), copies ahead of the model's drafts
+  let searchTop1 = 0;
+  let searchAny = 0;
+  for (const cands of all) {
+    const copies = cands.filter((x) => x.copy).sort((a, b) => b.match - a.match || a.dist - b.dist);
+    const top = [...copies, ...cands.filter((x) => !x.copy && x.model < k)].slice(0, k);
+    if (top[0]?.exact) searchTop1++;
+    if (top.some((x) => x.exact)) searchAny++;
+  }
+  const copyOnly = all.filter((c) => c.some((x) => x.copy && x.exact)).length / all.length;
+  const modelOnly = all.filter((c) => c.some((x) => !x.copy && x.model < k && x.exact)).length / all.length;
+  process.stdout.write(JSON.stringify({ cases: all.length, strategy, k, oracle_copy_any: copyOnly, oracle_model_any: modelOnly, search_order: { top1: searchTop1 / all.length, anyk: searchAny / all.length }, current: evalPrior(COPY_PRIOR.base, COPY_PRIOR.perChar, COPY_PRIOR.cap), none: evalPrior(0, 0, 32), best: grid.slice(0, 12) }, null, 1) + '\n');
+}
+
+void main();
