@@ -47,7 +47,16 @@ async function main(): Promise<void> {
       const pool = cands.filter((x) => x.copy || x.model < k);
       const scored = pool.map((x) => ({ x, s: x.copy ? x.mean + base + perChar * Math.min(x.match, cap) : x.mean }));
       scored.sort((a, b) => b.s - a.s);
-      const top = scored.slice(0, k);
+      // as rank.ts: copies take at most k-1 places when there is a model draft
+      const models = scored.filter((t) => !t.x.copy).length;
+      const top: typeof scored = [];
+      let copies = 0;
+      for (const t of scored) {
+        if (top.length >= k) break;
+        if (t.x.copy && models > 0 && copies >= k - 1) continue;
+        if (t.x.copy) copies++;
+        top.push(t);
+      }
       if (top[0]?.x.exact) top1++;
       if (top.some((t) => t.x.exact)) anyk++;
     }

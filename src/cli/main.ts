@@ -46,6 +46,7 @@ Common options:
   --device D       auto | cpu | cuda | dml | coreml | webgpu (default auto)
   --threads N      inference threads (default: onnxruntime's choice)
   --no-verify      superposed: skip the verification pass (rank drafts by their search score)
+  --no-copy        no drafts copied from the code (continuations of earlier matches in the file), model drafts only
   --json           print exactly one JSON object on stdout (progress stays on stderr)
   --verbose        engine logs on stderr
   -h, --help       help for a command: superdraft <command> --help
@@ -70,7 +71,7 @@ Options:
   --top-p P            nucleus top-p (default 0.95)
   --seed N             sampling seed
   --time-budget MS     latency budget: once spent, drafts end at their last complete line (default: none)
-  --model, --device, --threads, --no-verify, --json, --verbose as for every command`,
+  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command`,
   eval: `Usage: superdraft eval --cases FILE.jsonl [options]
 
 Runs each case {id, language, path, prefix, suffix, expected} (expected = rest of the cursor's line) and prints
@@ -87,7 +88,7 @@ Options:
   --no-speculative     disable speculative acceleration
   --seed N             base sampling seed (case i uses N + i; default 1)
   --details FILE       also write one JSON line per case (id, expected, drafts, latency) to FILE
-  --model, --device, --threads, --no-verify, --json, --verbose as for every command`,
+  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command`,
   bench: `Usage: superdraft bench [options]
 
 Times every strategy on the committed prompt set (bench/prompts: real code, half with repetition from the context)
@@ -102,7 +103,7 @@ Options:
   --repeat N           timed runs per prompt and strategy (default 2)
   --max-tokens N       draft length (default 32)
   --limit N            first N prompts only
-  --model, --device, --threads, --no-verify, --json, --verbose as for every command`,
+  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command`,
   demo: `Usage: superdraft demo [options]
 
 Loads the model (default: the embedded one) and prints each strategy's drafts and timing for the bundled example
@@ -112,7 +113,7 @@ Options:
   --file F             another example file; the cursor is at the marker <|cursor|> (removed before completing)
   -k K                 drafts for the multi-draft strategies (default 3)
   --max-tokens N       1..1024 (default 48)
-  --model, --device, --threads, --no-verify, --json, --verbose as for every command`,
+  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command`,
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -123,6 +124,7 @@ type Flags = Record<string, string | boolean | undefined>;
 const COMMON = {
   model: { type: 'string' },
   'no-verify': { type: 'boolean' },
+  'no-copy': { type: 'boolean' },
   device: { type: 'string' },
   threads: { type: 'string' },
   json: { type: 'boolean' },
@@ -292,7 +294,8 @@ function indent(text: string, pad: string): string {
 function printDrafts(res: CompletionResponse, wallMs: number): void {
   if (res.drafts.length === 0) process.stdout.write('  (no draft)\n');
   res.drafts.forEach((d, i) => {
-    process.stdout.write(`  #${i + 1}  score ${d.score.toFixed(3)}  ${d.tokens} tokens\n`);
+    const from = d.copiedFrom ? `  copied from ${d.copiedFrom.path || 'this file'}${d.copiedFrom.offset !== undefined ? ` (${Math.abs(d.copiedFrom.offset)} lines ${d.copiedFrom.offset < 0 ? 'up' : 'down'})` : d.copiedFrom.line !== undefined ? `:${d.copiedFrom.line}` : ''}` : '';
+    process.stdout.write(`  #${i + 1}  score ${d.score.toFixed(3)}  ${d.tokens} tokens${from}\n`);
     process.stdout.write(indent(d.text.length ? d.text : '(empty)', '      │ ') + '\n');
   });
   const t = res.timing;
@@ -318,6 +321,7 @@ async function cmdComplete(flags: Flags): Promise<number> {
     maxTokens: intFlag(flags, 'max-tokens', 1, 1024, 48),
     mode: modeFlag(flags, 'auto'),
     speculative: flags['no-speculative'] !== true,
+    ...(flags['no-copy'] === true ? { copyDrafts: false } : {}),
   };
   const temperature = numFlag(flags, 'temperature', 0, 5);
   const topP = numFlag(flags, 'top-p', 0.01, 1);
@@ -459,6 +463,7 @@ async function cmdEval(flags: Flags): Promise<number> {
         maxTokens,
         mode,
         speculative: flags['no-speculative'] !== true,
+        ...(flags['no-copy'] === true ? { copyDrafts: false } : {}),
         seed: seed0 + i,
       });
       lat.push(wallMs);
@@ -821,9 +826,10 @@ async function cmdDemo(flags: Flags): Promise<number> {
         maxTokens,
         mode: 'auto',
         speculative: false,
+        ...(flags['no-copy'] === true ? { copyDrafts: false } : {}),
         ...r.over,
       });
-      if (flags.json) results.push({ name: r.name, wallMs: round(wallMs, 1), drafts: res.drafts.map((d) => ({ text: d.text, score: round(d.score, 4), tokens: d.tokens })), timing: res.timing });
+      if (flags.json) results.push({ name: r.name, wallMs: round(wallMs, 1), drafts: res.drafts.map((d) => ({ text: d.text, score: round(d.score, 4), tokens: d.tokens, ...(d.copiedFrom ? { copiedFrom: d.copiedFrom } : {}) })), timing: res.timing });
       else {
         process.stdout.write(`${r.name}\n`);
         printDrafts(res, wallMs);

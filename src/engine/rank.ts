@@ -33,6 +33,8 @@ export interface RankInput {
 interface Candidate {
   raw: RawDraft;
   text: string;
+  /** The strategy produced it (a copy with the same text adds its origin and evidence to it). */
+  model: boolean;
   origin?: CopyOrigin;
   matchLength?: number;
   lps?: number[];
@@ -53,7 +55,7 @@ export function draftScore(lps: readonly number[], matchLength?: number): number
   return mean + COPY_PRIOR.base + COPY_PRIOR.perChar * Math.min(matchLength, COPY_PRIOR.cap);
 }
 
-export const COPY_PRIOR = { base: -1, perChar: 0.5, cap: 48 };
+export const COPY_PRIOR = { base: 2, perChar: 0.3, cap: 48 };
 
 /**
  * Tokens of a draft the verification pass scores: the first ones decide the ranking (the copy prior weighs more than
@@ -61,36 +63,42 @@ export const COPY_PRIOR = { base: -1, perChar: 0.5, cap: 48 };
  */
 export const VERIFY_MAX_TOKENS = 16;
 
+function setOrigin(c: Candidate, site: CopySite): void {
+  c.matchLength = site.matchLength;
+  c.origin = { path: site.path, matchLength: site.matchLength, ...(site.offset !== undefined ? { offset: site.offset } : {}), ...(site.line !== undefined ? { line: site.line } : {}) };
+}
+
 export async function rankDrafts(ctx: DecodeContext, input: RankInput): Promise<Draft[]> {
-  const seen = new Set<string>();
-  const take = (raw: RawDraft): Candidate | null => {
-    const text = input.clean(raw.text);
-    if (text === null) return null;
-    const key = text.trim();
-    if (input.dedupe && (key.length === 0 || seen.has(key))) return null;
-    seen.add(key);
-    return { raw, text };
-  };
+  const seen = new Map<string, Candidate>();
   const pool: Candidate[] = [];
+  const take = (raw: RawDraft, site?: CopySite): void => {
+    const text = input.clean(raw.text);
+    if (text === null) return;
+    const key = text.trim();
+    const same = seen.get(key);
+    if (site && same) {
+      // the strategy's draft is also in the code: it keeps its place and gains the copy's evidence
+      if (same.origin === undefined) setOrigin(same, site);
+      return;
+    }
+    if (input.dedupe && (key.length === 0 || same)) return;
+    const c: Candidate = { raw, text, model: !site };
+    if (site) setOrigin(c, site);
+    seen.set(key, c);
+    pool.push(c);
+  };
   for (const raw of input.model) {
     if (pool.length >= input.k) break;
-    const c = take(raw);
-    if (c) pool.push(c);
+    take(raw);
   }
-  for (const { raw, site } of input.copies) {
-    const c = take(raw);
-    if (!c) continue;
-    c.matchLength = site.matchLength;
-    c.origin = { path: site.path, matchLength: site.matchLength, ...(site.offset !== undefined ? { offset: site.offset } : {}), ...(site.line !== undefined ? { line: site.line } : {}) };
-    pool.push(c);
-  }
+  for (const { raw, site } of input.copies) take(raw, site);
   // One forward for every candidate the model has not scored.
-  const unscored = pool.filter((c) => c.raw.scored === false || c.origin);
+  const unscored = pool.filter((c) => c.raw.scored === false || !c.model);
   if (unscored.length > 0) {
     const lps = await verifyTokens(ctx, unscored.map((c) => c.raw.tokens.slice(0, VERIFY_MAX_TOKENS)), input.verifyWindow);
     unscored.forEach((c, i) => (c.lps = lps[i]));
   }
-  const drafts = pool.map((c) => {
+  const ranked = pool.map((c) => {
     const lps = c.lps ?? c.raw.lps;
     const d: Draft = {
       text: c.text,
@@ -99,8 +107,20 @@ export async function rankDrafts(ctx: DecodeContext, input: RankInput): Promise<
       strategy: input.strategy,
     };
     if (c.origin) d.copiedFrom = c.origin;
-    return d;
+    return { d, model: c.model };
   });
-  if (!input.keepOrder) drafts.sort((a, b) => b.score - a.score);
-  return input.all ? drafts : drafts.slice(0, input.k);
+  if (input.keepOrder) return ranked.slice(0, input.k).map((r) => r.d);
+  ranked.sort((a, b) => b.d.score - a.d.score);
+  if (input.all) return ranked.map((r) => r.d);
+  // Copies take at most k-1 places: the strategy's best draft is always among the k (its own view of the code).
+  const out: Draft[] = [];
+  const models = ranked.filter((r) => r.model).length;
+  let copies = 0;
+  for (const r of ranked) {
+    if (out.length >= input.k) break;
+    if (!r.model && models > 0 && copies >= input.k - 1) continue;
+    if (!r.model) copies++;
+    out.push(r.d);
+  }
+  return out;
 }

@@ -1,8 +1,8 @@
 /**
  * Nucleus sampling: k drafts sampled in one batch (batch k per forward), temperature and top-p from the
  * request, a seeded PRNG so that a request with a seed reproduces exactly. When samples coincide (after cleaning),
- * the missing ones are drawn again, in up to MAX_ROUNDS batches in all, so that k distinct drafts come back whenever
- * the distribution offers them.
+ * one more batch of twice the missing count is drawn, so that k distinct drafts come back whenever the distribution
+ * offers them, at the cost of at most one more batch.
  */
 import { DecodeContext, DraftState, RawDraft, Strategy, checkAbort, logSoftmax, restoreCollidingCuts, rng } from '../decode';
 
@@ -15,7 +15,7 @@ export class SamplingStrategy implements Strategy {
     const distinct = new Set<string>();
     const rounds = ctx.fillDistinct ? MAX_ROUNDS : 1;
     for (let round = 0; round < rounds && distinct.size < ctx.k; round++) {
-      for (const d of await sampleBatch(ctx, round === 0 ? ctx.k : ctx.k - distinct.size, random)) {
+      for (const d of await sampleBatch(ctx, round === 0 ? ctx.k : Math.min(16, 2 * (ctx.k - distinct.size)), random)) {
         out.push(d);
         const key = ctx.clean(d.text)?.trim();
         if (key) distinct.add(key);
@@ -25,7 +25,7 @@ export class SamplingStrategy implements Strategy {
   }
 }
 
-const MAX_ROUNDS = 3;
+const MAX_ROUNDS = 2;
 
 /** `k` drafts sampled in one batch. */
 async function sampleBatch(ctx: DecodeContext, k: number, random: () => number): Promise<RawDraft[]> {

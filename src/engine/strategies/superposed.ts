@@ -19,9 +19,14 @@ export interface SuperposedOptions {
   unsupportedLogProb: number;
   /** Verify the drafts with a clean batched forward and rank by true likelihood (done by the ranking stage). */
   verify: boolean;
+  /** Add the n-grams' best next token to the model's top-3k candidates of each draft. */
+  ngramCandidate: boolean;
 }
 
-export const SUPERPOSED_DEFAULTS: SuperposedOptions = { alpha: 0.5, temperature: 0.1, unsupportedLogProb: -10, verify: true };
+/** The n-gram candidate must be the continuation of at least this share of its context's occurrences. */
+const NGRAM_CANDIDATE = { minProb: 0.3 };
+
+export const SUPERPOSED_DEFAULTS: SuperposedOptions = { alpha: 0.8, temperature: 1, unsupportedLogProb: -10, verify: true, ngramCandidate: true };
 
 export class SuperposedStrategy implements Strategy {
   readonly name = 'superposed' as const;
@@ -33,7 +38,7 @@ export class SuperposedStrategy implements Strategy {
     const alpha = k === 1 ? 0 : opts.alpha;
     const nCand = 3 * k;
     const context = ctx.prompt.contextIds;
-    const ngramOut = new Float64Array(nCand);
+    const ngramOut = new Float64Array(nCand + 1);
     const finished: DraftState[] = [];
     let alive: DraftState[] = [new DraftState(ctx.prompt.heal)];
     let kv = ctx.kv;
@@ -64,10 +69,18 @@ export class SuperposedStrategy implements Strategy {
       };
       for (let d = 0; d < alive.length; d++) {
         const draft = alive[d];
-        const { top, lse } = candidatesFor(draft);
+        const c = candidatesFor(draft);
+        const lse = c.lse;
+        let top = c.top;
         let probs: Float64Array | null = null;
         if (alpha > 0) {
           const hist = tail(context, draft.tokens, 5);
+          // The n-grams' own best continuation joins the model's top 3k: without it, the mix could only re-weight
+          // tokens the model already ranks high, never bring in what the context repeats.
+          if (opts.ngramCandidate && draft.healLeft.length === 0) {
+            const extra = ctx.ngrams.draft(hist, 1, NGRAM_CANDIDATE)[0];
+            if (extra !== undefined && extra < V && !top.includes(extra)) top = [...top, extra];
+          }
           probs = ctx.ngrams.probabilities(hist, top, ngramOut);
         }
         for (let j = 0; j < top.length; j++) {
