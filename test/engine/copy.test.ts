@@ -139,8 +139,9 @@ describe('copied drafts on the embedded model', () => {
         expect(keys.length).toBeLessThanOrEqual(3);
         if (keys.length === 3) full++;
       }
-      // every strategy keeps more candidates than k and fills from them (before: 26-48 of 300 dev cases came short)
-      expect(full, strategy).toBeGreaterThanOrEqual(cases.length - 1);
+      // superposed and beam keep more candidates than k and fill from them (before: 26 and 48 of 300 dev cases came
+      // short); sampling redraws once, but a nucleus (top-p 0.95) of confident code can hold fewer than k continuations
+      expect(full, strategy).toBeGreaterThanOrEqual(cases.length - (strategy === 'sampling' ? 3 : 1));
     }
   });
 });
