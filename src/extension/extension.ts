@@ -275,7 +275,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
     const st = this.client.state;
     if (!this.settings.enable) this.status.set('disabled');
     else if (st === 'error') this.status.set('error', this.client.modelLoadFailed ? 'model failed to load' : (this.client.lastError ?? 'inference process stopped'));
-    else if (st === 'starting' || st === 'stopped') this.status.set('loading');
+    else if (st === 'starting' || st === 'stopped') this.status.set('loading', this.client.stateReason ?? '');
     else if (this.thinking > 0) this.status.set('thinking');
     else if (this.indexer.running) this.status.set('indexing');
     else this.status.set('ready');
