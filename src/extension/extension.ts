@@ -967,6 +967,10 @@ class Superdraft implements PanelHost, vscode.Disposable {
       vscode.workspace.onDidSaveTextDocument((doc) => {
         if (this.settings.workspaceNgrams && this.client.state === 'ready') void this.indexer.onSave(doc);
       }),
+      // Nothing is indexed in an untrusted workspace: once the user trusts it, index it.
+      vscode.workspace.onDidGrantWorkspaceTrust(() => {
+        if (this.settings.workspaceNgrams && this.client.state === 'ready') void this.indexer.indexWorkspace();
+      }),
       vscode.window.onDidChangeActiveTextEditor((ed) => {
         if (ed) {
           this.lastEditor = ed;
