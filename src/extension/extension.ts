@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ClientError, InferenceClient } from './client';
-import { DEFAULT_BUDGETS, MAX_DOCUMENT_CHARS, buildContext, looksBinary, pickSnippets, skipAutomatic, type DocText, type SnippetCandidate } from './context';
+import { DEFAULT_BUDGETS, MAX_DOCUMENT_CHARS, buildContext, fitRequest, looksBinary, pickSnippets, skipAutomatic, type DocText, type SnippetCandidate } from './context';
 import { CycleTracker, PrefixCache, dedupeDrafts, fitToLineSuffix, type RankedDraft } from './drafts';
 import { Logger } from './logger';
 import { DraftPanel, PANEL_VIEW_TYPE, type PanelHost } from './panel';
@@ -373,7 +373,8 @@ class Superdraft implements PanelHost, vscode.Disposable {
       }
     }
     const s = this.settings;
-    const req: CompletionRequest = {
+    // Within the protocol's bounds (LIMITS): a very long path or a huge visible snippet is trimmed, never refused.
+    const req: CompletionRequest = fitRequest({
       prefix: ctx.prefix,
       suffix: ctx.suffix,
       languageId: doc.languageId,
@@ -387,7 +388,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
       temperature: s.temperature,
       topP: s.topP,
       ...(opts.budget && s.latencyBudgetMs > 0 ? { timeBudgetMs: s.latencyBudgetMs } : {}),
-    };
+    });
     const fg = !opts.background;
     if (fg) {
       this.recordHostMs(hostMs ?? performance.now() - t0);
