@@ -428,6 +428,11 @@ export class InferenceClient {
    * a newer request supersedes it so no backlog builds up while typing.
    */
   async complete(req: CompletionRequest, token?: TokenLike, key?: string): Promise<CompletionResponse> {
+    // JSON would turn NaN and ±Infinity into null, which the server reads as "use the default": refuse them here.
+    for (const f of ['k', 'maxTokens', 'temperature', 'topP', 'seed', 'timeBudgetMs'] as const) {
+      const v = req[f];
+      if (typeof v === 'number' && !Number.isFinite(v)) throw new ClientError(`"${f}" must be a finite number (got ${v})`, 'invalid_request');
+    }
     const conn = this.connection();
     const child = this.child;
     const src = new CancellationTokenSource();

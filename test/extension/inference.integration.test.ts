@@ -318,3 +318,12 @@ describe('inference process through the JSON-RPC client', () => {
     expect(alive(pid)).toBe(false);
   });
 });
+
+describe('client-side checks', () => {
+  it('refuses NaN or Infinity in a request instead of letting JSON turn them into defaults', async () => {
+    const c = new InferenceClient({ serverPath: SERVER, init: () => ({ modelPath: MODEL_DIR, device: 'cpu', workspaceNgrams: false }) });
+    // Checked before anything is sent: no process is needed.
+    await expect(c.complete(req({ k: NaN }))).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringContaining('"k"') });
+    await expect(c.complete(req({ temperature: Infinity }))).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringContaining('"temperature"') });
+  });
+});
