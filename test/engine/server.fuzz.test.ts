@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, LIMITS, Methods } from '../../src/protocol';
 
 const ROOT = join(__dirname, '..', '..');
-const SERVER = join(ROOT, 'dist', 'server.js');
+const SERVER = process.env.SUPERDRAFT_FUZZ_SERVER || join(ROOT, 'dist', 'server.js');
 const MODEL_DIR = process.env.SUPERDRAFT_MODEL_DIR || '';
 const SEED = Number(process.env.SUPERDRAFT_FUZZ_SEED ?? 20240612);
 const TOTAL = Number(process.env.SUPERDRAFT_FUZZ_MESSAGES ?? 10_500);
@@ -253,6 +253,8 @@ class Harness {
   /** A request sent the normal way, answered with its result. */
   async call(method: string, params: unknown, id: string | number): Promise<Answer> {
     return new Promise<Answer>((resolve, reject) => {
+      if (this.exits.length) return reject(new Error(`${method} ${String(id)}: the server exited (${this.exits.join(', ')})`));
+      this.child.once('exit', (code, signal) => reject(new Error(`${method} ${String(id)}: the server exited (code ${code}, signal ${signal})`)));
       const t = setTimeout(() => reject(new Error(`${method} ${String(id)} unanswered`)), ANSWER_DEADLINE_MS * 2);
       const orig = this.onAnswer.bind(this);
       this.onAnswer = (a) => {
@@ -349,6 +351,7 @@ describe('inference process fuzz', () => {
     const t0 = performance.now();
     await fuzz(h, Math.round(TOTAL * IPC_SHARE), SEED, false);
     const ms = performance.now() - t0;
+    expect(h.exits).toEqual([]);
     await afterwards(h);
     const rssAfter = rssBytes(child.pid!);
     summary('ipc', h, rssBefore, rssAfter, ms);
@@ -396,6 +399,7 @@ describe('inference process fuzz', () => {
     const t0 = performance.now();
     await fuzz(h, TOTAL - Math.round(TOTAL * IPC_SHARE), SEED + 1, true);
     const ms = performance.now() - t0;
+    expect(h.exits).toEqual([]);
     await afterwards(h);
     const rssAfter = rssBytes(child.pid!);
     summary('stdio', h, rssBefore, rssAfter, ms);
