@@ -244,13 +244,25 @@ export class FramedStreamReader extends AbstractMessageReader implements Message
     this.onBadFrame(reason);
   }
 
-  /** Drops bytes up to the next `Content-Length` header name at or after `from` (keeps a possible partial name). */
+  /** Drops bytes up to the next `Content-Length` header name at or after `from` (keeps a partial name at the end). */
   private resync(from: number): void {
     const buf = this.joined();
     const text = buf.toString('latin1', from);
     const m = HEADER_NAME.exec(text);
-    if (m) this.consume(from + m.index);
-    else this.consume(Math.max(from, buf.length - 'content-length'.length));
+    if (m) {
+      this.consume(from + m.index);
+      return;
+    }
+    // Keep only an end that may be the start of the next header name (it may arrive split across chunks).
+    const name = 'content-length';
+    let keep = 0;
+    for (let k = Math.min(name.length - 1, text.length); k > 0; k--) {
+      if (name.startsWith(text.slice(text.length - k).toLowerCase())) {
+        keep = k;
+        break;
+      }
+    }
+    this.consume(buf.length - keep);
   }
 
   private drain(): void {
