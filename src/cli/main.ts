@@ -11,6 +11,7 @@ import { Engine, EngineError, defaultModelDir, type EngineOptions } from '../eng
 import { ModelRuntime } from '../engine/runtime';
 import type { CompletionMode, CompletionRequest, CompletionResponse, DeviceName, StrategyName } from '../protocol';
 import { DEVICES, STRATEGIES } from '../protocol';
+import { fitRequest } from '../extension/context';
 import { UsageError, languageOf, readTextFile, splitAt } from './files';
 import { editSimilarity, firstLineOf, percentile, round } from './metrics';
 
@@ -273,7 +274,7 @@ async function complete(engine: Engine, req: CompletionRequest): Promise<{ res: 
   activeAbort = ac;
   const t0 = performance.now();
   try {
-    const res = await engine.complete(req, ac.signal);
+    const res = await engine.complete(fitRequest(req), ac.signal);
     return { res, wallMs: performance.now() - t0 };
   } finally {
     activeAbort = null;

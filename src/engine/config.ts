@@ -86,6 +86,10 @@ export function readModelConfig(dir: string, variant?: string): ModelConfig {
   } catch (e) {
     throw new ModelLoadError(`model config is not valid JSON: ${cfgFile}: ${(e as Error).message}`);
   }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    const got = raw === null ? 'null' : Array.isArray(raw) ? 'an array' : `a ${typeof raw}`;
+    throw new ModelLoadError(`model config must be a JSON object: ${cfgFile} contains ${got}`);
+  }
   const sd = raw.superdraft ?? {};
   let modelFile: string | undefined;
   if (variant) {

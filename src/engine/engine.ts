@@ -15,7 +15,7 @@ import type {
   InitializeResult,
   StrategyName,
 } from '../protocol';
-import { DEVICES, STRATEGIES } from '../protocol';
+import { DEVICES, LIMITS, STRATEGIES } from '../protocol';
 import { ModelConfig, ModelLoadError, readModelConfig } from './config';
 import { COPY_DEFAULTS, CopyIndex, findCopies, type CopySite } from './copy';
 import { DraftState, type DecodeContext, type RawDraft, type Strategy } from './decode';
@@ -73,8 +73,19 @@ export const DEFAULT_REQUEST = {
 /** Prompt entries (most recent) the verification pass attends to; fewer make it cheaper. */
 const VERIFY_WINDOW = 256;
 
-/** Largest prefix / suffix the engine accepts (characters); larger documents are cut to the window anyway. */
-const MAX_TEXT_CHARS = 12 * 1024 * 1024;
+/**
+ * A short, safe rendering of an untrusted value for an error message: never throws (deep nesting, cycles, BigInt)
+ * and never longer than `max` characters.
+ */
+export function preview(v: unknown, max = 60): string {
+  let s: string;
+  if (typeof v === 'string') s = JSON.stringify(v.length > max ? v.slice(0, max) : v);
+  else if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) s = String(v);
+  else if (Array.isArray(v)) s = `an array of ${v.length}`;
+  else if (typeof v === 'object') s = 'an object';
+  else s = typeof v;
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
 
 /** The embedded model: models/default under the package root (found from this file, bundled or not). */
 export function defaultModelDir(): string {
@@ -97,33 +108,48 @@ export function validateRequest(input: unknown): CompletionRequest {
   const bad = (msg: string): never => {
     throw new EngineError('invalid_request', msg);
   };
-  const str = (name: string, required: boolean): string => {
+  const tooLarge = (name: string, n: number, limit: number): never => bad(`"${name}" is too large (${n} characters; the limit is ${limit})`);
+  const str = (name: string, required: boolean, limit: number): string => {
     const v = input[name];
     if (v === undefined && !required) return '';
     if (typeof v !== 'string') return bad(`"${name}" must be a string`);
-    if (v.length > MAX_TEXT_CHARS) return bad(`"${name}" is too large (${v.length} characters; limit ${MAX_TEXT_CHARS})`);
+    if (v.length > limit) return tooLarge(name, v.length, limit);
     return v;
   };
   const int = (name: string, def: number, min: number, max: number): number => {
     const v = input[name] ?? def;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) bad(`"${name}" must be an integer in ${min}..${max} (got ${JSON.stringify(v)})`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) bad(`"${name}" must be an integer in ${min}..${max} (got ${preview(v)})`);
     return v as number;
   };
   const numIn = (name: string, def: number, min: number, max: number): number => {
     const v = input[name] ?? def;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) bad(`"${name}" must be a number in ${min}..${max} (got ${JSON.stringify(v)})`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) bad(`"${name}" must be a number in ${min}..${max} (got ${preview(v)})`);
     return v as number;
   };
+  // Sizes first: every bound is checked before any other work on the strings.
+  const prefix = str('prefix', true, LIMITS.maxPrefixChars);
+  const suffix = str('suffix', false, LIMITS.maxSuffixChars);
+  const docPath = str('path', false, LIMITS.maxPathChars);
+  const languageId = str('languageId', false, LIMITS.maxLanguageIdChars);
   const strategy = (input.strategy ?? DEFAULT_REQUEST.strategy) as StrategyName;
-  if (!STRATEGIES.includes(strategy)) bad(`unknown strategy ${JSON.stringify(input.strategy)} (expected one of ${STRATEGIES.join(', ')})`);
+  if (!STRATEGIES.includes(strategy)) bad(`unknown strategy ${preview(input.strategy)} (expected one of ${STRATEGIES.join(', ')})`);
   const mode = input.mode ?? DEFAULT_REQUEST.mode;
-  if (mode !== 'line' && mode !== 'block' && mode !== 'auto') bad(`"mode" must be line, block or auto (got ${JSON.stringify(mode)})`);
+  if (mode !== 'line' && mode !== 'block' && mode !== 'auto') bad(`"mode" must be line, block or auto (got ${preview(mode)})`);
   const speculative = input.speculative ?? DEFAULT_REQUEST.speculative;
   if (typeof speculative !== 'boolean') bad('"speculative" must be a boolean');
   const snippets = input.snippets ?? [];
   if (!Array.isArray(snippets) || !snippets.every((s) => isObject(s) && typeof s.path === 'string' && typeof s.text === 'string')) {
     bad('"snippets" must be an array of {path, text}');
   }
+  const snippetList = snippets as { path: string; text: string }[];
+  if (snippetList.length > LIMITS.maxSnippets) bad(`"snippets" has too many entries (${snippetList.length}; the limit is ${LIMITS.maxSnippets})`);
+  let total = prefix.length + suffix.length + docPath.length + languageId.length;
+  snippetList.forEach((sn, i) => {
+    if (sn.path.length > LIMITS.maxPathChars) tooLarge(`snippets[${i}].path`, sn.path.length, LIMITS.maxPathChars);
+    if (sn.text.length > LIMITS.maxSnippetChars) tooLarge(`snippets[${i}].text`, sn.text.length, LIMITS.maxSnippetChars);
+    total += sn.path.length + sn.text.length;
+  });
+  if (total > LIMITS.maxRequestChars) bad(`the request is too large (${total} characters of text in all; the limit is ${LIMITS.maxRequestChars})`);
   const seed = input.seed;
   if (seed !== undefined && (typeof seed !== 'number' || !Number.isInteger(seed))) bad('"seed" must be an integer');
   const ignoreStop = input.ignoreStop;
@@ -132,10 +158,10 @@ export function validateRequest(input: unknown): CompletionRequest {
   if (copyDrafts !== undefined && typeof copyDrafts !== 'boolean') bad('"copyDrafts" must be a boolean');
   const timeBudgetMs = numIn('timeBudgetMs', 0, 0, 600_000);
   return {
-    prefix: str('prefix', true),
-    suffix: str('suffix', false),
-    languageId: str('languageId', false) || 'plaintext',
-    path: str('path', false),
+    prefix,
+    suffix,
+    languageId: languageId || 'plaintext',
+    path: docPath,
     snippets: snippets as CompletionRequest['snippets'],
     strategy,
     k: int('k', DEFAULT_REQUEST.k, 1, 16),
@@ -149,6 +175,27 @@ export function validateRequest(input: unknown): CompletionRequest {
     ...(copyDrafts === false ? { copyDrafts: false } : {}),
     ...(timeBudgetMs > 0 ? { timeBudgetMs } : {}),
   };
+}
+
+/** Checks an indexFiles request's shape and bounds; every problem is an EngineError('invalid_request') naming the field. */
+export function validateIndexFiles(params: unknown): IndexFilesParams {
+  const bad = (msg: string): never => {
+    throw new EngineError('invalid_request', `indexFiles: ${msg}`);
+  };
+  if (!isObject(params)) return bad('params must be an object {files, replace}');
+  const files = params.files;
+  if (!Array.isArray(files)) return bad('"files" must be an array of {path, text}');
+  if (files.length > LIMITS.maxIndexFiles) bad(`"files" has too many entries (${files.length}; the limit is ${LIMITS.maxIndexFiles})`);
+  let total = 0;
+  files.forEach((f: unknown, i) => {
+    if (!isObject(f) || typeof f.path !== 'string' || typeof f.text !== 'string') return bad(`files[${i}] must be {path, text} with string values`);
+    if (f.path.length > LIMITS.maxPathChars) bad(`files[${i}].path is too large (${f.path.length} characters; the limit is ${LIMITS.maxPathChars})`);
+    if (f.text.length > LIMITS.maxIndexFileChars) bad(`files[${i}].text is too large (${f.text.length} characters; the limit is ${LIMITS.maxIndexFileChars})`);
+    total += f.text.length;
+  });
+  if (total > LIMITS.maxIndexRequestChars) bad(`the request is too large (${total} characters of text in all; the limit is ${LIMITS.maxIndexRequestChars})`);
+  if (params.replace !== undefined && typeof params.replace !== 'boolean') bad('"replace" must be a boolean');
+  return params as unknown as IndexFilesParams;
 }
 
 export class Engine {
@@ -353,14 +400,13 @@ export class Engine {
   }
 
   async indexFiles(params: IndexFilesParams): Promise<{ files: number; tokens: number }> {
+    validateIndexFiles(params);
     let tokens = 0;
     for (const f of params.files) {
-      if (typeof f?.path !== 'string' || typeof f.text !== 'string') throw new EngineError('invalid_request', 'indexFiles: each file needs {path, text}');
       if (!params.replace && f.text.length === 0) continue;
-      const text = f.text.slice(0, 2 * 1024 * 1024);
-      const ids = this.tokenizer.encode(text);
+      const ids = this.tokenizer.encode(f.text);
       this.ngrams.setDocument(f.path, ids);
-      this.copyIndex.set(f.path, text);
+      this.copyIndex.set(f.path, f.text);
       tokens += ids.length;
       await new Promise<void>((r) => setImmediate(r));
     }

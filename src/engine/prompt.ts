@@ -36,8 +36,11 @@ const LINE_QUANTUM = 16;
  * assuming fewer means the first window usually fits and no second encode is needed). */
 const CHARS_PER_TOKEN = 3;
 
+/** Characters of a path kept for the prompt header (its end): the header only shows the last three segments. */
+const MAX_PROMPT_PATH_CHARS = 256;
+
 export function promptPath(req: { path: string; languageId?: string }): string {
-  if (req.path) return req.path.replace(/\\/g, '/').split('/').slice(-3).join('/');
+  if (req.path) return req.path.slice(-MAX_PROMPT_PATH_CHARS).replace(/\\/g, '/').split('/').slice(-3).join('/');
   return `untitled.${EXT_BY_LANGUAGE[req.languageId ?? ''] ?? 'txt'}`;
 }
 
@@ -52,10 +55,13 @@ export function prefixWindowIds(tok: Tokenizer, prefix: string, budget: number):
   for (let i = prefix.indexOf('\n'); i !== -1 && i < prefix.length - 1; i = prefix.indexOf('\n', i + 1)) lineStarts.push(i + 1);
   const cursorLine = lineStarts.length - 1;
   const maxChars = budget * CHARS_PER_TOKEN;
+  // Never tokenize more than this: a window that still holds more (one huge line) keeps its end anyway, and a token
+  // covers at least one character, so a bigger slice could only add tokens that are cut off.
+  const encodeCap = Math.max(maxChars * 4, budget * 16);
   let line = 0;
   while (line < cursorLine && prefix.length - lineStarts[line] > maxChars) line = Math.min(cursorLine, line + LINE_QUANTUM);
   for (;;) {
-    const ids = tok.encode(prefix.slice(lineStarts[line]));
+    const ids = tok.encode(prefix.slice(Math.max(lineStarts[line]!, prefix.length - encodeCap)));
     if (ids.length <= budget) return ids;
     // A single line longer than the budget: keep its end.
     if (line >= cursorLine) return ids.slice(ids.length - budget);

@@ -8,15 +8,21 @@ import {
   IPCMessageReader,
   IPCMessageWriter,
   ResponseError,
-  StreamMessageReader,
   StreamMessageWriter,
   createMessageConnection,
   type CancellationToken,
+  type Logger,
   type MessageConnection,
+  type MessageReader,
+  type MessageWriter,
 } from 'vscode-jsonrpc/node';
 import { getPriority, setPriority } from 'node:os';
-import { Engine, EngineError, type EngineOptions } from './engine';
+import { resolve as resolvePath } from 'node:path';
+import { readModelConfig } from './config';
+import { Engine, EngineError, defaultModelDir, preview, type EngineOptions } from './engine';
+import { FramedStreamReader, GuardedReader } from './rpcGuard';
 import {
+  DEVICES,
   ErrorCodes,
   Methods,
   type CompletionRequest,
@@ -44,9 +50,28 @@ if (Number.isInteger(NICENESS) && NICENESS > 0) {
 }
 
 const useIpc = typeof process.send === 'function';
-const conn: MessageConnection = useIpc
-  ? createMessageConnection(new IPCMessageReader(process), new IPCMessageWriter(process))
-  : createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
+// Every incoming message passes the guard (rpcGuard.ts) first: malformed input is answered or dropped there and
+// never reaches vscode-jsonrpc, so no input can throw inside it. On stdio the framing resynchronises after a bad
+// frame (answered -32700, id null) instead of stalling.
+const writer: MessageWriter = useIpc ? new IPCMessageWriter(process) : new StreamMessageWriter(process.stdout);
+let guard: GuardedReader;
+const rawReader: MessageReader = useIpc
+  ? new IPCMessageReader(process)
+  : new FramedStreamReader(process.stdin, (reason) => guard.reply(null, ErrorCodes.ParseError, `parse error: ${reason}`));
+guard = new GuardedReader(rawReader, writer, (level, message) => log(level, message));
+const rpcLogger: Logger = {
+  error: (m) => log('warn', `jsonrpc: ${m.slice(0, 500)}`),
+  warn: (m) => log('warn', `jsonrpc: ${m.slice(0, 500)}`),
+  info: () => undefined,
+  log: () => undefined,
+};
+const conn: MessageConnection = createMessageConnection(guard, writer, rpcLogger);
+let connectionErrors = 0;
+conn.onError(([err]) => {
+  // A read or write error is reported, not fatal: the connection keeps serving (a closed channel ends the process
+  // through onClose / disconnect below).
+  if (++connectionErrors <= 20 || connectionErrors % 1000 === 0) log('warn', `connection error (${connectionErrors}): ${err.message.slice(0, 300)}`);
+});
 
 // In stdio mode stdout carries the protocol: route console output to stderr.
 if (!useIpc) {
@@ -131,18 +156,40 @@ function requireEngine(): Engine {
   return engine;
 }
 
-conn.onRequest(Methods.initialize, async (params: InitializeParams): Promise<InitializeResult> => {
-  const p: InitializeParams = {
-    modelPath: typeof params?.modelPath === 'string' ? params.modelPath : '',
-    device: params?.device ?? 'auto',
-    threads: params?.threads,
-    workspaceNgrams: params?.workspaceNgrams !== false,
+/** Checks initialize's params; every problem is an InvalidParams error naming the field. Nothing is changed. */
+function validateInitialize(params: unknown): InitializeParams {
+  const bad = (msg: string): never => {
+    throw new ResponseError(ErrorCodes.InvalidParams, `initialize: ${msg}`);
   };
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) return bad('params must be an object');
+  const q = params as Record<string, unknown>;
+  if (q.modelPath !== undefined && typeof q.modelPath !== 'string') bad(`"modelPath" must be a string, got ${preview(q.modelPath)}`);
+  if (typeof q.modelPath === 'string' && q.modelPath.length > 4096) bad(`"modelPath" is too long (${q.modelPath.length} characters; the limit is 4096)`);
+  const device = q.device ?? 'auto';
+  if (typeof device !== 'string' || !DEVICES.includes(device as InitializeParams['device'])) bad(`unknown device ${preview(device)} (expected one of ${DEVICES.join(', ')})`);
+  if (q.threads !== undefined && q.threads !== null && (typeof q.threads !== 'number' || !Number.isInteger(q.threads) || q.threads < 0 || q.threads > 1024)) {
+    bad(`"threads" must be an integer in 0..1024, got ${preview(q.threads)}`);
+  }
+  if (q.workspaceNgrams !== undefined && typeof q.workspaceNgrams !== 'boolean') bad(`"workspaceNgrams" must be a boolean, got ${preview(q.workspaceNgrams)}`);
+  return {
+    modelPath: (q.modelPath as string | undefined) ?? '',
+    device: device as InitializeParams['device'],
+    threads: typeof q.threads === 'number' ? q.threads : undefined,
+    workspaceNgrams: q.workspaceNgrams !== false,
+  };
+}
+
+conn.onRequest(Methods.initialize, async (params: InitializeParams): Promise<InitializeResult> => {
+  // Validate everything that can be checked cheaply before the working engine (if any) is disposed: a rejected
+  // re-initialize leaves it serving.
+  const p = validateInitialize(params);
   const key = JSON.stringify([p.modelPath, p.device, p.threads]);
   try {
     if (engine && loadedFor === key) return engine.info;
     if (loading) await loading.catch(() => undefined);
     if (engine && loadedFor === key) return engine.info;
+    // The model directory and its config must be readable too (a ModelLoadFailed error naming the file otherwise).
+    readModelConfig(p.modelPath ? resolvePath(p.modelPath) : defaultModelDir());
     const old = engine;
     engine = undefined;
     await old?.dispose();
@@ -181,7 +228,6 @@ conn.onRequest(Methods.complete, async (req: CompletionRequest, token: Cancellat
 
 conn.onRequest(Methods.indexFiles, async (params: IndexFilesParams, token: CancellationToken) => {
   const e = requireEngine();
-  if (!params || !Array.isArray(params.files)) throw new ResponseError(ErrorCodes.InvalidParams, 'indexFiles: "files" must be an array of {path, text}.');
   if (token.isCancellationRequested) throw new ResponseError(ErrorCodes.RequestCancelled, 'Request cancelled');
   try {
     return await e.indexFiles(params);
@@ -191,6 +237,10 @@ conn.onRequest(Methods.indexFiles, async (params: IndexFilesParams, token: Cance
 });
 
 conn.onRequest(Methods.diagnostics, (): DiagnosticsResult => requireEngine().diagnostics());
+
+// Liveness: answered from the event loop at once, with or without an engine. A process that does not answer in
+// time is stopped or blocked, and the client replaces it.
+conn.onRequest(Methods.ping, () => null);
 
 async function shutdown(): Promise<void> {
   if (shuttingDown) return;
@@ -220,7 +270,9 @@ else process.stdin.on('end', exitWithParent);
 conn.onClose(exitWithParent);
 
 process.on('uncaughtException', (err) => {
-  // State may be corrupt: report and exit non-zero so the client restarts a clean process.
+  // No input reaches code that can throw outside a request handler (the guard above checks every message first),
+  // so this is a bug, not bad input. State may be corrupt: report and exit non-zero so the client restarts a clean
+  // process.
   log('error', `uncaught: ${err.stack ?? err.message}`);
   setTimeout(() => process.exit(1), 50);
 });

@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ClientError, InferenceClient } from './client';
-import { DEFAULT_BUDGETS, MAX_DOCUMENT_CHARS, buildContext, looksBinary, pickSnippets, skipAutomatic, type DocText, type SnippetCandidate } from './context';
+import { DEFAULT_BUDGETS, MAX_DOCUMENT_CHARS, buildContext, fitRequest, looksBinary, pickSnippets, skipAutomatic, type DocText, type SnippetCandidate } from './context';
 import { CycleTracker, PrefixCache, dedupeDrafts, fitToLineSuffix, type RankedDraft } from './drafts';
 import { Logger } from './logger';
 import { DraftPanel, PANEL_VIEW_TYPE, type PanelHost } from './panel';
@@ -275,7 +275,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
     const st = this.client.state;
     if (!this.settings.enable) this.status.set('disabled');
     else if (st === 'error') this.status.set('error', this.client.modelLoadFailed ? 'model failed to load' : (this.client.lastError ?? 'inference process stopped'));
-    else if (st === 'starting' || st === 'stopped') this.status.set('loading');
+    else if (st === 'starting' || st === 'stopped') this.status.set('loading', this.client.stateReason ?? '');
     else if (this.thinking > 0) this.status.set('thinking');
     else if (this.indexer.running) this.status.set('indexing');
     else this.status.set('ready');
@@ -373,7 +373,8 @@ class Superdraft implements PanelHost, vscode.Disposable {
       }
     }
     const s = this.settings;
-    const req: CompletionRequest = {
+    // Within the protocol's bounds (LIMITS): a very long path or a huge visible snippet is trimmed, never refused.
+    const req: CompletionRequest = fitRequest({
       prefix: ctx.prefix,
       suffix: ctx.suffix,
       languageId: doc.languageId,
@@ -388,7 +389,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
       temperature: s.temperature,
       topP: s.topP,
       ...(opts.budget && s.latencyBudgetMs > 0 ? { timeBudgetMs: s.latencyBudgetMs } : {}),
-    };
+    });
     const fg = !opts.background;
     if (fg) {
       this.recordHostMs(hostMs ?? performance.now() - t0);
@@ -967,6 +968,10 @@ class Superdraft implements PanelHost, vscode.Disposable {
       }),
       vscode.workspace.onDidSaveTextDocument((doc) => {
         if (this.settings.workspaceNgrams && this.client.state === 'ready') void this.indexer.onSave(doc);
+      }),
+      // Nothing is indexed in an untrusted workspace: once the user trusts it, index it.
+      vscode.workspace.onDidGrantWorkspaceTrust(() => {
+        if (this.settings.workspaceNgrams && this.client.state === 'ready') void this.indexer.indexWorkspace();
       }),
       vscode.window.onDidChangeActiveTextEditor((ed) => {
         if (ed) {

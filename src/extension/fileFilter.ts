@@ -1,7 +1,9 @@
 /**
- * Which workspace files feed the workspace n-grams: .gitignore matching, exclude globs from settings, binary and
- * size checks. Pure (no `vscode` import).
+ * Which workspace files feed the workspace n-grams: .gitignore matching (nested files and .git/info/exclude, through
+ * the `ignore` package), exclude globs from settings, a deny-list of secrets, binary and size checks. Pure (no
+ * `vscode` import).
  */
+import ignore, { type Ignore } from 'ignore';
 
 export const INDEX_LIMITS = Object.freeze({
   /** Bytes per file. */
@@ -34,90 +36,222 @@ export function skipByName(path: string): boolean {
   return false;
 }
 
-function globToRegex(glob: string): string {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*') {
-      if (glob[i + 1] === '*') {
-        // "**/" = any number of directories, "/**" = anything below, "**" = anything.
-        if (glob[i + 2] === '/') {
-          re += '(?:.*/)?';
-          i += 2;
-        } else {
-          re += '.*';
-          i += 1;
-        }
-      } else re += '[^/]*';
-    } else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 1);
-      if (end > i) {
-        let cls = glob.slice(i + 1, end);
-        if (cls.startsWith('!')) cls = '^' + cls.slice(1);
-        re += '[' + cls.replace(/\\/g, '\\\\') + ']';
-        i = end;
-      } else re += '\\[';
-    } else if (c === '\\' && i + 1 < glob.length) {
-      re += '\\' + glob[++i];
-    } else re += c.replace(/[.+^${}()|\]\\/]/g, '\\$&');
+/**
+ * Files never indexed, whatever .gitignore says: secrets and credentials (gitignore syntax). Their text would
+ * otherwise end up in the n-gram store and in drafts shown in other files.
+ */
+export const SECRET_PATTERNS: readonly string[] = Object.freeze([
+  '.env',
+  '.env.*',
+  '.env*',
+  '*.env',
+  '.envrc',
+  '*.pem',
+  '*.key',
+  '*.crt',
+  '*.cer',
+  '*.der',
+  '*.p8',
+  '*.p12',
+  '*.pfx',
+  '*.jks',
+  '*.keystore',
+  '*.kdbx',
+  '*.gpg',
+  '*.asc',
+  '*.ovpn',
+  'id_rsa*',
+  'id_dsa*',
+  'id_ecdsa*',
+  'id_ed25519*',
+  '.ssh/',
+  '.aws/',
+  '.gnupg/',
+  '.docker/config.json',
+  '.kube/config',
+  '.npmrc',
+  '.yarnrc.yml',
+  '.pypirc',
+  '.netrc',
+  '_netrc',
+  '.git-credentials',
+  '.htpasswd',
+  '.pgpass',
+  'credentials*',
+  '*credentials.json',
+  'secrets.*',
+  '*.secret',
+  '*.secrets',
+  'secret.*',
+  'service-account*.json',
+  '*.tfstate',
+  '*.tfstate.*',
+  '*.tfvars',
+]);
+
+function safeIgnore(lines: string | readonly string[]): Ignore {
+  const ig = ignore({ allowRelativePaths: true });
+  // `ignore` skips a line it cannot compile (e.g. "[z-a].txt") rather than the file; add line by line anyway so
+  // that one bad line can never cost the others.
+  for (const line of typeof lines === 'string' ? lines.split(/\r?\n/) : lines) {
+    try {
+      ig.add(line);
+    } catch {
+      /* an invalid line is skipped */
+    }
   }
-  return re;
+  return ig;
 }
 
-interface Rule {
-  re: RegExp;
-  negate: boolean;
-  dirOnly: boolean;
+/** `ig.test` that never throws (an empty or odd path is "not matched"). */
+function test(ig: Ignore, rel: string): { ignored: boolean; unignored: boolean } {
+  if (!rel || rel === '/') return { ignored: false, unignored: false };
+  try {
+    return ig.test(rel);
+  } catch {
+    return { ignored: false, unignored: false };
+  }
 }
 
 /** A .gitignore file's rules, matched against paths relative to the directory holding it ("a/b/c.ts"). */
 export class GitIgnore {
-  private readonly rules: Rule[] = [];
+  private readonly ig: Ignore;
+  readonly size: number;
 
   constructor(text: string) {
-    for (const raw of text.split(/\r?\n/)) {
-      let line = raw.replace(/(?<!\\)\s+$/, '');
-      if (!line || line.startsWith('#')) continue;
-      let negate = false;
-      if (line.startsWith('!')) {
-        negate = true;
-        line = line.slice(1);
-      } else if (line.startsWith('\\!') || line.startsWith('\\#')) line = line.slice(1);
-      let dirOnly = false;
-      if (line.endsWith('/')) {
-        dirOnly = true;
-        line = line.slice(0, -1);
-      }
-      if (!line) continue;
-      const anchored = line.includes('/');
-      if (line.startsWith('/')) line = line.slice(1);
-      const body = globToRegex(line);
-      const re = new RegExp(anchored ? `^${body}$` : `^(?:.*/)?${body}$`);
-      this.rules.push({ re, negate, dirOnly });
-    }
-  }
-
-  get size(): number {
-    return this.rules.length;
+    const lines = text.split(/\r?\n/).filter((l) => l.trim() && !l.startsWith('#'));
+    this.size = lines.length;
+    this.ig = safeIgnore(lines);
   }
 
   /** Whether `relPath` (a file) is ignored: it or one of its parent directories matches (last rule wins). */
   ignores(relPath: string): boolean {
-    const parts = relPath.split('/').filter(Boolean);
+    return test(this.ig, relPath.replace(/^\/+/, '')).ignored;
+  }
+
+  /** The raw verdict for a path ("dir/" for a directory): ignored, explicitly re-included, or neither. */
+  test(relPath: string): { ignored: boolean; unignored: boolean } {
+    return test(this.ig, relPath);
+  }
+}
+
+/** A .gitignore (or .git/info/exclude) and the workspace-relative directory it applies to ('' = the root). */
+export interface IgnoreSource {
+  dir: string;
+  text: string;
+}
+
+/** Expands one level of `{a,b}` in a VS Code glob (no nesting), e.g. "**\/*.{js,map}" → two patterns. */
+function expandBraces(glob: string): string[] {
+  const m = /\{([^{}]*)\}/.exec(glob);
+  if (!m) return [glob];
+  return m[1]!.split(',').flatMap((alt) => expandBraces(glob.slice(0, m.index) + alt + glob.slice(m.index + m[0].length)));
+}
+
+/** Gitignore lines for the enabled keys of `files.exclude` / `search.exclude` (value `true`; `when` clauses skipped). */
+export function excludePatterns(...settings: (Record<string, unknown> | undefined)[]): string[] {
+  const out: string[] = [];
+  for (const s of settings) {
+    if (!s || typeof s !== 'object') continue;
+    for (const [k, v] of Object.entries(s)) {
+      if (v !== true || !k.trim()) continue;
+      for (let p of expandBraces(k).slice(0, 64)) {
+        p = p.replace(/^\.\//, '');
+        // VS Code globs are relative to the folder and have no negation or comments: make them literal for gitignore.
+        if (p.startsWith('!') || p.startsWith('#')) p = `\\${p}`;
+        out.push(p.startsWith('/') || p.startsWith('**') || !p.includes('/') ? p : `/${p}`);
+      }
+    }
+  }
+  return out;
+}
+
+export interface WorkspaceFilterOptions {
+  /** .gitignore files of the folder, each with the directory it sits in. */
+  gitignores?: readonly IgnoreSource[];
+  /** Text of the folder's .git/info/exclude. */
+  infoExclude?: string;
+  /** `files.exclude`, `search.exclude` objects as read from the settings. */
+  excludes?: readonly (Record<string, unknown> | undefined)[];
+  /** Deny-list of secret files (default SECRET_PATTERNS); [] to turn it off. */
+  secrets?: readonly string[];
+}
+
+/**
+ * Which files of one workspace folder may be indexed, by git's rules: `.git/info/exclude`, then the .gitignore files
+ * from the root down (a deeper file overrides a shallower one; a file inside an ignored directory cannot be
+ * re-included), plus the settings' excludes and a deny-list of secrets that nothing re-includes. Paths are relative
+ * to the folder with "/" separators. Pure (no `vscode`), matching through the `ignore` package (the gitignore spec).
+ */
+export class WorkspaceFilter {
+  private readonly sources: { dir: string; ig: GitIgnore }[];
+  private readonly excludes: Ignore;
+  private readonly secrets: Ignore;
+
+  constructor(opts: WorkspaceFilterOptions = {}) {
+    const norm = (d: string) => d.replace(/\\/g, '/').replace(/^\/+|\/+$/g, '');
+    const list: { dir: string; ig: GitIgnore }[] = [];
+    if (opts.infoExclude) list.push({ dir: '', ig: new GitIgnore(opts.infoExclude) });
+    const gi = [...(opts.gitignores ?? [])].map((g) => ({ dir: norm(g.dir), text: g.text }));
+    gi.sort((a, b) => (a.dir === '' ? 0 : a.dir.split('/').length) - (b.dir === '' ? 0 : b.dir.split('/').length));
+    for (const g of gi) list.push({ dir: g.dir, ig: new GitIgnore(g.text) });
+    this.sources = list;
+    this.excludes = safeIgnore(excludePatterns(...(opts.excludes ?? [])));
+    this.secrets = safeIgnore(opts.secrets ?? SECRET_PATTERNS);
+  }
+
+  /** Why `relPath` is not indexed ('secret', 'exclude setting', '.gitignore'), or undefined when it may be. */
+  reason(relPath: string): string | undefined {
+    const rel = relPath.replace(/\\/g, '/').replace(/^\/+/, '');
+    if (!rel) return undefined;
+    if (test(this.secrets, rel).ignored) return 'secret';
+    if (test(this.excludes, rel).ignored) return 'exclude setting';
+    const parts = rel.split('/').filter(Boolean);
     for (let i = 1; i <= parts.length; i++) {
-      const p = parts.slice(0, i).join('/');
       const isDir = i < parts.length;
+      const p = parts.slice(0, i).join('/');
       let ignored = false;
-      for (const r of this.rules) {
-        if (r.dirOnly && !isDir) continue;
-        if (r.re.test(p)) ignored = !r.negate;
+      for (const s of this.sources) {
+        if (s.dir && !(p.startsWith(`${s.dir}/`) && p.length > s.dir.length + 1)) continue;
+        const local = s.dir ? p.slice(s.dir.length + 1) : p;
+        const r = s.ig.test(isDir ? `${local}/` : local);
+        if (r.ignored) ignored = true;
+        else if (r.unignored) ignored = false;
       }
       // An ignored directory cannot have files re-included (git semantics).
-      if (ignored) return true;
+      if (ignored) return '.gitignore';
     }
-    return false;
+    return undefined;
   }
+
+  ignores(relPath: string): boolean {
+    return this.reason(relPath) !== undefined;
+  }
+}
+
+/**
+ * `items.filter(keep)` in slices of at most `sliceMs` of work, yielding to the event loop between them (the
+ * extension host must never freeze on a big workspace). Stops early, returning what it kept, once `cancelled()`.
+ */
+export async function filterInSlices<T>(
+  items: readonly T[],
+  keep: (item: T) => boolean,
+  opts: { sliceMs?: number; cancelled?: () => boolean; now?: () => number; yield?: () => Promise<void> } = {},
+): Promise<T[]> {
+  const sliceMs = opts.sliceMs ?? 8;
+  const now = opts.now ?? (() => performance.now());
+  const pause = opts.yield ?? (() => new Promise<void>((r) => setImmediate(r)));
+  const out: T[] = [];
+  let sliceStart = now();
+  for (let i = 0; i < items.length; i++) {
+    if (now() - sliceStart >= sliceMs) {
+      await pause();
+      if (opts.cancelled?.()) return out;
+      sliceStart = now();
+    }
+    if (keep(items[i]!)) out.push(items[i]!);
+  }
+  return out;
 }
 
 /**

@@ -1,6 +1,6 @@
 /** Draft-picker webview panel (host side). The page is media/panel.js + media/highlight.js + media/panel.css. */
 import * as vscode from 'vscode';
-import { buildPanelHtml, makeNonce, type HostToPanel, type PanelStatus, type PanelToHost, type PanelView } from './panelHtml';
+import { buildPanelHtml, describeMessage, makeNonce, type HostToPanel, type PanelStatus, type PanelToHost, type PanelView } from './panelHtml';
 
 export const PANEL_VIEW_TYPE = 'superdraft.draftPicker';
 
@@ -77,7 +77,7 @@ export class DraftPanel implements vscode.Disposable {
         this.panel.dispose();
         break;
       default:
-        this.host.log(`unknown panel message ${JSON.stringify(m)}`);
+        this.host.log(`unknown panel message ${describeMessage(m)}`);
     }
   }
 

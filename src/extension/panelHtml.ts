@@ -114,3 +114,17 @@ export function buildPanelHtml(o: PanelHtmlOptions): string {
 </body>
 </html>`;
 }
+
+/** Longest rendering of an unknown webview message that is logged. */
+const MAX_LOGGED_MESSAGE_CHARS = 300;
+
+/** A bounded description of an untrusted webview message (a 5 MB message must not become a 5 MB log line). */
+export function describeMessage(m: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(m) ?? String(m);
+  } catch {
+    s = `(unprintable ${typeof m})`;
+  }
+  return s.length > MAX_LOGGED_MESSAGE_CHARS ? `${s.slice(0, MAX_LOGGED_MESSAGE_CHARS)}… (${s.length} characters)` : s;
+}

@@ -88,11 +88,15 @@ export interface ParsedSettings {
 }
 
 function describe(v: unknown): string {
+  // NaN and ±Infinity are shown as such (JSON would print null), and a huge value is cut.
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  let s: string;
   try {
-    return JSON.stringify(v) ?? String(v);
+    s = JSON.stringify(v) ?? String(v);
   } catch {
-    return String(v);
+    s = String(v);
   }
+  return s.length > 200 ? `${s.slice(0, 200)}…` : s;
 }
 
 /**

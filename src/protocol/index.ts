@@ -9,6 +9,34 @@ export type CompletionMode = 'line' | 'block' | 'auto';
 export type DeviceName = 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
 export const DEVICES: readonly DeviceName[] = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'];
 
+/**
+ * Input bounds. The server rejects a request past any of them with -32602 (InvalidParams) and a message naming the
+ * field and the limit, before any tokenizing; the extension trims what it sends to stay within them (fitRequest).
+ * Lengths are in UTF-16 characters (JavaScript string length).
+ */
+export const LIMITS = Object.freeze({
+  /** CompletionRequest.path and ContextSnippet.path. */
+  maxPathChars: 4096,
+  maxLanguageIdChars: 256,
+  /** Text before the cursor (a whole large document may be sent; the engine only tokenizes the window it uses). */
+  maxPrefixChars: 12 * 1024 * 1024,
+  /** Text after the cursor (likewise windowed). */
+  maxSuffixChars: 12 * 1024 * 1024,
+  maxSnippets: 32,
+  /** Text of one snippet. */
+  maxSnippetChars: 65_536,
+  /** All strings of one completion request together (prefix, suffix, path, snippets). */
+  maxRequestChars: 26 * 1024 * 1024,
+  /** Files in one indexFiles request. */
+  maxIndexFiles: 1000,
+  /** Text of one indexed file. */
+  maxIndexFileChars: 2_097_152,
+  /** All texts of one indexFiles request together. */
+  maxIndexRequestChars: 8_388_608,
+  /** Bytes of one framed message on stdio (Content-Length); a larger frame is refused and skipped. */
+  maxMessageBytes: 96 * 1024 * 1024,
+});
+
 /** A snippet of another file offered as extra context (joined with the model's file separator). */
 export interface ContextSnippet {
   path: string;
@@ -166,6 +194,8 @@ export const Methods = {
   complete: 'superdraft/complete',
   indexFiles: 'superdraft/indexFiles',
   diagnostics: 'superdraft/diagnostics',
+  /** Liveness check: answered at once with `null` by a responsive server (no engine needed). */
+  ping: 'superdraft/ping',
   shutdown: 'superdraft/shutdown',
   /** Server → client notifications. */
   log: 'superdraft/log',
@@ -174,7 +204,11 @@ export const Methods = {
 
 /** JSON-RPC error codes the server uses beyond the standard ones. */
 export const ErrorCodes = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
   InvalidParams: -32602,
+  InternalError: -32603,
   ModelLoadFailed: -32001,
   NotInitialized: -32002,
   Unsupported: -32003,

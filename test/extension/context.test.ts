@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { buildContext, looksBinary, pickSnippets, prefixWindowStart, skipAutomatic, type DocText } from '../../src/extension/context';
+import { buildContext, fitRequest, looksBinary, pickSnippets, prefixWindowStart, skipAutomatic, type DocText } from '../../src/extension/context';
+import { validateRequest } from '../../src/engine/engine';
+import { LIMITS, type CompletionRequest } from '../../src/protocol';
 
 const doc = (s: string): DocText => ({ length: s.length, slice: (a, b) => s.slice(a, b) });
 
@@ -84,5 +86,32 @@ describe('skipAutomatic / snippets / binary', () => {
     expect(looksBinary('hello\u0000world')).toBe(true);
     expect(looksBinary('\u0001\u0002\u0003\u0004abc')).toBe(true);
     expect(looksBinary('const a = "tab\there";\n')).toBe(false);
+  });
+});
+
+describe('fitRequest', () => {
+  const base: CompletionRequest = { prefix: 'const a = ', suffix: ';\n', languageId: 'typescript', path: 'src/a.ts', strategy: 'greedy', k: 1, maxTokens: 8, mode: 'line', speculative: false };
+  it('returns a request within the bounds unchanged', () => {
+    const r = { ...base, snippets: [{ path: 'b.ts', text: 'export const b = 1;\n' }] };
+    expect(fitRequest(r)).toBe(r);
+  });
+  it('trims every field past its bound so the server accepts it, keeping the text next to the cursor', () => {
+    const prefix = 'p'.repeat(LIMITS.maxPrefixChars + 10) + 'CURSOR';
+    const suffix = 'AFTER' + 's'.repeat(LIMITS.maxSuffixChars + 10);
+    const r: CompletionRequest = {
+      ...base,
+      prefix,
+      suffix,
+      path: 'd/'.repeat(LIMITS.maxPathChars) + 'file.ts',
+      languageId: 'x'.repeat(LIMITS.maxLanguageIdChars + 1),
+      snippets: Array.from({ length: LIMITS.maxSnippets + 3 }, (_, i) => ({ path: `s${i}.ts`, text: 't'.repeat(LIMITS.maxSnippetChars + 1) })),
+    };
+    expect(() => validateRequest(r)).toThrow(/too large|too many/);
+    const f = fitRequest(r);
+    expect(() => validateRequest(f)).not.toThrow();
+    expect(f.prefix.endsWith('CURSOR')).toBe(true);
+    expect(f.suffix.startsWith('AFTER')).toBe(true);
+    expect(f.path.endsWith('file.ts')).toBe(true);
+    expect(f.path.length).toBeLessThanOrEqual(LIMITS.maxPathChars);
   });
 });

@@ -161,7 +161,8 @@ describe('inference process through the JSON-RPC client', () => {
     const oldPid = client.pid!;
     const pending = client.complete(req({ strategy: 'greedy', k: 1, maxTokens: 400, mode: 'block', speculative: false }));
     client.kill('SIGKILL');
-    await expect(pending).rejects.toBeInstanceOf(ClientError);
+    // A killed process is a crash (restarted), not an error of the request.
+    await expect(pending).rejects.toMatchObject({ code: 'crashed' });
     expect(client.state).toBe('starting');
     await waitForState(client, 'ready');
     expect(client.pid).toBeGreaterThan(0);
@@ -193,6 +194,83 @@ describe('inference process through the JSON-RPC client', () => {
     } finally {
       await c.stop();
     }
+  });
+
+  it('detects a stopped (SIGSTOP) process by its heartbeat, kills it and starts a new one, with the reason shown', async () => {
+    const HEARTBEAT_MS = 250;
+    const TIMEOUT_MS = 2000;
+    const states: string[] = [];
+    const c = new InferenceClient({
+      serverPath: SERVER,
+      init: () => ({ modelPath: MODEL_DIR, device: 'cpu', workspaceNgrams: false }),
+      policy: new RestartPolicy(3, 60_000, 50, 50),
+      heartbeatIntervalMs: HEARTBEAT_MS,
+      heartbeatTimeoutMs: TIMEOUT_MS,
+    });
+    c.onState((s) => states.push(`${s}${c.stateReason ? `: ${c.stateReason}` : ''}`));
+    try {
+      await c.start();
+      // A healthy process answers its heartbeats: several intervals pass without a restart.
+      await new Promise((r) => setTimeout(r, HEARTBEAT_MS * 6));
+      expect(c.hangs).toBe(0);
+      expect(c.restarts).toBe(0);
+      const oldPid = c.pid!;
+      const pending = c.complete(req({ strategy: 'greedy', k: 1 }));
+      const t0 = performance.now();
+      process.kill(oldPid, 'SIGSTOP');
+      await waitForState(c, 'starting', TIMEOUT_MS + HEARTBEAT_MS + 10_000);
+      const detectMs = performance.now() - t0;
+      await expect(pending).rejects.toMatchObject({ code: 'crashed' });
+      await waitForState(c, 'ready');
+      const replaceMs = performance.now() - t0;
+      logs.push(`SIGSTOP detected in ${Math.round(detectMs)} ms, replaced (ready) in ${Math.round(replaceMs)} ms`);
+      console.log(`SIGSTOP: detected in ${Math.round(detectMs)} ms (heartbeat ${HEARTBEAT_MS} ms, timeout ${TIMEOUT_MS} ms), ready again in ${Math.round(replaceMs)} ms`);
+      // Detected no earlier than the timeout and within it plus one interval (and scheduling slack on a busy machine).
+      expect(detectMs).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+      expect(detectMs).toBeLessThan(TIMEOUT_MS + HEARTBEAT_MS + 3000);
+      expect(c.hangs).toBe(1);
+      expect(c.restarts).toBe(1);
+      expect(states.some((s) => s.startsWith('starting: restarting') && s.includes('stopped responding'))).toBe(true);
+      expect(c.pid).not.toBe(oldPid);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(alive(oldPid)).toBe(false);
+      expect((await c.complete(req({ strategy: 'greedy', k: 1 }))).drafts.length).toBeGreaterThanOrEqual(1);
+    } finally {
+      await c.stop();
+    }
+  });
+
+  it('a start the server rejects (invalid parameters) leaves no process behind and no restart loop', async () => {
+    const started: number[] = [];
+    const c = new InferenceClient({
+      serverPath: SERVER,
+      init: () => ({ modelPath: MODEL_DIR, device: 'quantum' as never, workspaceNgrams: false }),
+      log: (_l, m) => {
+        const pid = /inference process started \(pid (\d+)\)/.exec(m)?.[1];
+        if (pid) started.push(Number(pid));
+      },
+    });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const err = await c.start().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(err).toBeInstanceOf(ClientError);
+        expect((err as ClientError).code).toBe('invalid_request');
+        expect((err as Error).message).toContain('quantum');
+        expect(c.state).toBe('error');
+        expect(c.lastError).toContain('quantum');
+      }
+      expect(started.length).toBe(3);
+      const deadline = Date.now() + 5000;
+      while (started.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(started.filter(alive)).toEqual([]);
+      expect(c.restarts).toBe(0);
+    } finally {
+      await c.stop();
+    }
+    expect(started.filter(alive)).toEqual([]);
   });
 
   it('reports a missing model as a model load error without restart loops', async () => {
@@ -238,5 +316,14 @@ describe('inference process through the JSON-RPC client', () => {
     await client.stop();
     expect(client.state).toBe('stopped');
     expect(alive(pid)).toBe(false);
+  });
+});
+
+describe('client-side checks', () => {
+  it('refuses NaN or Infinity in a request instead of letting JSON turn them into defaults', async () => {
+    const c = new InferenceClient({ serverPath: SERVER, init: () => ({ modelPath: MODEL_DIR, device: 'cpu', workspaceNgrams: false }) });
+    // Checked before anything is sent: no process is needed.
+    await expect(c.complete(req({ k: NaN }))).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringContaining('"k"') });
+    await expect(c.complete(req({ temperature: Infinity }))).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringContaining('"temperature"') });
   });
 });

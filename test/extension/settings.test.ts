@@ -4,6 +4,14 @@ import { DEFAULT_SETTINGS, languageEnabled, needsRestart, parseSettings } from '
 const from = (o: Record<string, unknown>) => (k: string) => o[k];
 
 describe('parseSettings', () => {
+  it('rejects NaN and Infinity for drafts (k) and other numbers with a message that says so', () => {
+    for (const v of [NaN, Infinity, -Infinity]) {
+      const r = parseSettings(from({ drafts: v, maxTokens: v, 'sampling.topP': v }));
+      expect(r.settings.drafts).toBe(DEFAULT_SETTINGS.drafts);
+      expect(r.problems.map((p) => p.key)).toEqual(['superdraft.drafts', 'superdraft.maxTokens', 'superdraft.sampling.topP']);
+      expect(r.problems[0]!.message).toContain(`Invalid value ${String(v)} for "superdraft.drafts"`);
+    }
+  });
   it('gives the defaults when nothing is set', () => {
     const r = parseSettings(() => undefined);
     expect(r.problems).toEqual([]);
