@@ -63,6 +63,8 @@ export interface CacheHit {
 /**
  * LRU cache of completions keyed by document prefix. A lookup hits when the user is at the same position, or has
  * typed exactly what some drafts show: those drafts are served with the typed text removed (typing-as-suggested).
+ * Typing that leaves fewer drafts than were asked for (and than the entry held) is a miss: the user asked for k
+ * drafts, so a new request supplies them (VS Code keeps showing the typed-through ghost text meanwhile).
  */
 export class PrefixCache {
   private entries: CacheEntry[] = []; // most recent last
@@ -90,7 +92,7 @@ export class PrefixCache {
     return this.entries.some((e) => e.key === key && e.offset === offset && e.prefix === prefix);
   }
 
-  lookup(key: string, prefix: string, offset: number): CacheHit | undefined {
+  lookup(key: string, prefix: string, offset: number, wanted = 1): CacheHit | undefined {
     for (let i = this.entries.length - 1; i >= 0; i--) {
       const e = this.entries[i]!;
       if (e.key !== key) continue;
@@ -107,7 +109,7 @@ export class PrefixCache {
           drafts.push({ ...d, text: d.text.slice(typedText.length), rank: drafts.length + 1 });
         }
       }
-      if (!drafts.length) continue;
+      if (!drafts.length || drafts.length < Math.min(wanted, e.drafts.length)) continue;
       this.entries.splice(i, 1);
       this.entries.push(e);
       this.hits++;

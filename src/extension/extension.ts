@@ -344,7 +344,7 @@ class Superdraft implements PanelHost, vscode.Disposable {
     const key = `${doc.uri.toString()}\u0000${this.paramsSignature(strategy)}\u0000${ctx.suffix}`;
     let hostMs: number | undefined;
     const fromCache = () => {
-      const hit = this.cache.lookup(key, ctx.prefix, virtualOffset);
+      const hit = this.cache.lookup(key, ctx.prefix, virtualOffset, strategy === 'greedy' ? 1 : this.settings.drafts);
       if (!hit) return undefined;
       this.logger.debug(`cache hit (${hit.typed} typed chars): ${hit.drafts.length} drafts`);
       return { drafts: hit.drafts, strategy, ms: 0, cached: true, lineSuffix: ctx.lineSuffix, offset };

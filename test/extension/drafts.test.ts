@@ -76,6 +76,19 @@ describe('PrefixCache', () => {
     expect(c.misses).toBe(2);
   });
 
+  it('is a miss when typing leaves fewer drafts than were asked for (a new request brings k)', () => {
+    const c = new PrefixCache();
+    c.put(entry('def f(x):\n    ', 15, ranked('return x + 1', 'pass', 'return None')));
+    // k = 3 asked: two drafts left after "ret" is not enough; k = 2 is
+    expect(c.lookup('doc', 'def f(x):\n    ret', 18, 3)).toBeUndefined();
+    expect(c.lookup('doc', 'def f(x):\n    ret', 18, 2)!.drafts).toHaveLength(2);
+    // at the entry's own position every draft is there: a hit whatever k
+    expect(c.lookup('doc', 'def f(x):\n    ', 15, 3)!.drafts).toHaveLength(3);
+    // an entry that held fewer than k (the model offered no more) still serves what it has
+    c.put(entry('y = ', 4, ranked('1', '2')));
+    expect(c.lookup('doc', 'y = ', 4, 3)!.drafts).toHaveLength(2);
+  });
+
   it('works when the prefix window slid forward', () => {
     const c = new PrefixCache();
     c.put(entry('0123456789abc', 113, ranked('defgh')));
