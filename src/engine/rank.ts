@@ -3,12 +3,14 @@
  * than k where it has them) and the drafts copied from the code are cleaned by the stop rules and post-processing
  * (the one place drafts are cleaned), de-duplicated, and the first k distinct model drafts plus the copies are
  * scored by the model: drafts whose log-probabilities are not yet the model's (superposed search scores, copies)
- * are verified together in one batched forward (verify.ts). The best k by score are returned, so k distinct drafts
- * come back whenever the candidates offer them.
+ * are verified together in one batched forward (verify.ts). When fewer than k distinct drafts remain, the model's
+ * next candidates fill the places (fill.ts: the best untried first tokens, continued greedily). The best k by score are
+ * returned, so k distinct drafts come back whenever the model offers them.
  */
 import type { CopyOrigin, Draft, StrategyName } from '../protocol';
 import type { CopySite } from './copy';
 import type { DecodeContext, RawDraft } from './decode';
+import { fillAlternatives } from './fill';
 import { verifyTokens } from './verify';
 
 export interface RankInput {
@@ -71,27 +73,39 @@ function setOrigin(c: Candidate, site: CopySite): void {
 export async function rankDrafts(ctx: DecodeContext, input: RankInput): Promise<Draft[]> {
   const seen = new Map<string, Candidate>();
   const pool: Candidate[] = [];
-  const take = (raw: RawDraft, site?: CopySite): void => {
+  /** Adds a candidate unless it is empty or repeats one (returns whether it was added). */
+  const take = (raw: RawDraft, site?: CopySite): boolean => {
     const text = input.clean(raw.text);
-    if (text === null) return;
+    if (text === null) return false;
     const key = text.trim();
     const same = seen.get(key);
     if (site && same) {
       // the strategy's draft is also in the code: it keeps its place and gains the copy's evidence
       if (same.origin === undefined) setOrigin(same, site);
-      return;
+      return false;
     }
-    if (input.dedupe && (key.length === 0 || same)) return;
+    if (input.dedupe && (key.length === 0 || same)) return false;
     const c: Candidate = { raw, text, model: !site };
     if (site) setOrigin(c, site);
     seen.set(key, c);
     pool.push(c);
+    return true;
   };
   for (const raw of input.model) {
     if (pool.length >= input.k) break;
     take(raw);
   }
   for (const { raw, site } of input.copies) take(raw, site);
+  // Fewer distinct drafts than asked for: the model's next candidates fill the places (fill.ts).
+  const have = pool.length;
+  if (input.dedupe && !input.keepOrder && have < input.k) {
+    const usedFirst = new Set(pool.map((c) => c.raw.tokens[0]).filter((t): t is number => t !== undefined));
+    let added = 0;
+    for (const raw of await fillAlternatives(ctx, input.k - have, usedFirst)) {
+      if (added >= input.k - have) break;
+      if (take(raw)) added++;
+    }
+  }
   // One forward for every candidate the model has not scored.
   const unscored = pool.filter((c) => c.raw.scored === false || !c.model);
   if (unscored.length > 0) {
@@ -114,11 +128,11 @@ export async function rankDrafts(ctx: DecodeContext, input: RankInput): Promise<
   if (input.all) return ranked.map((r) => r.d);
   // Copies take at most k-1 places: the strategy's best draft is always among the k (its own view of the code).
   const out: Draft[] = [];
-  const models = ranked.filter((r) => r.model).length;
+  const modelCount = ranked.filter((r) => r.model).length;
   let copies = 0;
   for (const r of ranked) {
     if (out.length >= input.k) break;
-    if (!r.model && models > 0 && copies >= input.k - 1) continue;
+    if (!r.model && modelCount > 0 && copies >= input.k - 1) continue;
     if (!r.model) copies++;
     out.push(r.d);
   }

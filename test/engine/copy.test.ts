@@ -127,6 +127,18 @@ describe('copied drafts on the embedded model', () => {
     expect(after.drafts.some((d) => d.copiedFrom?.path === 'src/units.ts')).toBe(false);
   });
 
+  it('fills k when the strategy\'s drafts clean to one text (a copied line and its whitespace variants)', async () => {
+    // after "def cube(x):\n" superposed decoding copies "return x * x" in several spellings that clean to one draft
+    const doc = 'def square(x):\n    return x * x\n\n\ndef cube(x):\n';
+    for (const strategy of ['superposed', 'beam'] as const) {
+      const res = await engine.complete(req({ prefix: doc, suffix: '\n', languageId: 'python', path: 'p.py', mode: 'auto', strategy }));
+      const keys = res.drafts.map((d) => d.text.trim());
+      expect(keys, strategy).toHaveLength(3);
+      expect(new Set(keys).size, strategy).toBe(3);
+      expect(keys[0], strategy).toBe('return x * x');
+    }
+  });
+
   it('returns k distinct non-empty drafts when the candidates offer them (copies off: the strategies alone)', async () => {
     const cases = sourceCases(16);
     for (const strategy of ['superposed', 'beam', 'sampling'] as const) {
