@@ -276,7 +276,9 @@ scenario(2, 'Alt+] shows another draft, Alt+[ goes back, Tab accepts and the sav
     assertFileHasDraft(saved, typed, shown, 'accepted draft 2');
     const d1 = (typed.split('\n').pop() + ghostLines(first)[0]).trim();
     if (ghostLines(first)[0] !== ghostLines(shown)[0]) {
-      assert(!saved.split('\n').map((l) => l.trim()).includes(d1), `the saved file contains draft 1 (${JSON.stringify(d1)}) although draft 2 was shown`);
+      // draft 1 may be a copy of a line already in the file: the file must hold it no more often than before
+      const count = (text) => text.split('\n').filter((l) => l.trim() === d1).length;
+      assert(count(saved) === count(WORKSPACE_FILES[CYCLE_FILE]), `the saved file contains draft 1 (${JSON.stringify(d1)}) although draft 2 was shown`);
     }
     await wb.page.keyboard.press('Escape');
     await wb.screenshot(shot('2-accepted'));
