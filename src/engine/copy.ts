@@ -64,8 +64,9 @@ interface Found {
   distance: number;
   matchLength: number;
   text: string;
-  offset?: number;
-  line?: number;
+  /** Where the copied text starts in `hay` (line numbers are counted only for the sites kept). */
+  hay: string;
+  end: number;
 }
 
 /** Length of the common suffix of query and hay[..end), at most `max`. */
@@ -228,22 +229,20 @@ export function findCopies(q: CopyQuery, index: CopyIndex | null, opts: CopyOpti
   scan(doc, query, opts.minMatch, cursor, cursor, (end, match) => {
     if (match < opts.minMatch) return;
     const text = continuation(doc, end, opts.maxChars, end <= cursor ? cursor : doc.length);
-    if (text.length === 0) return;
-    const offset = end <= cursor ? -countLines(doc, end, cursor) : countLines(doc, cursor, end);
-    found.push({ path: '', tier: 0, distance: Math.abs(end - cursor), matchLength: match, text, offset });
+    if (text.length > 0) found.push({ path: '', tier: 0, distance: Math.abs(end - cursor), matchLength: match, text, hay: doc, end });
   });
   for (const s of q.snippets ?? []) {
     scan(s.text, query, Math.max(opts.minMatch, 6), s.text.length, -1, (end, match) => {
       if (match < Math.max(opts.minMatch, 6)) return;
       const text = continuation(s.text, end, opts.maxChars);
-      if (text.length > 0) found.push({ path: s.path, tier: 1, distance: s.text.length - end, matchLength: match, text });
+      if (text.length > 0) found.push({ path: s.path, tier: 1, distance: s.text.length - end, matchLength: match, text, hay: s.text, end });
     });
   }
   index?.lookup(
     query,
     (file, text, end, match) => {
       const cont = continuation(text, end, opts.maxChars);
-      if (cont.length > 0) found.push({ path: file, tier: 2, distance: found.length, matchLength: match, text: cont, line: countLines(text, 0, end) + 1 });
+      if (cont.length > 0) found.push({ path: file, tier: 2, distance: found.length, matchLength: match, text: cont, hay: text, end });
     },
     path || undefined,
   );
@@ -254,13 +253,10 @@ export function findCopies(q: CopyQuery, index: CopyIndex | null, opts: CopyOpti
     const key = firstLine(f.text.trimStart()).trim();
     if (key.length === 0 || seen.has(key)) continue;
     seen.add(key);
-    out.push({
-      path: f.path,
-      matchLength: f.matchLength,
-      text: f.text,
-      ...(f.offset !== undefined ? { offset: f.offset } : {}),
-      ...(f.line !== undefined ? { line: f.line } : {}),
-    });
+    const site: CopySite = { path: f.path, matchLength: f.matchLength, text: f.text };
+    if (f.tier === 0) site.offset = f.end <= cursor ? -countLines(doc, f.end, cursor) : countLines(doc, cursor, f.end);
+    else if (f.tier === 2) site.line = countLines(f.hay, 0, f.end) + 1;
+    out.push(site);
     if (out.length >= opts.maxSites) break;
   }
   return out;
