@@ -236,10 +236,12 @@ export class Engine {
       superposed: new SuperposedStrategy({ ...SUPERPOSED_DEFAULTS, ...superposed }),
     };
     this.eos = new Set(config.eosTokenIds);
-    for (const t of ['<|endoftext|>', config.fim?.eos, config.fim?.fileSep]) {
+    for (const t of ['<|endoftext|>', config.fim?.eos, config.fim?.fileSep, ...(config.fim?.ends ?? [])]) {
       const id = t ? tokenizer.specialId(t) : undefined;
       if (id !== undefined) this.eos.add(id);
     }
+    // A special token never belongs in a draft (they decode to nothing): one generated mid-draft ends the draft.
+    for (const id of tokenizer.specialIds) this.eos.add(id);
   }
 
   static async load(opts: EngineOptions = {}): Promise<Engine> {
