@@ -3,11 +3,14 @@ Hugging Face Hub serves (Optimum / onnx-community): config.json, generation_conf
 tokenizer_config.json and onnx/model.onnx (+ model.onnx_data external data), onnx/model_q4.onnx (+ _data: every
 MatMul as com.microsoft MatMulNBits, bits=4, block_size=32, asymmetric with zero points, as onnxruntime's
 MatMul4BitsQuantizer used by onnx-community writes it; the embedding Gather stays float32) and onnx/model_fp16.onnx
-(fp16 weights and activations inside, float32 inputs/outputs: `--fp16`, off by default for the tiny fixtures).
+(fp16 weights and activations inside, float32 inputs/outputs), onnx/model_int8.onnx and model_uint8.onnx (onnxruntime's
+dynamic quantization as transformers.js' quantize.py runs it: per-tensor 8-bit weights, DynamicQuantizeLinear +
+MatMulInteger, the embedding table stored quantized with a DequantizeLinear after the Gather).
+`--variants fp32,q4` is the default.
 
 No weights are downloaded and no torch is needed: the decoder graph is written op by op with onnx.helper + numpy.
 
-    /usr/bin/python3 training/replica.py qwen2 [--size tiny|real] [--out DIR] [--no-q4] [--fp16] [--seed N]
+    /usr/bin/python3 training/replica.py qwen2 [--size tiny|real] [--out DIR] [--variants fp32,q4,fp16] [--seed N]
     npm run replica -- qwen2 --size real          # into .cache/replicas/qwen2-real
 
 Families: qwen2 (Qwen2.5-Coder-0.5B), llama (CodeLlama-7b), deepseek (deepseek-coder-1.3b-base, model_type llama),
@@ -120,7 +123,7 @@ def make_tokenizer(fam, merges_wanted):
     return tok, len(order), dict(specials)
 
 
-def build(family, size, out, seed=0, q4=True, fp16=False):
+def build(family, size, out, seed=0, variants=("fp32", "q4")):
     fam = FAMILIES[family]
     cfg = {k: v for k, v in fam.items() if not k.startswith("_") and k != "hub"}
     tok, tok_size, special_ids = make_tokenizer(fam, TINY_MERGES)
@@ -157,12 +160,9 @@ def build(family, size, out, seed=0, q4=True, fp16=False):
 
     rng = np.random.default_rng(seed)
     weights = make_weights(fam, cfg, rng)
-    variants = [("model", None)]
-    if q4:
-        variants.append(("model_q4", "q4"))
-    if fp16:
-        variants.append(("model_fp16", "fp16"))
-    for name, kind in variants:
+    names = {"fp32": ("model", None), "q4": ("model_q4", "q4"), "fp16": ("model_fp16", "fp16"),
+             "int8": ("model_int8", "int8"), "uint8": ("model_uint8", "uint8")}
+    for name, kind in (names[v] for v in variants):
         model = make_graph(fam, cfg, weights, kind)
         path = os.path.join(out, "onnx", name + ".onnx")
         for f in (path, path + "_data"):
@@ -211,22 +211,47 @@ def make_weights(fam, cfg, rng):
     return w
 
 
-def quantize_q4(W, block=32):
-    """MatMulNBits B/scales/zero_points for x @ W (W [K, N]): per column, blocks of 32 along K, asymmetric uint4."""
+def quantize_q4(W, block=32, symmetric=True):
+    """MatMulNBits B / scales (/ zero_points) for x @ W (W [K, N]): per output column, blocks of 32 along K.
+
+    Symmetric (what transformers.js' scripts/quantize.py asks onnxruntime's MatMul4BitsQuantizer for by default):
+    scale = (the block's value of largest magnitude) / -8, q = round(w / scale) + 8 in 0..15, no zero_points input
+    (MatMulNBits then assumes 8). Asymmetric: min/max range with packed uint4 zero points."""
     K, N = W.shape
     nb = (K + block - 1) // block
     pad = nb * block - K
     Wt = np.pad(W.T, ((0, 0), (0, pad))).reshape(N, nb, block)
-    mn = np.minimum(Wt.min(-1), 0)
-    mx = np.maximum(Wt.max(-1), 0)
-    scale = (mx - mn) / 15
-    scale[scale == 0] = 1
-    zp = np.clip(np.round(-mn / scale), 0, 15).astype(np.uint8)
+    if symmetric:
+        idx = np.abs(Wt).argmax(-1)
+        m = np.take_along_axis(Wt, idx[..., None], -1)[..., 0]
+        scale = m / -8
+        scale[scale == 0] = 1
+        zp = np.full(scale.shape, 8, dtype=np.uint8)
+    else:
+        mn = np.minimum(Wt.min(-1), 0)
+        mx = np.maximum(Wt.max(-1), 0)
+        scale = (mx - mn) / 15
+        scale[scale == 0] = 1
+        zp = np.clip(np.round(-mn / scale), 0, 15).astype(np.uint8)
     q = np.clip(np.round(Wt / scale[..., None]) + zp[..., None], 0, 15).astype(np.uint8)
     packed = (q[..., 0::2] | (q[..., 1::2] << 4)).astype(np.uint8)  # [N, nb, block/2], low nibble first
+    if symmetric:
+        return packed, scale.astype(np.float32).reshape(-1), None
     zpp = np.pad(zp, ((0, 0), (0, nb % 2)))
     zpacked = (zpp[:, 0::2] | (zpp[:, 1::2] << 4)).astype(np.uint8).reshape(-1)
     return packed, scale.astype(np.float32).reshape(-1), zpacked
+
+
+def quantize_int8(W, signed=True):
+    """Per-tensor 8-bit weights as onnxruntime's dynamic (IntegerOps) quantizer writes them: int8 symmetric
+    (zero point 0) or uint8 asymmetric."""
+    if signed:
+        scale = max(float(np.abs(W).max()), 1e-8) / 127
+        return np.clip(np.round(W / scale), -127, 127).astype(np.int8), np.float32(scale), np.int8(0)
+    lo, hi = min(float(W.min()), 0.0), max(float(W.max()), 0.0)
+    scale = max(hi - lo, 1e-8) / 255
+    zp = int(np.clip(np.round(-lo / scale), 0, 255))
+    return np.clip(np.round(W / scale) + zp, 0, 255).astype(np.uint8), np.float32(scale), np.uint8(zp)
 
 
 class G:
@@ -260,9 +285,18 @@ class G:
         if self.kind == "q4" and W.shape[0] % 32 == 0:
             B, s, z = quantize_q4(W)
             K, N = W.shape
-            y = self.op("MatMulNBits", [x, self.const(B, name + ".weight_Q4"), self.const(s, name + ".weight_scales", np.float32),
-                                        self.const(z, name + ".weight_zp")], base=name + "/MatMul", domain="com.microsoft",
-                        K=K, N=N, bits=4, block_size=32)
+            ins = [x, self.const(B, name + ".weight_Q4"), self.const(s, name + ".weight_scales", np.float32)]
+            if z is not None:
+                ins.append(self.const(z, name + ".weight_zp"))
+            y = self.op("MatMulNBits", ins, base=name + "/MatMul", domain="com.microsoft", K=K, N=N, bits=4, block_size=32)
+        elif self.kind in ("int8", "uint8"):
+            # onnxruntime.quantization dynamic IntegerOps: DynamicQuantizeLinear + MatMulInteger + Cast + Mul.
+            q, s, z = quantize_int8(W, signed=self.kind == "int8")
+            xq = self.op("DynamicQuantizeLinear", [x], base=name + "/MatMul_quant", outputs=[self.name(name) + o for o in ("_q", "_scale", "_zp")])
+            xs, xz = self.nodes[-1].output[1], self.nodes[-1].output[2]
+            mi = self.op("MatMulInteger", [xq, self.const(q, name + ".weight_quantized"), xz, self.const(z, name + ".weight_zero_point")], base=name + "/MatMul_quant")
+            sc = self.op("Mul", [xs, self.const(s, name + ".weight_scale", np.float32)], base=name + "/MatMul_quant_scales_mul")
+            y = self.op("Mul", [self.op("Cast", [mi], to=TensorProto.FLOAT), sc], base=name + "/MatMul_quant_output_scale_mul")
         else:
             y = self.op("MatMul", [x, self.const(W, "onnx::MatMul_" + name)], base=name + "/MatMul")
         if bias is not None:
@@ -287,7 +321,13 @@ def make_graph(fam, cfg, w, kind):
             inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.{t}", TensorProto.FLOAT, ["batch_size", KV, "past_sequence_length", hd]))
             outputs.append(helper.make_tensor_value_info(f"present.{i}.{t}", TensorProto.FLOAT, ["batch_size", KV, "total_sequence_length", hd]))
 
-    x = g.op("Gather", [g.const(w["embed"], "model.embed_tokens.weight"), "input_ids"], base="model/embed_tokens/Gather", axis=0)
+    if kind in ("int8", "uint8"):
+        # GatherQuant of the dynamic quantizer: the table is stored quantized, DequantizeLinear after the lookup.
+        q, s, z = quantize_int8(w["embed"], signed=kind == "int8")
+        xq = g.op("Gather", [g.const(q, "model.embed_tokens.weight_quantized"), "input_ids"], base="model/embed_tokens/Gather", axis=0)
+        x = g.op("DequantizeLinear", [xq, g.const(s, "model.embed_tokens.weight_scale", np.float32), g.const(z, "model.embed_tokens.weight_zero_point")], base="model/embed_tokens/Gather_output_dequantized")
+    else:
+        x = g.op("Gather", [g.const(w["embed"], "model.embed_tokens.weight"), "input_ids"], base="model/embed_tokens/Gather", axis=0)
 
     def norm(x, wname, bname, base):
         if fam["_norm"] == "rms":
@@ -396,12 +436,15 @@ def main():
     ap.add_argument("--size", choices=["tiny", "real"], default="tiny")
     ap.add_argument("--out")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--no-q4", action="store_true")
-    ap.add_argument("--fp16", action="store_true")
+    ap.add_argument("--variants", default="fp32,q4", help="comma-separated: fp32 (model.onnx), q4 (model_q4.onnx), fp16 (model_fp16.onnx), int8 / uint8 (model_int8.onnx / model_uint8.onnx)")
     a = ap.parse_args()
     out = a.out or os.path.join(ROOT, ".cache", "replicas", f"{a.family}-{a.size}")
     print(f"replica: {a.family} ({FAMILIES[a.family]['hub']}), size {a.size}", file=sys.stderr)
-    build(a.family, a.size, out, seed=a.seed, q4=not a.no_q4, fp16=a.fp16)
+    variants = [v for v in a.variants.split(",") if v]
+    bad = [v for v in variants if v not in ("fp32", "q4", "fp16", "int8", "uint8")]
+    if bad or not variants:
+        ap.error(f"--variants: unknown {bad} (expected fp32, q4, fp16, int8, uint8)")
+    build(a.family, a.size, out, seed=a.seed, variants=variants)
     print(os.path.abspath(out))
 
 

@@ -183,10 +183,18 @@ function planVariant(file: string): Plan {
     const first = ed.node('Gather', ['input_ids', ed.constInt64('first_candidate', [0], [])], 'input_ids_first', [{ name: 'axis', type: ATTR.INT, i: 2 }]);
     for (const n of g.node) if (n !== lookup) n.input = n.input.map((x) => (x === 'input_ids' ? first.out : x));
     for (const o of g.output) if (o.name === 'input_ids') throw new PrepareError(`${file}: input_ids is also a graph output`);
-    const embOut = lookup.output[0];
+    // A table stored 8-bit (onnxruntime's dynamic quantization: Gather on the int8/uint8 table, then a per-tensor
+    // DequantizeLinear) is summed after the dequantization, which works element-wise on [b, s, k, hidden] as well.
+    const consumers = g.node.filter((n) => n.input.includes(lookup.output[0]));
+    const dq = consumers.length === 1 && consumers[0].op_type === 'DequantizeLinear' && consumers[0].input[0] === lookup.output[0] ? consumers[0] : undefined;
+    if (dq && (g.initializer.find((t) => t.name === dq.input[1])?.dims?.length ?? 0) > 0) {
+      throw new PrepareError(`${file}: the embedding table's DequantizeLinear ${dq.name} is per-axis; only per-tensor is supported`);
+    }
+    const summed = dq ?? lookup;
+    const embOut = summed.output[0];
     const gathered = ed.name('embedding_candidates');
-    lookup.output = [gathered]; // [b, s, k, hidden]
-    let table = elemTypeOf(g, lookup.op_type === 'Gather' ? lookup.input[0] : lookup.input[2]);
+    summed.output = [gathered]; // [b, s, k, hidden]
+    let table = dq ? elemTypeOf(g, dq.input[1]) : elemTypeOf(g, lookup.op_type === 'Gather' ? lookup.input[0] : lookup.input[2]);
     const w4 = ed.unsqueeze(SUPERPOSITION_WEIGHTS, [-1], 'token_weights_unsqueeze');
     let weights = w4.out;
     const castNodes: Node[] = [];
@@ -212,25 +220,31 @@ function planVariant(file: string): Plan {
     idsInput.type = tensorInfo('input_ids', DT.INT64, [b, s, 'superposition_size']).type;
     const at = g.input.indexOf(idsInput);
     g.input.splice(at + 1, 0, tensorInfo(SUPERPOSITION_WEIGHTS, DT.FLOAT, [b, s, 'superposition_size']));
-    report.embedding = `${lookup.op_type} ${lookup.name ?? ''}`.trim();
+    report.embedding = `${lookup.op_type} ${lookup.name ?? ''}${dq ? ` + DequantizeLinear ${dq.name ?? ''}` : ''}`.trim();
   }
 
   // b. logits_to_keep
   if (!g.input.some((i) => i.name === LOGITS_TO_KEEP)) {
     const logitsOut = g.output.find((o) => o.name === 'logits');
     if (!logitsOut) throw new PrepareError(`${file}: the graph has no "logits" output`);
-    // Walk back from logits through element-wise casts to the LM head (MatMul / MatMulNBits / Gemm).
-    let cur = 'logits';
+    // The LM head: the nearest matrix product upstream of `logits` (through casts, bias, scaling, soft-capping and
+    // the rescaling of a dynamically quantized MatMulInteger), breadth first.
+    const HEAD_OPS = new Set(['MatMul', 'MatMulNBits', 'Gemm', 'MatMulInteger', 'DynamicQuantizeMatMul', 'MatMulBnb4']);
+    const PASS_OPS = new Set(['Identity', 'Cast', 'Add', 'Mul', 'Div', 'Tanh']);
     let head: Node | undefined;
-    for (let hops = 0; hops < 8; hops++) {
-      const p = g.node.find((n) => n.output.includes(cur));
-      if (!p) break;
-      if (p.op_type === 'MatMul' || p.op_type === 'MatMulNBits' || p.op_type === 'Gemm' || p.op_type === 'MatMulInteger' || p.op_type === 'DynamicQuantizeMatMul') {
-        head = p;
-        break;
+    let frontier = ['logits'];
+    for (let hops = 0; hops < 6 && !head && frontier.length > 0; hops++) {
+      const next: string[] = [];
+      for (const t of frontier) {
+        const p = g.node.find((n) => n.output.includes(t));
+        if (!p) continue;
+        if (HEAD_OPS.has(p.op_type)) {
+          head = p;
+          break;
+        }
+        if (PASS_OPS.has(p.op_type)) next.push(...p.input.filter((i) => i && !g.initializer.some((x) => x.name === i)));
       }
-      if (!['Identity', 'Cast', 'Add', 'Mul', 'Div', 'Tanh', 'Softcap'].includes(p.op_type)) break;
-      cur = p.input[0];
+      frontier = next;
     }
     if (!head) throw new PrepareError(`${file}: no LM head (MatMul feeding "logits") found`);
     const hidden = head.input[0];

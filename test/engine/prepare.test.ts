@@ -22,6 +22,8 @@ import { modelInfo } from '../../src/cli/model';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'replicas');
 const FAMILIES = ['qwen2', 'llama', 'deepseek', 'starcoder2'];
+/** qwen2-quantized: the fp16, int8 and uint8 variants (onnxruntime's dynamic quantization, as transformers.js writes them). */
+const EQUIVALENCE = [...FAMILIES, 'qwen2-quantized'];
 const TOL = 1e-4;
 const tmps: string[] = [];
 
@@ -74,11 +76,11 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 const measured: Record<string, number> = {};
 
 describe('model prepare: equivalence on every family and variant', () => {
-  for (const family of FAMILIES) {
+  for (const family of EQUIVALENCE) {
     it(`${family}: prepared (k=1, weight 1) gives the original logits; logits_to_keep=1 is the last row; k=2 of one id equals k=1`, async () => {
       const dir = copyFixture(family);
       const variants = readdirSync(path.join(dir, 'onnx')).filter((f) => f.endsWith('.onnx'));
-      expect(variants).toEqual(['model.onnx', 'model_q4.onnx']);
+      expect(variants).toEqual(family === 'qwen2-quantized' ? ['model_fp16.onnx', 'model_int8.onnx', 'model_uint8.onnx'] : ['model.onnx', 'model_q4.onnx']);
       const originals = await Promise.all(variants.map((v) => ort.InferenceSession.create(path.join(dir, 'onnx', v))));
       const prompt = [5, 17, 300, 42, 99, 7, 120, 3];
       const before = [];
@@ -90,7 +92,7 @@ describe('model prepare: equivalence on every family and variant', () => {
       const dataBefore = variants.map((v) => readFileSync(path.join(dir, 'onnx', `${v}_data`)));
       const report = prepareModel(dir);
       expect(report.changed).toBe(true);
-      expect(report.variants.map((v) => v.status)).toEqual(['prepared', 'prepared']);
+      expect(report.variants.map((v) => v.status)).toEqual(variants.map(() => 'prepared'));
       // The external data is untouched (not rewritten, same bytes).
       variants.forEach((v, i) => expect(readFileSync(path.join(dir, 'onnx', `${v}_data`)).equals(dataBefore[i])).toBe(true));
       for (let i = 0; i < variants.length; i++) {
@@ -119,13 +121,15 @@ describe('model prepare: equivalence on every family and variant', () => {
       for (const s of originals) await s.release();
       const cfg = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
       expect(cfg.superdraft.superposition).toEqual({ input: 'input_ids', weights: 'token_weights' });
-      expect(cfg.superdraft.prepared.variants['onnx/model_q4.onnx'].lm_head).toMatch(/^MatMulNBits/);
+      if (family === 'qwen2-quantized') {
+        expect(cfg.superdraft.prepared.variants['onnx/model_int8.onnx']).toMatchObject({ embedding: expect.stringMatching(/^Gather .* \+ DequantizeLinear /), lm_head: expect.stringMatching(/^MatMulInteger/) });
+      } else expect(cfg.superdraft.prepared.variants['onnx/model_q4.onnx'].lm_head).toMatch(/^MatMulNBits/);
       expect(cfg.model_type).toBeTypeOf('string');
       // Idempotent: a second run changes nothing.
-      const graphBefore = readFileSync(path.join(dir, 'onnx', 'model.onnx'));
+      const graphBefore = readFileSync(path.join(dir, 'onnx', variants[0]));
       const again = prepareModel(dir);
       expect(again.changed).toBe(false);
-      expect(readFileSync(path.join(dir, 'onnx', 'model.onnx')).equals(graphBefore)).toBe(true);
+      expect(readFileSync(path.join(dir, 'onnx', variants[0])).equals(graphBefore)).toBe(true);
     });
   }
 
