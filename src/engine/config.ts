@@ -164,10 +164,14 @@ export function readModelConfig(dir: string, variant?: string): ModelConfig {
   const sd = raw.superdraft ?? {};
   let modelFile: string | undefined;
   if (variant) {
-    const named = sd.onnx?.variants?.[variant] ?? variant;
+    // A key of superdraft.onnx.variants, a Hub variant name (q4 → onnx/model_q4.onnx), or a file name.
+    const hub = path.join('onnx', variant === 'fp32' ? 'model.onnx' : `model_${variant}.onnx`);
+    const named = sd.onnx?.variants?.[variant] ?? (/^[a-z0-9]+$/.test(variant) && existsSync(path.join(dir, hub)) ? hub : variant);
     modelFile = path.join(dir, named);
   } else {
-    const candidates = [sd.onnx?.default, 'model.onnx', 'onnx/model.onnx', 'decoder_model_merged.onnx', 'onnx/decoder_model_merged.onnx'];
+    // Then the Hub's quantized variants (onnx-community ships some models without an fp32 file).
+    const candidates = [sd.onnx?.default, 'model.onnx', 'onnx/model.onnx', 'decoder_model_merged.onnx', 'onnx/decoder_model_merged.onnx',
+      ...['q4', 'q4f16', 'fp16', 'quantized', 'int8', 'uint8'].map((v) => `onnx/model_${v}.onnx`)];
     for (const c of candidates) {
       if (c && existsSync(path.join(dir, c))) {
         modelFile = path.join(dir, c);

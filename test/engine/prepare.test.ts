@@ -163,6 +163,26 @@ describe('model prepare: the engine runs every strategy on a prepared replica', 
   }
 });
 
+describe('model prepare: the engine runs on the prepared quantized variants', () => {
+  for (const variant of ['fp16', 'int8', 'uint8']) {
+    it(`qwen2 ${variant}: every strategy runs; superposed k=1 equals greedy`, async () => {
+      const dir = copyFixture('qwen2-quantized');
+      prepareModel(dir);
+      const engine = await Engine.load({ modelDir: dir, device: 'cpu', variant });
+      try {
+        expect(engine.info.superposition).toBe(true);
+        const req = { prefix: 'def f(x):\n    return ', suffix: '', k: 2, maxTokens: 6, mode: 'line' as const, speculative: false, languageId: 'python', path: 'a.py', seed: 3, ignoreStop: true };
+        for (const strategy of ['greedy', 'beam', 'sampling', 'superposed'] as const) expect((await engine.complete({ ...req, strategy })).drafts.length, strategy).toBeGreaterThan(0);
+        const g = await engine.complete({ ...req, strategy: 'greedy', k: 1 });
+        const s = await engine.complete({ ...req, strategy: 'superposed', k: 1 });
+        expect(s.drafts[0]?.text).toBe(g.drafts[0]?.text);
+      } finally {
+        await engine.dispose();
+      }
+    });
+  }
+});
+
 describe('model families: FIM conventions from the tokenizers', () => {
   const want: Record<string, { convention: string; prefix: string; suffix: string; middle: string; ends: string[]; bos?: string }> = {
     qwen2: { convention: 'qwen', prefix: '<|fim_prefix|>', suffix: '<|fim_suffix|>', middle: '<|fim_middle|>', ends: ['<|endoftext|>', '<|im_end|>', '<|file_sep|>'] },
