@@ -77,7 +77,27 @@ FAMILIES = {
                    "<jupyter_text>", "<jupyter_code>", "<jupyter_output>", "<jupyter_script>", "<empty_output>",
                    "<code_to_intermediate>", "<intermediate_to_code>", "<pr>"],
         _bos="<|endoftext|>", _eos="<|endoftext|>", _pad=None, _gen_eos=["<|endoftext|>"]),
+    "gpt_bigcode": dict(
+        hub="bigcode/starcoderbase-1b", model_type="gpt_bigcode", architectures=["GPTBigCodeForCausalLM"],
+        n_embd=2048, n_inner=8192, n_layer=24, n_head=16, multi_query=True, vocab_size=49152, n_positions=8192,
+        activation_function="gelu_pytorch_tanh", layer_norm_epsilon=1e-5, scale_attn_weights=True,
+        tie_word_embeddings=True, bos_token_id=0, eos_token_id=0, torch_dtype="float32",
+        _norm="layer", _mlp="plain", _qkv_bias=True, _o_bias=True, _mlp_bias=True, _specials_first=True,
+        _specials=["<|endoftext|>", "<fim_prefix>", "<fim_middle>", "<fim_suffix>", "<fim_pad>", "<filename>",
+                   "<gh_stars>", "<issue_start>", "<issue_comment>", "<issue_closed>", "<jupyter_start>",
+                   "<jupyter_text>", "<jupyter_code>", "<jupyter_output>", "<empty_output>", "<commit_before>",
+                   "<commit_msg>", "<commit_after>", "<reponame>"],
+        _bos="<|endoftext|>", _eos="<|endoftext|>", _pad=None, _gen_eos=["<|endoftext|>"]),
 }
+
+# gpt_bigcode (StarCoder 1) names its fields as GPT-2 does.
+GPT2_NAMES = dict(hidden_size="n_embd", intermediate_size="n_inner", num_hidden_layers="n_layer",
+                  num_attention_heads="n_head", max_position_embeddings="n_positions")
+
+
+def field(cfg, name):
+    return cfg[name] if name in cfg else cfg[GPT2_NAMES[name]]
+
 
 TINY = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, max_position_embeddings=2048)
 TINY_MERGES = 200
@@ -127,7 +147,9 @@ def build(family, size, out, seed=0, variants=("fp32", "q4")):
     fam = FAMILIES[family]
     cfg = {k: v for k, v in fam.items() if not k.startswith("_") and k != "hub"}
     tok, tok_size, special_ids = make_tokenizer(fam, TINY_MERGES)
-    if size == "tiny":
+    if size == "tiny" and family == "gpt_bigcode":
+        cfg.update({GPT2_NAMES[k]: v for k, v in TINY.items()}, n_head=4, vocab_size=tok_size, n_positions=256)
+    elif size == "tiny":
         heads, kv = fam["num_attention_heads"], fam["num_key_value_heads"]
         t_kv = 4 if kv == heads else 2  # MHA stays MHA, GQA keeps 2 groups of 2 heads
         cfg.update(TINY, num_attention_heads=4, num_key_value_heads=t_kv, vocab_size=tok_size)
@@ -152,7 +174,7 @@ def build(family, size, out, seed=0, variants=("fp32", "q4")):
         "tokenizer_class": "LlamaTokenizerFast" if fam["model_type"] == "llama" else ("Qwen2TokenizerFast" if family == "qwen2" else "GPT2TokenizerFast"),
         "bos_token": fam["_bos"], "eos_token": fam["_eos"], "pad_token": fam["_pad"], "unk_token": None,
         "add_bos_token": fam["_bos"] is not None and fam["model_type"] == "llama", "add_eos_token": False,
-        "clean_up_tokenization_spaces": False, "model_max_length": cfg["max_position_embeddings"],
+        "clean_up_tokenization_spaces": False, "model_max_length": field(cfg, "max_position_embeddings"),
         "additional_special_tokens": [t for t in fam["_specials"] + fam.get("_specials_last", []) if t not in (fam["_bos"], fam["_eos"], fam["_pad"])],
         "added_tokens_decoder": {str(i): {"content": t, "special": True, "lstrip": False, "rstrip": False, "normalized": False, "single_word": False} for t, i in special_ids.items()},
     }
@@ -176,8 +198,9 @@ def build(family, size, out, seed=0, variants=("fp32", "q4")):
 
 
 def make_weights(fam, cfg, rng):
-    h, inter, L = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
-    H, KV = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    h, inter, L = field(cfg, "hidden_size"), field(cfg, "intermediate_size"), field(cfg, "num_hidden_layers")
+    H = field(cfg, "num_attention_heads")
+    KV = 1 if cfg.get("multi_query") else cfg.get("num_key_value_heads", H)
     hd = cfg.get("head_dim", h // H)
     V = cfg["vocab_size"]
     std = 0.02 if h > 256 else 0.15
@@ -186,6 +209,8 @@ def make_weights(fam, cfg, rng):
         return (rng.standard_normal(shape, dtype=np.float32) * s).astype(np.float32)
 
     w = {"embed": r(V, h, s=0.5 if h <= 256 else 0.02)}
+    if fam["model_type"] == "gpt_bigcode":
+        w["wpe"] = r(field(cfg, "max_position_embeddings"), h, s=0.1 if h <= 256 else 0.01)
     for i in range(L):
         p = f"layers.{i}."
         w[p + "ln1"] = (1 + r(h, s=0.1)).astype(np.float32)
@@ -306,17 +331,24 @@ class G:
 
 def make_graph(fam, cfg, w, kind):
     g = G(kind)
-    h, L = cfg["hidden_size"], cfg["num_hidden_layers"]
-    H, KV = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    h, L = field(cfg, "hidden_size"), field(cfg, "num_hidden_layers")
+    H = field(cfg, "num_attention_heads")
+    KV = 1 if cfg.get("multi_query") else cfg.get("num_key_value_heads", H)
+    bigcode = fam["model_type"] == "gpt_bigcode"
     hd = cfg.get("head_dim", h // H)
     V, G_ = cfg["vocab_size"], H // KV
-    eps = cfg.get("rms_norm_eps", cfg.get("norm_epsilon", 1e-5))
+    eps = cfg.get("rms_norm_eps", cfg.get("norm_epsilon", cfg.get("layer_norm_epsilon", 1e-5)))
     ft = g.ft
     inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch_size", "sequence_length"]),
               helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch_size", "total_sequence_length"]),
               helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch_size", "sequence_length"])]
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch_size", "sequence_length", V])]
     for i in range(L):
+        if bigcode:
+            # Optimum's gpt_bigcode cache: one fused tensor per layer, [batch, past, 2 * head_dim] with multi-query.
+            inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.key_value", TensorProto.FLOAT, ["batch_size", "past_sequence_length", 2 * hd]))
+            outputs.append(helper.make_tensor_value_info(f"present.{i}.key_value", TensorProto.FLOAT, ["batch_size", "total_sequence_length", 2 * hd]))
+            continue
         for t in ("key", "value"):
             inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.{t}", TensorProto.FLOAT, ["batch_size", KV, "past_sequence_length", hd]))
             outputs.append(helper.make_tensor_value_info(f"present.{i}.{t}", TensorProto.FLOAT, ["batch_size", KV, "total_sequence_length", hd]))
@@ -341,8 +373,10 @@ def make_graph(fam, cfg, w, kind):
         y = g.op("Div", [d, g.op("Sqrt", [g.op("Add", [var, g.const(np.float32(eps))])])])
         return g.op("Add", [g.op("Mul", [y, g.const(w[wname], base + ".weight")]), g.const(w[bname], base + ".bias")], base=base + "/Add")
 
+    if bigcode:
+        x = g.op("Add", [x, g.op("Gather", [g.const(w["wpe"], "transformer.wpe.weight"), "position_ids"], base="transformer/wpe/Gather", axis=0)])
     # Rotary tables from position_ids: [b, 1, s, hd] (linear rope scaling divides positions by the factor).
-    theta = cfg["rope_theta"]
+    theta = cfg.get("rope_theta", 10000.0)
     inv_freq = (1.0 / theta ** (np.arange(0, hd, 2, dtype=np.float64) / hd)).astype(np.float32)
     if cfg.get("rope_scaling", {}) and cfg["rope_scaling"].get("type") == "linear":
         inv_freq = (inv_freq / cfg["rope_scaling"]["factor"]).astype(np.float32)
@@ -383,13 +417,29 @@ def make_graph(fam, cfg, w, kind):
         q = g.op("Transpose", [g.op("Reshape", [q, g.i64([0, 0, H, hd])])], perm=[0, 2, 1, 3])
         k = g.op("Transpose", [g.op("Reshape", [k, g.i64([0, 0, KV, hd])])], perm=[0, 2, 1, 3])
         v = g.op("Transpose", [g.op("Reshape", [v, g.i64([0, 0, KV, hd])])], perm=[0, 2, 1, 3])
-        q, k = rope(q), rope(k)
+        if bigcode:
+            # Fused cache: present [b, T, 2*hd] = past ++ (k ++ v); heads share the one key/value head.
+            kv_new = g.op("Concat", [g.op("Reshape", [k, g.i64([0, -1, hd])]), g.op("Reshape", [v, g.i64([0, -1, hd])])], axis=-1)
+            pkv = f"past_key_values.{i}.key_value"
+            if kind == "fp16":
+                pkv = g.op("Cast", [pkv], to=ft)
+            fused = g.op("Concat", [pkv, kv_new], axis=1)
+            g.op("Cast" if kind == "fp16" else "Identity", [fused], outputs=[f"present.{i}.key_value"], **({"to": TensorProto.FLOAT} if kind == "fp16" else {}))
+            kk = g.op("Unsqueeze", [g.op("Slice", [fused, g.i64([0]), g.i64([hd]), g.i64([-1])]), g.i64([1])])
+            vv = g.op("Unsqueeze", [g.op("Slice", [fused, g.i64([hd]), g.i64([2 * hd]), g.i64([-1])]), g.i64([1])])
+        else:
+            q, k = rope(q), rope(k)
         pk, pv = f"past_key_values.{i}.key", f"past_key_values.{i}.value"
-        if kind == "fp16":
+        if bigcode:
+            pass
+        elif kind == "fp16":
             pk, pv = g.op("Cast", [pk], to=ft), g.op("Cast", [pv], to=ft)
-        kk = g.op("Concat", [pk, k], axis=2)
-        vv = g.op("Concat", [pv, v], axis=2)
-        if kind == "fp16":
+        if not bigcode:
+            kk = g.op("Concat", [pk, k], axis=2)
+            vv = g.op("Concat", [pv, v], axis=2)
+        if bigcode:
+            pass
+        elif kind == "fp16":
             g.op("Cast", [kk], to=TensorProto.FLOAT, outputs=[f"present.{i}.key"])
             g.op("Cast", [vv], to=TensorProto.FLOAT, outputs=[f"present.{i}.value"])
         else:

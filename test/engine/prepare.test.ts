@@ -21,7 +21,7 @@ import { decodeModel, encodeModel } from '../../src/engine/onnx/proto';
 import { modelInfo } from '../../src/cli/model';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'replicas');
-const FAMILIES = ['qwen2', 'llama', 'deepseek', 'starcoder2'];
+const FAMILIES = ['qwen2', 'llama', 'deepseek', 'starcoder2', 'gpt_bigcode'];
 /** qwen2-quantized: the fp16, int8 and uint8 variants (onnxruntime's dynamic quantization, as transformers.js writes them). */
 const EQUIVALENCE = [...FAMILIES, 'qwen2-quantized'];
 const TOL = 1e-4;
@@ -44,9 +44,10 @@ interface Feeds {
 }
 
 async function run(s: ort.InferenceSession, f: Feeds, extra: Record<string, ort.Tensor> = {}, k = 1): Promise<ort.InferenceSession.ReturnType> {
-  const L = s.inputNames.filter((n) => n.startsWith('past_key_values.') && n.endsWith('.key')).length;
-  const meta = s.inputMetadata.find((m) => m.name === 'past_key_values.0.key') as unknown as { shape: readonly (number | string)[] };
-  const [kv, hd] = [meta.shape[1] as number, meta.shape[3] as number];
+  const fused = s.inputNames.includes('past_key_values.0.key_value'); // gpt_bigcode before prepare
+  const L = s.inputNames.filter((n) => n.startsWith('past_key_values.') && n.endsWith(fused ? '.key_value' : '.key')).length;
+  const meta = s.inputMetadata.find((m) => m.name === (fused ? 'past_key_values.0.key_value' : 'past_key_values.0.key')) as unknown as { shape: readonly (number | string)[] };
+  const [kv, hd] = fused ? [0, meta.shape[2] as number] : [meta.shape[1] as number, meta.shape[3] as number];
   const n = f.ids.length;
   const superposed = s.inputNames.includes('token_weights');
   const ids = BigInt64Array.from(f.ids.flatMap((t) => Array(superposed ? k : 1).fill(BigInt(t))));
@@ -59,6 +60,10 @@ async function run(s: ort.InferenceSession, f: Feeds, extra: Record<string, ort.
   if (superposed) feeds.token_weights = new ort.Tensor('float32', new Float32Array(n * k).fill(1 / k), [1, n, k]);
   if (s.inputNames.includes('logits_to_keep') && !extra.logits_to_keep) feeds.logits_to_keep = new ort.Tensor('int64', BigInt64Array.of(0n), [1]);
   for (let i = 0; i < L; i++) {
+    if (fused) {
+      feeds[`past_key_values.${i}.key_value`] = f.past ? f.past[`present.${i}.key_value`] : new ort.Tensor('float32', new Float32Array(0), [1, 0, hd]);
+      continue;
+    }
     for (const t of ['key', 'value']) {
       feeds[`past_key_values.${i}.${t}`] = f.past ? f.past[`present.${i}.${t}`] : new ort.Tensor('float32', new Float32Array(0), [1, kv, 0, hd]);
     }
@@ -80,7 +85,8 @@ describe('model prepare: equivalence on every family and variant', () => {
     it(`${family}: prepared (k=1, weight 1) gives the original logits; logits_to_keep=1 is the last row; k=2 of one id equals k=1`, async () => {
       const dir = copyFixture(family);
       const variants = readdirSync(path.join(dir, 'onnx')).filter((f) => f.endsWith('.onnx'));
-      expect(variants).toEqual(family === 'qwen2-quantized' ? ['model_fp16.onnx', 'model_int8.onnx', 'model_uint8.onnx'] : ['model.onnx', 'model_q4.onnx']);
+      const expected: Record<string, string[]> = { 'qwen2-quantized': ['model_fp16.onnx', 'model_int8.onnx', 'model_uint8.onnx'], gpt_bigcode: ['model.onnx'] };
+      expect(variants).toEqual(expected[family] ?? ['model.onnx', 'model_q4.onnx']);
       const originals = await Promise.all(variants.map((v) => ort.InferenceSession.create(path.join(dir, 'onnx', v))));
       const prompt = [5, 17, 300, 42, 99, 7, 120, 3];
       const before = [];
@@ -121,7 +127,15 @@ describe('model prepare: equivalence on every family and variant', () => {
       for (const s of originals) await s.release();
       const cfg = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
       expect(cfg.superdraft.superposition).toEqual({ input: 'input_ids', weights: 'token_weights' });
-      if (family === 'qwen2-quantized') {
+      if (family === 'gpt_bigcode') {
+        // The fused key_value cache is split into key and value: [b, 1, past, head_dim] each (multi-query).
+        expect(report.variants[0].splitCache).toBe(2);
+        const s = await ort.InferenceSession.create(path.join(dir, 'onnx', 'model.onnx'));
+        expect(s.inputNames).toContain('past_key_values.1.value');
+        expect(s.inputNames.some((n) => n.endsWith('.key_value'))).toBe(false);
+        expect(s.outputNames).toEqual(['logits', 'present.0.key', 'present.0.value', 'present.1.key', 'present.1.value']);
+        await s.release();
+      } else if (family === 'qwen2-quantized') {
         expect(cfg.superdraft.prepared.variants['onnx/model_int8.onnx']).toMatchObject({ embedding: expect.stringMatching(/^Gather .* \+ DequantizeLinear /), lm_head: expect.stringMatching(/^MatMulInteger/) });
       } else expect(cfg.superdraft.prepared.variants['onnx/model_q4.onnx'].lm_head).toMatch(/^MatMulNBits/);
       expect(cfg.model_type).toBeTypeOf('string');
@@ -187,6 +201,7 @@ describe('model families: FIM conventions from the tokenizers', () => {
   const want: Record<string, { convention: string; prefix: string; suffix: string; middle: string; ends: string[]; bos?: string }> = {
     qwen2: { convention: 'qwen', prefix: '<|fim_prefix|>', suffix: '<|fim_suffix|>', middle: '<|fim_middle|>', ends: ['<|endoftext|>', '<|im_end|>', '<|file_sep|>'] },
     starcoder2: { convention: 'starcoder', prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>', ends: ['<|endoftext|>', '<file_sep>'] },
+    gpt_bigcode: { convention: 'starcoder', prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>', ends: ['<|endoftext|>'] },
     deepseek: { convention: 'deepseek', prefix: '<｜fim▁begin｜>', suffix: '<｜fim▁hole｜>', middle: '<｜fim▁end｜>', ends: ['<｜end▁of▁sentence｜>'], bos: '<｜begin▁of▁sentence｜>' },
     llama: { convention: 'codellama', prefix: '▁<PRE>', suffix: '▁<SUF>', middle: '▁<MID>', ends: ['▁<EOT>', '</s>'], bos: '<s>' },
   };
