@@ -5,7 +5,8 @@ MatMul as com.microsoft MatMulNBits, bits=4, block_size=32, asymmetric with zero
 MatMul4BitsQuantizer used by onnx-community writes it; the embedding Gather stays float32) and onnx/model_fp16.onnx
 (fp16 weights and activations inside, float32 inputs/outputs), onnx/model_int8.onnx and model_uint8.onnx (onnxruntime's
 dynamic quantization as transformers.js' quantize.py runs it: per-tensor 8-bit weights, DynamicQuantizeLinear +
-MatMulInteger, the embedding table stored quantized with a DequantizeLinear after the Gather).
+MatMulInteger, the embedding table stored quantized with a DequantizeLinear after the Gather) and onnx/model_q4g.onnx
+(q4 with the embedding table quantized too: com.microsoft GatherBlockQuantized, uint4, blocks of 32 along hidden).
 `--variants fp32,q4` is the default.
 
 No weights are downloaded and no torch is needed: the decoder graph is written op by op with onnx.helper + numpy.
@@ -183,7 +184,7 @@ def build(family, size, out, seed=0, variants=("fp32", "q4")):
     rng = np.random.default_rng(seed)
     weights = make_weights(fam, cfg, rng)
     names = {"fp32": ("model", None), "q4": ("model_q4", "q4"), "fp16": ("model_fp16", "fp16"),
-             "int8": ("model_int8", "int8"), "uint8": ("model_uint8", "uint8")}
+             "int8": ("model_int8", "int8"), "uint8": ("model_uint8", "uint8"), "q4g": ("model_q4g", "q4g")}
     for name, kind in (names[v] for v in variants):
         model = make_graph(fam, cfg, weights, kind)
         path = os.path.join(out, "onnx", name + ".onnx")
@@ -307,7 +308,7 @@ class G:
         return self.const(np.asarray(v, dtype=np.int64))
 
     def linear(self, x, W, name, bias=None):
-        if self.kind == "q4" and W.shape[0] % 32 == 0:
+        if self.kind in ("q4", "q4g") and W.shape[0] % 32 == 0:
             B, s, z = quantize_q4(W)
             K, N = W.shape
             ins = [x, self.const(B, name + ".weight_Q4"), self.const(s, name + ".weight_scales", np.float32)]
@@ -353,7 +354,25 @@ def make_graph(fam, cfg, w, kind):
             inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.{t}", TensorProto.FLOAT, ["batch_size", KV, "past_sequence_length", hd]))
             outputs.append(helper.make_tensor_value_info(f"present.{i}.{t}", TensorProto.FLOAT, ["batch_size", KV, "total_sequence_length", hd]))
 
-    if kind in ("int8", "uint8"):
+    if kind == "q4g":
+        # MatMulNBitsQuantizer with Gather among the ops to quantize: com.microsoft GatherBlockQuantized, uint4
+        # blocks of 32 along the hidden axis, one scale per block (symmetric: no zero points, 8 implied).
+        E = w["embed"]
+        V_, h_ = E.shape
+        blocks = E.reshape(V_, h_ // 32, 32)
+        idx = np.abs(blocks).argmax(-1)
+        m = np.take_along_axis(blocks, idx[..., None], -1)[..., 0]
+        scale = m / -8
+        scale[scale == 0] = 1
+        q = np.clip(np.round(blocks / scale[..., None]) + 8, 0, 15).astype(np.uint8).reshape(V_, h_)
+        packed = (q[:, 0::2] | (q[:, 1::2] << 4)).astype(np.uint8)
+        t = TensorProto()  # onnx 1.12 predates the uint4 type (21): the tensor is written field by field
+        t.name, t.data_type, t.raw_data = "model.embed_tokens.weight_Q4", 21, packed.tobytes()
+        t.dims.extend([V_, h_])
+        g.inits.append(t)
+        x = g.op("GatherBlockQuantized", ["model.embed_tokens.weight_Q4", "input_ids", g.const(scale.astype(np.float32), "model.embed_tokens.weight_scales", np.float32)],
+                 base="model/embed_tokens/GatherBlockQuantized", domain="com.microsoft", gather_axis=0, quantize_axis=1, block_size=32)
+    elif kind in ("int8", "uint8"):
         # GatherQuant of the dynamic quantizer: the table is stored quantized, DequantizeLinear after the lookup.
         q, s, z = quantize_int8(w["embed"], signed=kind == "int8")
         xq = g.op("Gather", [g.const(q, "model.embed_tokens.weight_quantized"), "input_ids"], base="model/embed_tokens/Gather", axis=0)
@@ -474,7 +493,7 @@ def make_graph(fam, cfg, w, kind):
         g.op("Identity", [logits], outputs=["logits"])
     graph = helper.make_graph(g.nodes, "main_graph", inputs, outputs, initializer=g.inits)
     opsets = [helper.make_opsetid("", 14)]
-    if kind == "q4":
+    if kind in ("q4", "q4g"):
         opsets.append(helper.make_opsetid("com.microsoft", 1))
     model = helper.make_model(graph, opset_imports=opsets, producer_name="superdraft-replica", ir_version=8)
     return model
@@ -486,12 +505,12 @@ def main():
     ap.add_argument("--size", choices=["tiny", "real"], default="tiny")
     ap.add_argument("--out")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--variants", default="fp32,q4", help="comma-separated: fp32 (model.onnx), q4 (model_q4.onnx), fp16 (model_fp16.onnx), int8 / uint8 (model_int8.onnx / model_uint8.onnx)")
+    ap.add_argument("--variants", default="fp32,q4", help="comma-separated: fp32 (model.onnx), q4 (model_q4.onnx), fp16 (model_fp16.onnx), int8 / uint8 (model_int8.onnx / model_uint8.onnx), q4g (model_q4g.onnx: q4 + GatherBlockQuantized embedding)")
     a = ap.parse_args()
     out = a.out or os.path.join(ROOT, ".cache", "replicas", f"{a.family}-{a.size}")
     print(f"replica: {a.family} ({FAMILIES[a.family]['hub']}), size {a.size}", file=sys.stderr)
     variants = [v for v in a.variants.split(",") if v]
-    bad = [v for v in variants if v not in ("fp32", "q4", "fp16", "int8", "uint8")]
+    bad = [v for v in variants if v not in ("fp32", "q4", "fp16", "int8", "uint8", "q4g")]
     if bad or not variants:
         ap.error(f"--variants: unknown {bad} (expected fp32, q4, fp16, int8, uint8)")
     build(a.family, a.size, out, seed=a.seed, variants=variants)

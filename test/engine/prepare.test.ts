@@ -22,7 +22,10 @@ import { modelInfo } from '../../src/cli/model';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'replicas');
 const FAMILIES = ['qwen2', 'llama', 'deepseek', 'starcoder2', 'gpt_bigcode'];
-/** qwen2-quantized: the fp16, int8 and uint8 variants (onnxruntime's dynamic quantization, as transformers.js writes them). */
+/**
+ * qwen2-quantized: fp16, int8 (onnxruntime's dynamic quantization, as transformers.js writes it) and q4g (q4 with the
+ * embedding table in com.microsoft GatherBlockQuantized, uint4 blocks of 32).
+ */
 const EQUIVALENCE = [...FAMILIES, 'qwen2-quantized'];
 const TOL = 1e-4;
 const tmps: string[] = [];
@@ -85,7 +88,7 @@ describe('model prepare: equivalence on every family and variant', () => {
     it(`${family}: prepared (k=1, weight 1) gives the original logits; logits_to_keep=1 is the last row; k=2 of one id equals k=1`, async () => {
       const dir = copyFixture(family);
       const variants = readdirSync(path.join(dir, 'onnx')).filter((f) => f.endsWith('.onnx'));
-      const expected: Record<string, string[]> = { 'qwen2-quantized': ['model_fp16.onnx', 'model_int8.onnx', 'model_uint8.onnx'], gpt_bigcode: ['model.onnx'] };
+      const expected: Record<string, string[]> = { 'qwen2-quantized': ['model_fp16.onnx', 'model_int8.onnx', 'model_q4g.onnx'], gpt_bigcode: ['model.onnx'] };
       expect(variants).toEqual(expected[family] ?? ['model.onnx', 'model_q4.onnx']);
       const originals = await Promise.all(variants.map((v) => ort.InferenceSession.create(path.join(dir, 'onnx', v))));
       const prompt = [5, 17, 300, 42, 99, 7, 120, 3];
@@ -137,6 +140,7 @@ describe('model prepare: equivalence on every family and variant', () => {
         await s.release();
       } else if (family === 'qwen2-quantized') {
         expect(cfg.superdraft.prepared.variants['onnx/model_int8.onnx']).toMatchObject({ embedding: expect.stringMatching(/^Gather .* \+ DequantizeLinear /), lm_head: expect.stringMatching(/^MatMulInteger/) });
+        expect(cfg.superdraft.prepared.variants['onnx/model_q4g.onnx']).toMatchObject({ embedding: expect.stringMatching(/^GatherBlockQuantized /), lm_head: expect.stringMatching(/^MatMulNBits/) });
       } else expect(cfg.superdraft.prepared.variants['onnx/model_q4.onnx'].lm_head).toMatch(/^MatMulNBits/);
       expect(cfg.model_type).toBeTypeOf('string');
       // Idempotent: a second run changes nothing.
@@ -178,7 +182,7 @@ describe('model prepare: the engine runs every strategy on a prepared replica', 
 });
 
 describe('model prepare: the engine runs on the prepared quantized variants', () => {
-  for (const variant of ['fp16', 'int8', 'uint8']) {
+  for (const variant of ['fp16', 'int8', 'q4g']) {
     it(`qwen2 ${variant}: every strategy runs; superposed k=1 equals greedy`, async () => {
       const dir = copyFixture('qwen2-quantized');
       prepareModel(dir);
