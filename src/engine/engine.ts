@@ -296,7 +296,7 @@ export class Engine {
     if (req.strategy === 'superposed' && req.k > 1 && !this.runtime.superposition) {
       throw new EngineError(
         'unsupported',
-        `the model ${this.config.modelFile} has no superposition input (token_weights), so "superposed" cannot run; choose beam, sampling or greedy`,
+        `the model ${this.config.modelFile} has no superposition input (token_weights), so "superposed" cannot run; choose beam, sampling or greedy, or run \`superdraft model prepare ${this.config.dir}\` once`,
       );
     }
     this.requests++;

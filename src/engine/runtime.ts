@@ -150,6 +150,9 @@ export class ModelRuntime {
     this.weightsName = this.superposition ? weights : undefined;
     this.idsName = this.superposition ? (config.superposition?.input ?? 'input_ids') : 'input_ids';
     if (!this.inputNames.has(this.idsName)) throw new ModelLoadError(`ONNX model ${config.modelFile} has no "${this.idsName}" input`);
+    if (this.inputNames.has('past_key_values.0.key_value')) {
+      throw new ModelLoadError(`ONNX model ${config.modelFile} has a fused key_value cache (gpt_bigcode): run \`superdraft model prepare ${config.dir}\` once`);
+    }
     if (!this.inputNames.has('past_key_values.0.key')) {
       throw new ModelLoadError(`ONNX model ${config.modelFile} has no KV-cache inputs (past_key_values.0.key): export it with past key values`);
     }
