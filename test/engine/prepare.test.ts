@@ -16,6 +16,8 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine';
 import { readModelConfig } from '../../src/engine/config';
+import { buildPrompt } from '../../src/engine/prompt';
+import { Tokenizer } from '../../src/engine/tokenizer';
 import { PrepareError, prepareModel } from '../../src/engine/prepare';
 import { decodeModel, encodeModel } from '../../src/engine/onnx/proto';
 import { modelInfo } from '../../src/cli/model';
@@ -218,6 +220,25 @@ describe('model families: FIM conventions from the tokenizers', () => {
       expect(cfg.fim?.bos).toBe(w.bos);
     });
   }
+
+  it("prompts are PSM in each family's tokens, with the BOS the tokenizer adds, and no special text in the prompt body", () => {
+    const req = { prefix: 'const a = 1;\nconst b = ', suffix: ';\nexport { a, b };\n', languageId: 'typescript', path: 'src/x.ts', strategy: 'greedy' as const, k: 1, maxTokens: 16, mode: 'line' as const, speculative: false };
+    for (const family of FAMILIES) {
+      const cfg = readModelConfig(path.join(FIXTURES, family));
+      const tok = Tokenizer.load(cfg.tokenizerFile);
+      const p = buildPrompt(tok, cfg, req);
+      const id = (t: string | undefined): number => (t ? tok.specialId(t) ?? -1 : -1);
+      const [pre, suf, mid] = [id(cfg.fim!.prefix), id(cfg.fim!.suffix), id(cfg.fim!.middle)];
+      const at = (t: number): number => p.ids.indexOf(t);
+      expect(at(pre), family).toBeGreaterThanOrEqual(0);
+      expect(at(pre) < at(suf) && at(suf) < at(mid), family).toBe(true);
+      expect(at(mid), family).toBe(p.ids.length - 1);
+      if (cfg.fim!.bos) expect(p.ids[0], family).toBe(id(cfg.fim!.bos));
+      else expect(p.ids[0], family).not.toBe(id('<s>'));
+      expect(tok.decode(p.ids.slice(at(pre) + 1, at(suf))), family).toBe(req.prefix.slice(0, -1)); // last token healed
+      expect(tok.decode(p.ids.slice(at(suf) + 1, at(mid))), family).toBe(req.suffix);
+    }
+  });
 
   it('model info: family, fim, superposition and how to fix it, variants', () => {
     const dir = copyFixture('qwen2');
