@@ -1,7 +1,7 @@
 // Bundles the extension, the inference process and the CLI. onnxruntime-node stays external
 // (native binaries are loaded from node_modules at run time); `vscode` is provided by the host.
 import * as esbuild from 'esbuild';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
@@ -31,3 +31,6 @@ if (watch) {
 } else {
   await esbuild.build(options);
 }
+// The ONNX protobuf schema the graph rewriter (superdraft model prepare) loads at run time.
+mkdirSync('dist', { recursive: true });
+copyFileSync('src/engine/onnx/onnx.proto', 'dist/onnx.proto');

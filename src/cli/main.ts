@@ -41,6 +41,7 @@ Commands:
   eval       line-completion accuracy and latency on a JSONL case file
   bench      latency, throughput and memory of every strategy on the bundled prompt set
   demo       each strategy's drafts and timing for the bundled example file
+  model      prepare DIR | info DIR [--json]: ready a Hugging Face model for every strategy; describe it
 
 Common options:
   --model DIR      model directory (default: the embedded model, models/default)
@@ -861,6 +862,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(VERSION + '\n');
     return 0;
   }
+  if (cmd === 'model') return (await import('./model')).runModelCommand(rest);
   if (!(cmd in COMMAND_OPTIONS)) throw new UsageError(`unknown command ${JSON.stringify(cmd)} (expected complete, eval, bench or demo; see superdraft --help)`);
   const command = cmd as Command;
   const flags = parse(command, rest);

@@ -14,7 +14,23 @@ export interface FimFormat {
   middle: string;
   pad?: string;
   fileSep?: string;
+  /** Repository-name token of repository-level prompts (Qwen2.5-Coder, StarCoder2). */
+  repoName?: string;
   eos: string;
+  /** Every token that ends a completion (the family's end-of-text, end-of-turn, file separator). */
+  ends?: string[];
+  /** Token prepended to every prompt (the tokenizer adds a BOS: CodeLlama, DeepSeek-Coder). */
+  bos?: string;
+  /** Which public convention this is (qwen, starcoder, deepseek, codellama) or 'config' for a superdraft.fim block. */
+  convention?: string;
+}
+
+/** model_type values of config.json that the engine knows (decoder families in the Optimum layout). */
+export const MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'starcoder2', 'gpt_bigcode'] as const;
+
+/** The family of a config.json model_type, or undefined when it is not one the engine knows. */
+export function familyOf(modelType: string | undefined): string | undefined {
+  return modelType && (MODEL_TYPES as readonly string[]).includes(modelType) ? modelType : undefined;
 }
 
 export interface ModelConfig {
@@ -34,6 +50,8 @@ export interface ModelConfig {
   fim?: FimFormat;
   /** Names of the superposition inputs when the graph has them. */
   superposition?: { input: string; weights: string };
+  /** config.json model_type (e.g. qwen2, llama, starcoder2). */
+  modelType?: string;
 }
 
 interface RawConfig {
@@ -46,6 +64,7 @@ interface RawConfig {
   num_attention_heads?: number;
   n_head?: number;
   num_key_value_heads?: number;
+  multi_query?: boolean;
   head_dim?: number;
   vocab_size?: number;
   max_position_embeddings?: number;
@@ -60,17 +79,69 @@ interface RawConfig {
   };
 }
 
-/** Known FIM token spellings of popular code models, used when config.json has no `superdraft.fim` block. */
-const KNOWN_FIM: { prefix: string; suffix: string; middle: string; fileSep?: string; eos: string }[] = [
-  { prefix: '<|fim_prefix|>', suffix: '<|fim_suffix|>', middle: '<|fim_middle|>', fileSep: '<|file_sep|>', eos: '<|endoftext|>' },
-  { prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>', fileSep: '<file_sep>', eos: '<|endoftext|>' },
+/**
+ * FIM conventions of public code models, used when config.json has no `superdraft.fim` block; recognised by the
+ * tokenizer's added tokens. All were trained with prefix-suffix-middle prompts (PSM; StarCoder and CodeLlama also
+ * saw SPM, but their published usage and the Hub's tokenizers default to PSM). In PSM the prompt's prefix part stays
+ * a prefix of the next prompt while the user types, so the prompt KV cache keeps matching up to the cursor.
+ * `ends`: tokens that stop a draft (only those the tokenizer has are used).
+ */
+export const KNOWN_FIM: (Omit<FimFormat, 'format'> & { convention: string })[] = [
+  {
+    convention: 'qwen',
+    prefix: '<|fim_prefix|>', suffix: '<|fim_suffix|>', middle: '<|fim_middle|>', pad: '<|fim_pad|>', fileSep: '<|file_sep|>', repoName: '<|repo_name|>',
+    eos: '<|endoftext|>', ends: ['<|endoftext|>', '<|im_end|>', '<|file_sep|>', '<|fim_pad|>', '<|repo_name|>'],
+  },
+  {
+    convention: 'starcoder',
+    prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>', pad: '<fim_pad>', fileSep: '<file_sep>', repoName: '<repo_name>',
+    eos: '<|endoftext|>', ends: ['<|endoftext|>', '<file_sep>', '<fim_pad>', '<repo_name>'],
+  },
+  {
+    convention: 'deepseek',
+    prefix: '<｜fim▁begin｜>', suffix: '<｜fim▁hole｜>', middle: '<｜fim▁end｜>',
+    eos: '<｜end▁of▁sentence｜>', ends: ['<｜end▁of▁sentence｜>', '<|EOT|>'], bos: '<｜begin▁of▁sentence｜>',
+  },
+  // CodeLlama's tokenizer spells its FIM tokens with the SentencePiece space mark (▁<PRE>); some conversions without.
+  { convention: 'codellama', prefix: '▁<PRE>', suffix: '▁<SUF>', middle: '▁<MID>', eos: '▁<EOT>', ends: ['▁<EOT>', '</s>'], bos: '<s>' },
+  { convention: 'codellama', prefix: '<PRE>', suffix: '<SUF>', middle: '<MID>', eos: '<EOT>', ends: ['<EOT>', '</s>'], bos: '<s>' },
 ];
+
+/** The known FIM convention whose tokens a tokenizer.json has (added tokens), with only the end tokens it has. */
+export function detectFim(tokenizerJson: string, addsBos: boolean): FimFormat | undefined {
+  const has = (t: string): boolean => tokenizerJson.includes(JSON.stringify(t));
+  const known = KNOWN_FIM.find((f) => has(f.prefix) && has(f.middle) && has(f.suffix));
+  if (!known) return undefined;
+  const ends = (known.ends ?? []).filter(has);
+  const opt = (t: string | undefined): string | undefined => (t && has(t) ? t : undefined);
+  return {
+    format: 'psm',
+    ...known,
+    pad: opt(known.pad),
+    fileSep: opt(known.fileSep),
+    repoName: opt(known.repoName),
+    bos: addsBos ? opt(known.bos) : undefined,
+    ends,
+  };
+}
 
 function requireFile(file: string, what: string): string {
   if (!existsSync(file)) throw new ModelLoadError(`${what} not found: ${file}`);
   const st = statSync(file);
   if (!st.isFile() || st.size === 0) throw new ModelLoadError(`${what} is empty or not a file: ${file}`);
   return file;
+}
+
+/** Whether the tokenizer prepends a BOS token (tokenizer_config.json's add_bos_token, as Llama tokenizers do). */
+function addsBos(tokenizerFile: string): boolean {
+  const f = path.join(path.dirname(tokenizerFile), 'tokenizer_config.json');
+  if (!existsSync(f)) return false;
+  try {
+    const c = JSON.parse(readFileSync(f, 'utf8')) as { add_bos_token?: unknown; bos_token?: unknown };
+    return c.add_bos_token === true && c.bos_token !== null && c.bos_token !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -93,10 +164,14 @@ export function readModelConfig(dir: string, variant?: string): ModelConfig {
   const sd = raw.superdraft ?? {};
   let modelFile: string | undefined;
   if (variant) {
-    const named = sd.onnx?.variants?.[variant] ?? variant;
+    // A key of superdraft.onnx.variants, a Hub variant name (q4 → onnx/model_q4.onnx), or a file name.
+    const hub = path.join('onnx', variant === 'fp32' ? 'model.onnx' : `model_${variant}.onnx`);
+    const named = sd.onnx?.variants?.[variant] ?? (/^[a-z0-9]+$/.test(variant) && existsSync(path.join(dir, hub)) ? hub : variant);
     modelFile = path.join(dir, named);
   } else {
-    const candidates = [sd.onnx?.default, 'model.onnx', 'onnx/model.onnx', 'decoder_model_merged.onnx', 'onnx/decoder_model_merged.onnx'];
+    // Then the Hub's quantized variants (onnx-community ships some models without an fp32 file).
+    const candidates = [sd.onnx?.default, 'model.onnx', 'onnx/model.onnx', 'decoder_model_merged.onnx', 'onnx/decoder_model_merged.onnx',
+      ...['q4', 'q4f16', 'fp16', 'quantized', 'int8', 'uint8'].map((v) => `onnx/model_${v}.onnx`)];
     for (const c of candidates) {
       if (c && existsSync(path.join(dir, c))) {
         modelFile = path.join(dir, c);
@@ -119,7 +194,7 @@ export function readModelConfig(dir: string, variant?: string): ModelConfig {
   const hiddenSize = num(raw.hidden_size ?? raw.n_embd, 'hidden_size');
   const numHeads = num(raw.num_attention_heads ?? raw.n_head, 'num_attention_heads');
   const numLayers = num(raw.num_hidden_layers ?? raw.n_layer, 'num_hidden_layers');
-  const numKvHeads = raw.num_key_value_heads ?? numHeads;
+  const numKvHeads = raw.num_key_value_heads ?? (raw.multi_query ? 1 : numHeads);
   const headDim = raw.head_dim ?? hiddenSize / numHeads;
   const eos = raw.eos_token_id;
   const eosTokenIds = Array.isArray(eos) ? eos : typeof eos === 'number' ? [eos] : [];
@@ -134,12 +209,11 @@ export function readModelConfig(dir: string, variant?: string): ModelConfig {
       pad: sd.fim.pad,
       fileSep: sd.fim.file_sep,
       eos: sd.fim.eos ?? '<|endoftext|>',
+      convention: 'config',
     };
   } else {
-    // Detected from the tokenizer's added tokens below; PSM is the common default of public code models.
-    const tok = readFileSync(tokenizerFile, 'utf8');
-    const known = KNOWN_FIM.find((f) => tok.includes(JSON.stringify(f.prefix)) && tok.includes(JSON.stringify(f.middle)));
-    if (known) fim = { format: 'psm', ...known };
+    // Detected from the tokenizer's added tokens.
+    fim = detectFim(readFileSync(tokenizerFile, 'utf8'), addsBos(tokenizerFile));
   }
   const ngram = sd.ngrams ? path.join(dir, sd.ngrams) : path.join(dir, 'ngrams.bin');
   return {
@@ -158,5 +232,6 @@ export function readModelConfig(dir: string, variant?: string): ModelConfig {
     eosTokenIds,
     fim,
     superposition: sd.superposition?.weights ? { input: sd.superposition.input ?? 'input_ids', weights: sd.superposition.weights } : undefined,
+    modelType: raw.model_type,
   };
 }

@@ -236,10 +236,12 @@ export class Engine {
       superposed: new SuperposedStrategy({ ...SUPERPOSED_DEFAULTS, ...superposed }),
     };
     this.eos = new Set(config.eosTokenIds);
-    for (const t of ['<|endoftext|>', config.fim?.eos, config.fim?.fileSep]) {
+    for (const t of ['<|endoftext|>', config.fim?.eos, config.fim?.fileSep, ...(config.fim?.ends ?? [])]) {
       const id = t ? tokenizer.specialId(t) : undefined;
       if (id !== undefined) this.eos.add(id);
     }
+    // A special token never belongs in a draft (they decode to nothing): one generated mid-draft ends the draft.
+    for (const id of tokenizer.specialIds) this.eos.add(id);
   }
 
   static async load(opts: EngineOptions = {}): Promise<Engine> {
@@ -294,7 +296,7 @@ export class Engine {
     if (req.strategy === 'superposed' && req.k > 1 && !this.runtime.superposition) {
       throw new EngineError(
         'unsupported',
-        `the model ${this.config.modelFile} has no superposition input (token_weights), so "superposed" cannot run; choose beam, sampling or greedy`,
+        `the model ${this.config.modelFile} has no superposition input (token_weights), so "superposed" cannot run; choose beam, sampling or greedy, or run \`superdraft model prepare ${this.config.dir}\` once`,
       );
     }
     this.requests++;

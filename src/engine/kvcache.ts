@@ -78,9 +78,9 @@ export class PromptCache {
     for (let start = reuse; start < tokens.length; start += this.chunk) {
       if (signal?.aborted) throw abortError();
       const piece = tokens.slice(start, Math.min(tokens.length, start + this.chunk));
-      const out = await this.runtime.forward({ ids: piece, batch: 1, seq: piece.length, past: kv });
+      const out = await this.runtime.forward({ ids: piece, batch: 1, seq: piece.length, past: kv, lastRows: 1 });
       kv = out.kv;
-      lastLogits = out.logits.slice((piece.length - 1) * out.vocab, piece.length * out.vocab);
+      lastLogits = out.logits.slice((out.rows - 1) * out.vocab, out.rows * out.vocab);
     }
     this.stats.reusedTokens += reuse;
     this.stats.computedTokens += tokens.length - reuse;

@@ -103,7 +103,7 @@ export function buildPrompt(tok: Tokenizer, cfg: ModelConfig, req: CompletionReq
   };
   const fileSep = special(fim?.fileSep);
 
-  const head: number[] = [];
+  const head: number[] = [...special(fim?.bos)];
   if (fileSep.length > 0) {
     let used = 0;
     for (const s of req.snippets ?? []) {

@@ -61,12 +61,19 @@ export interface ForwardInput {
   past: KvState;
   /** false: fetch only the logits (scoring passes that never continue from this cache). */
   wantKv?: boolean;
+  /**
+   * Logits of only the last N positions of each row (a prefill needs 1). Honoured by prepared models (input
+   * `logits_to_keep`); others return all rows. Omitted or 0: all rows. `ForwardOutput.rows` says what came back.
+   */
+  lastRows?: number;
 }
 
 export interface ForwardOutput {
-  /** [batch, seq, vocab] */
+  /** [batch, rows, vocab] */
   logits: Float32Array;
   vocab: number;
+  /** Positions per batch row in `logits`: seq, or the last `lastRows` of them when the model honours it. */
+  rows: number;
   kv: KvState;
 }
 
@@ -122,6 +129,8 @@ export class ModelRuntime {
   private readonly weightsName?: string;
   private readonly hasPositionIds: boolean;
   private readonly hasUseCacheBranch: boolean;
+  /** The model takes `logits_to_keep` (graphs rewritten by `superdraft model prepare`). */
+  readonly hasLogitsToKeep: boolean;
   /** Output names fetched by a batch-1 forward with an append-only store (undefined: the model has no deltas). */
   private readonly deltaFetches?: string[];
   /** The native log-sum-exp helper: created on first use; null once it failed to load. */
@@ -141,6 +150,9 @@ export class ModelRuntime {
     this.weightsName = this.superposition ? weights : undefined;
     this.idsName = this.superposition ? (config.superposition?.input ?? 'input_ids') : 'input_ids';
     if (!this.inputNames.has(this.idsName)) throw new ModelLoadError(`ONNX model ${config.modelFile} has no "${this.idsName}" input`);
+    if (this.inputNames.has('past_key_values.0.key_value')) {
+      throw new ModelLoadError(`ONNX model ${config.modelFile} has a fused key_value cache (gpt_bigcode): run \`superdraft model prepare ${config.dir}\` once`);
+    }
     if (!this.inputNames.has('past_key_values.0.key')) {
       throw new ModelLoadError(`ONNX model ${config.modelFile} has no KV-cache inputs (past_key_values.0.key): export it with past key values`);
     }
@@ -159,6 +171,7 @@ export class ModelRuntime {
     }
     this.hasPositionIds = this.inputNames.has('position_ids');
     this.hasUseCacheBranch = this.inputNames.has('use_cache_branch');
+    this.hasLogitsToKeep = this.inputNames.has('logits_to_keep');
     const deltas: string[] = [];
     for (let i = 0; i < layers; i++) deltas.push(`present_delta.${i}.key`, `present_delta.${i}.value`);
     if (appendOnlyKv && config.numKvHeads === 1 && deltas.every((n) => session.outputNames.includes(n))) this.deltaFetches = ['logits', ...deltas];
@@ -274,6 +287,8 @@ export class ModelRuntime {
       for (let b = 0; b < batch; b++) for (let s = 0; s < seq; s++) pos[b * seq + s] = BigInt(past.nextPos + s);
       feeds.position_ids = new ort.Tensor('int64', pos, [batch, seq]);
     }
+    const keep = input.lastRows && input.lastRows > 0 && input.lastRows < seq ? input.lastRows : 0;
+    if (this.hasLogitsToKeep) feeds.logits_to_keep = new ort.Tensor('int64', BigInt64Array.of(BigInt(keep)), [1]);
     if (this.hasUseCacheBranch) feeds.use_cache_branch = new ort.Tensor('bool', [past.length > 0], [1]);
     for (let i = 0; i < this.config.numLayers; i++) {
       feeds[`past_key_values.${i}.key`] = past.keys[i];
@@ -303,6 +318,7 @@ export class ModelRuntime {
     return {
       logits: logitsT.data as Float32Array,
       vocab,
+      rows: logitsT.dims[1],
       kv: { keys, values, batch, length: total, valid, nextPos: past.nextPos + seq, ...(store ? { store } : {}) },
     };
   }

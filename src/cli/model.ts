@@ -1,0 +1,179 @@
+/**
+ * `superdraft model prepare DIR` and `superdraft model info DIR [--json]`: make a Hugging Face model directory ready
+ * for every strategy (graph rewrite, see src/engine/prepare.ts) and describe it.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { familyOf, readModelConfig } from '../engine/config';
+import { checkExternalData, graphStatus, onnxFiles, prepareModel } from '../engine/prepare';
+import { decodeModel } from '../engine/onnx/proto';
+import { UsageError } from './files';
+
+export const MODEL_HELP = `Usage: superdraft model prepare DIR [--json]
+       superdraft model info DIR [--json]
+
+prepare  rewrites the ONNX graph(s) of a Hugging Face model directory (onnx/*.onnx, *.onnx) in place so that every
+         strategy runs on it: a superposition input (input_ids [b,s,k] + token_weights [b,s,k]) and logits only
+         where asked (logits_to_keep). Only the graph is rewritten; external weight files (*.onnx_data) are checked,
+         never read or rewritten. Idempotent: a prepared directory is left as it is.
+info     family, parameters, vocabulary, layers, FIM format and tokens, whether superposed decoding is ready (and
+         if not, why and the command that fixes it), the ONNX variants, external data size, the n-gram source.`;
+
+export async function runModelCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (!sub || sub === '--help' || sub === '-h') {
+    (sub ? process.stdout : process.stderr).write(MODEL_HELP + '\n');
+    return sub ? 0 : 2;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (parsed.values.help) {
+    process.stdout.write(MODEL_HELP + '\n');
+    return 0;
+  }
+  const [dir, extra] = parsed.positionals;
+  if (!dir) throw new UsageError(`model ${sub} needs a model directory`);
+  if (extra !== undefined) throw new UsageError(`unexpected argument ${JSON.stringify(extra)}`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`model directory ${dir} does not exist`);
+  const json = parsed.values.json === true;
+  if (sub === 'prepare') {
+    const rss0 = process.memoryUsage().rss;
+    const r = prepareModel(dir);
+    const rssPeak = Math.max(rss0, process.memoryUsage().rss);
+    if (json) process.stdout.write(JSON.stringify({ ...r, rss_mb: Math.round(rssPeak / 1048576) }, null, 2) + '\n');
+    else {
+      if (!r.changed) process.stdout.write(`${dir}: already prepared (nothing changed)\n`);
+      else {
+        for (const v of r.variants) {
+          const what = v.status === 'already' ? 'already prepared' : `superposition input at ${v.embedding ?? '-'}, logits_to_keep before ${v.lmHead ?? '-'}`;
+          process.stdout.write(`${path.relative(dir, v.file)}: ${what}\n`);
+        }
+        process.stdout.write(`${dir}: prepared (${r.family}) in ${r.ms} ms; config.json "superdraft" block updated\n`);
+      }
+    }
+    return 0;
+  }
+  if (sub === 'info') {
+    const info = modelInfo(dir);
+    if (json) process.stdout.write(JSON.stringify(info, null, 2) + '\n');
+    else process.stdout.write(formatInfo(info) + '\n');
+    return 0;
+  }
+  throw new UsageError(`unknown model command ${JSON.stringify(sub)} (expected prepare or info)`);
+}
+
+export interface ModelInfo {
+  dir: string;
+  name: string;
+  family: string | null;
+  model_type: string | null;
+  parameters: number;
+  vocab: number;
+  layers: number;
+  hidden: number;
+  heads: number;
+  kv_heads: number;
+  fim: { format: string; convention: string; tokens: Record<string, string> } | null;
+  end_tokens: string[];
+  superposition: boolean;
+  superposition_reason?: string;
+  fix?: string;
+  logits_to_keep: boolean;
+  variants: { file: string; bytes: number; external_data_bytes: number; prepared: boolean }[];
+  external_data_bytes: number;
+  ngrams: string;
+}
+
+/** Parameters from config.json (decoder with the family's layout; biases and norms included). */
+function estimateParameters(raw: Record<string, any>, h: number, L: number, H: number, KV: number, hd: number, V: number): number {
+  const inter = raw.intermediate_size ?? raw.n_inner ?? 4 * h;
+  const gated = raw.model_type !== 'starcoder2' && raw.model_type !== 'gpt_bigcode';
+  const bias = raw.model_type === 'qwen2' ? H * hd + 2 * KV * hd : raw.use_bias || raw.model_type === 'gpt_bigcode' ? H * hd + 2 * KV * hd + h + inter + h : 0;
+  const norms = raw.model_type === 'starcoder2' || raw.model_type === 'gpt_bigcode' ? 4 * h : 2 * h;
+  const perLayer = h * H * hd + 2 * h * KV * hd + H * hd * h + (gated ? 3 : 2) * h * inter + bias + norms;
+  const tied = raw.tie_word_embeddings !== false;
+  const pos = raw.model_type === 'gpt_bigcode' ? (raw.n_positions ?? 0) * h : 0;
+  return V * h * (tied ? 1 : 2) + pos + L * perLayer + h;
+}
+
+export function modelInfo(dir: string): ModelInfo {
+  const cfg = readModelConfig(dir);
+  const raw = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, any>;
+  const variants = onnxFiles(dir).map((f) => {
+    const m = decodeModel(readFileSync(f));
+    let ext = 0;
+    try {
+      ext = checkExternalData(f, m).reduce((a, x) => a + x.bytes, 0);
+    } catch {
+      ext = -1;
+    }
+    const st = graphStatus(f);
+    return { file: path.relative(dir, f).split(path.sep).join('/'), bytes: statSync(f).size, external_data_bytes: ext, prepared: st.superposition && st.logitsToKeep };
+  });
+  const status = graphStatus(cfg.modelFile);
+  const family = familyOf(cfg.modelType) ?? null;
+  let reason: string | undefined;
+  if (!status.superposition) {
+    reason = !family
+      ? `model_type ${JSON.stringify(cfg.modelType ?? null)} is not a supported family`
+      : `${path.relative(dir, cfg.modelFile)} has no superposition input (token_weights)`;
+  }
+  const fim = cfg.fim
+    ? {
+        format: cfg.fim.format,
+        convention: cfg.fim.convention ?? 'config',
+        tokens: Object.fromEntries(
+          Object.entries({ prefix: cfg.fim.prefix, suffix: cfg.fim.suffix, middle: cfg.fim.middle, pad: cfg.fim.pad, file_sep: cfg.fim.fileSep, repo_name: cfg.fim.repoName, eos: cfg.fim.eos, bos: cfg.fim.bos }).filter(
+            (e): e is [string, string] => typeof e[1] === 'string',
+          ),
+        ),
+      }
+    : null;
+  return {
+    dir,
+    name: cfg.name,
+    family,
+    model_type: cfg.modelType ?? null,
+    parameters: estimateParameters(raw, cfg.hiddenSize, cfg.numLayers, cfg.numHeads, cfg.numKvHeads, cfg.headDim, cfg.vocabSize),
+    vocab: cfg.vocabSize,
+    layers: cfg.numLayers,
+    hidden: cfg.hiddenSize,
+    heads: cfg.numHeads,
+    kv_heads: cfg.numKvHeads,
+    fim,
+    end_tokens: [...new Set([cfg.fim?.eos, ...(cfg.fim?.ends ?? [])].filter((t): t is string => !!t))],
+    superposition: status.superposition,
+    ...(reason ? { superposition_reason: reason, fix: family ? `superdraft model prepare ${dir}` : 'none: export a llama, mistral, qwen2 or starcoder2 model' } : {}),
+    logits_to_keep: status.logitsToKeep,
+    variants,
+    external_data_bytes: variants.reduce((a, v) => a + Math.max(0, v.external_data_bytes), 0),
+    ngrams: cfg.ngramFile ? `static table ${path.basename(cfg.ngramFile)} + context, open files and workspace` : 'context, open files and workspace (no static table)',
+  };
+}
+
+function mb(n: number): string {
+  return n < 0 ? 'missing or truncated' : `${(n / 1048576).toFixed(1)} MB`;
+}
+
+function formatInfo(i: ModelInfo): string {
+  const lines = [
+    `${i.name} (${i.dir})`,
+    `  family          ${i.family ?? `unsupported (model_type ${i.model_type})`}`,
+    `  parameters      ${(i.parameters / 1e6).toFixed(1)} M (from config.json)`,
+    `  vocabulary      ${i.vocab}`,
+    `  layers          ${i.layers} (hidden ${i.hidden}, ${i.heads} heads, ${i.kv_heads} KV heads)`,
+    `  FIM             ${i.fim ? `${i.fim.format.toUpperCase()} (${i.fim.convention}): ${Object.entries(i.fim.tokens).map(([k, v]) => `${k} ${v}`).join(', ')}` : 'none (prefix-only prompts)'}`,
+    `  end tokens      ${i.end_tokens.join(' ') || '(eos_token_id only)'}`,
+    `  superposed      ${i.superposition ? 'ready' : `not ready: ${i.superposition_reason}; fix: ${i.fix}`}`,
+    `  logits_to_keep  ${i.logits_to_keep ? 'yes' : 'no'}`,
+    `  variants        ${i.variants.map((v) => `${v.file} (${mb(v.bytes)} graph, ${mb(v.external_data_bytes)} external${v.prepared ? ', prepared' : ''})`).join('; ') || 'none'}`,
+    `  external data   ${mb(i.external_data_bytes)}`,
+    `  n-grams         ${i.ngrams}`,
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,127 @@
+/**
+ * ONNX protobuf messages through protobufjs and the official schema (onnx.proto, next to this file; copied next to
+ * the bundle by esbuild.mjs). Only the fields the graph rewriter touches are typed here; decoding keeps every other
+ * field (unknown ones included) so that encoding writes the model back unchanged apart from the edits.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import * as protobuf from 'protobufjs';
+
+export interface Dim {
+  dim_value?: number | Long | null;
+  dim_param?: string | null;
+}
+export interface TypeProto {
+  tensor_type?: { elem_type?: number; shape?: { dim?: Dim[] } | null } | null;
+}
+export interface ValueInfo {
+  name: string;
+  type?: TypeProto | null;
+}
+export interface StringEntry {
+  key: string;
+  value: string;
+}
+export interface Tensor {
+  name: string;
+  dims?: (number | Long)[];
+  data_type?: number;
+  raw_data?: Uint8Array;
+  data_location?: number;
+  external_data?: StringEntry[];
+}
+export interface Attribute {
+  name: string;
+  type?: number;
+  i?: number | Long;
+  ints?: (number | Long)[];
+  t?: Tensor | null;
+}
+export interface Node {
+  name?: string;
+  op_type: string;
+  domain?: string;
+  input: string[];
+  output: string[];
+  attribute?: Attribute[];
+}
+export interface Graph {
+  node: Node[];
+  initializer: Tensor[];
+  input: ValueInfo[];
+  output: ValueInfo[];
+  value_info: ValueInfo[];
+}
+export interface Model {
+  ir_version?: number | Long;
+  opset_import: { domain?: string; version?: number | Long }[];
+  graph: Graph;
+  metadata_props?: StringEntry[];
+}
+type Long = { toNumber(): number };
+
+/** TensorProto.DataType values used here. */
+export const DT = { FLOAT: 1, UINT8: 2, INT8: 3, INT64: 7, BOOL: 9, FLOAT16: 10, DOUBLE: 11, BFLOAT16: 16 } as const;
+export const DATA_LOCATION_EXTERNAL = 1;
+export const ATTR = { INT: 2, TENSOR: 4, INTS: 7 } as const;
+
+let modelType: protobuf.Type | undefined;
+
+function schemaFile(): string {
+  const candidates = [path.join(__dirname, 'onnx.proto'), path.join(__dirname, 'onnx', 'onnx.proto'), path.join(__dirname, '..', 'src', 'engine', 'onnx', 'onnx.proto')];
+  const found = candidates.find((f) => existsSync(f));
+  if (!found) throw new Error(`onnx.proto not found (looked in ${candidates.join(', ')})`);
+  return found;
+}
+
+export function modelProto(): protobuf.Type {
+  if (!modelType) {
+    const root = protobuf.parse(readFileSync(schemaFile(), 'utf8'), { keepCase: true }).root;
+    modelType = root.lookupType('onnx.ModelProto');
+  }
+  return modelType;
+}
+
+export function decodeModel(bytes: Uint8Array): Model {
+  const t = modelProto();
+  const m = t.decode(bytes) as unknown as Model;
+  m.graph.node ??= [];
+  m.graph.initializer ??= [];
+  m.graph.value_info ??= [];
+  return m;
+}
+
+export function encodeModel(model: Model): Uint8Array {
+  const t = modelProto();
+  return t.encode(model as unknown as protobuf.Message).finish();
+}
+
+export function toNum(v: number | Long | null | undefined): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === 'number' ? v : v.toNumber();
+}
+
+/** An int64 tensor constant (raw little-endian data). */
+export function int64Tensor(name: string, values: number[], dims: number[] = [values.length]): Tensor {
+  const raw = new Uint8Array(values.length * 8);
+  const view = new DataView(raw.buffer);
+  values.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));
+  return { name, dims, data_type: DT.INT64, raw_data: raw };
+}
+
+export function tensorInfo(name: string, elemType: number, dims?: (number | string)[]): ValueInfo {
+  return {
+    name,
+    type: {
+      tensor_type: {
+        elem_type: elemType,
+        ...(dims ? { shape: { dim: dims.map((d) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d })) } } : {}),
+      },
+    },
+  };
+}
+
+export function defaultOpset(model: Model): number {
+  const o = model.opset_import.find((x) => !x.domain || x.domain === 'ai.onnx');
+  return toNum(o?.version) || 1;
+}
