@@ -25,7 +25,7 @@ import {
   type LogParams,
   type ProgressParams,
   type StrategyName,
-} from '../protocol';
+} from '../../protocol';
 
 export type ClientState = 'stopped' | 'starting' | 'ready' | 'error';
 export type LogLevelName = LogParams['level'];

@@ -3,7 +3,7 @@
  * import) so the real HTML can be loaded in headless Chromium by the tests.
  */
 import { randomBytes } from 'node:crypto';
-import type { CompletionTiming, CopyOrigin, StrategyName } from '../protocol';
+import type { CompletionTiming, CopyOrigin, StrategyName } from '../../protocol';
 
 export interface PanelDraft {
   rank: number;
