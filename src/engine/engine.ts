@@ -23,6 +23,7 @@ import { ModelConfig, ModelLoadError, readModelConfig } from './config';
 import { COPY_DEFAULTS, CopyIndex, findCopies, type CopySite } from './copy';
 import { DraftState, type DecodeContext, type RawDraft, type Strategy } from './decode';
 import { PromptCache } from './kvcache';
+import { findUp } from './paths';
 import { rankDrafts } from './rank';
 import { NgramStore } from './ngram';
 import { buildPrompt, HealConstraint } from './prompt';
@@ -70,13 +71,8 @@ const VERIFY_WINDOW = 256;
 
 /** The embedded model: models/default under the package root (found from this file, bundled or not). */
 export function defaultModelDir(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 5; i++) {
-    const candidate = path.join(dir, 'models', 'default');
-    if (existsSync(path.join(candidate, 'config.json'))) return candidate;
-    dir = path.dirname(dir);
-  }
-  return path.resolve(__dirname, '..', 'models', 'default');
+  const root = findUp(__dirname, (dir) => existsSync(path.join(dir, 'models', 'default', 'config.json')));
+  return root ? path.join(root, 'models', 'default') : path.resolve(__dirname, '..', 'models', 'default');
 }
 
 export class Engine {
