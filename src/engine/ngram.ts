@@ -142,8 +142,8 @@ class DynamicCounts {
     return DynamicCounts.fmix(Math.imul(slot, 0x9e3779b1) ^ DynamicCounts.fmix(tok ^ 0x165667b1)) >>> 0;
   }
 
-  /** Slot of the context in q0..q2 with a positive total, or -1. */
-  find(): number {
+  /** The slot holding the context q0..q2, or the empty slot where it would go (linear probing). */
+  private probe(): number {
     const cap = this.cap;
     const c = this.c;
     const q0 = this.q0;
@@ -153,27 +153,26 @@ class DynamicCounts {
     for (;;) {
       const b = i * 6;
       const k2 = c[b + 2];
-      if (k2 === 0) return -1;
-      if (k2 === q2 && c[b] === q0 && c[b + 1] === q1) return c[b + 3] > 0 ? i : -1;
+      if (k2 === 0 || (k2 === q2 && c[b] === q0 && c[b + 1] === q1)) return i;
       if (++i === cap) i = 0;
     }
   }
 
+  /** Slot of the context in q0..q2 with a positive total, or -1. */
+  find(): number {
+    const i = this.probe();
+    const b = i * 6;
+    return this.c[b + 2] !== 0 && this.c[b + 3] > 0 ? i : -1;
+  }
+
   /** Slot of the context in q0..q2, inserting it (total 0) if absent. */
   private findOrInsert(): number {
-    const cap = this.cap;
+    const i = this.probe();
     const c = this.c;
+    if (c[i * 6 + 2] !== 0) return i;
     const q0 = this.q0;
     const q1 = this.q1;
     const q2 = this.q2;
-    let i = DynamicCounts.range(DynamicCounts.hashKey(q0, q1, q2), cap);
-    for (;;) {
-      const b = i * 6;
-      const k2 = c[b + 2];
-      if (k2 === 0) break;
-      if (k2 === q2 && c[b] === q0 && c[b + 1] === q1) return i;
-      if (++i === cap) i = 0;
-    }
     // A tombstone with the same key would have matched above, so the key is new: take the empty slot.
     const b = i * 6;
     c[b] = q0;

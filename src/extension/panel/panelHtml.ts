@@ -63,12 +63,6 @@ export type PanelToHost =
   | { type: 'insert'; viewId: number; strategy: StrategyName; rank: number }
   | { type: 'close' };
 
-/** State the webview keeps across reloads through getState/setState. */
-export interface PanelState {
-  view?: PanelView;
-  selected?: number;
-}
-
 export function makeNonce(): string {
   return randomBytes(18).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 24) || 'superdraftnonce';
 }
