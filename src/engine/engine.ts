@@ -10,7 +10,6 @@ import type {
   CompletionResponse,
   DeviceName,
   DiagnosticsResult,
-  Draft,
   IndexFilesParams,
   InitializeResult,
   StrategyName,
@@ -29,7 +28,8 @@ import { NgramStore } from './ngram';
 import { buildPrompt, HealConstraint } from './prompt';
 import { LogFn, ModelRuntime } from './runtime';
 import { Speculator, TokenRecycler } from './speculative';
-import { createStopRule, postProcess } from './stop';
+import { postProcess } from './postprocess';
+import { createStopRule } from './stop';
 import { BeamStrategy } from './strategies/beam';
 import { GreedyStrategy } from './strategies/greedy';
 import { SamplingStrategy } from './strategies/sampling';
