@@ -40,7 +40,8 @@ function wire(ctx: vscode.ExtensionContext): Instance {
   const client = lifecycle.client;
   const indexer = new WorkspaceIndexer(client, logger, (running, detail) => indexing.fire({ running, detail }));
   const pipeline = new CompletionPipeline(client, () => settings.current, logger);
-  const cache = pipeline.cache;
+  // Answers computed for the old model, settings or process no longer apply (subscribed first: before any room asks).
+  const clearCache = [client.onState((s) => s === 'ready' && pipeline.cache.clear()), settings.onDidChange.on(() => pipeline.cache.clear())];
   const prefetch: Prefetcher = new Prefetcher(pipeline, settings, (uri): boolean => provider.busy(uri));
   const provider = new InlineProvider(pipeline, settings, logger, prefetch);
   const keystroke = new KeystrokeStarter(pipeline, client, settings);
@@ -51,9 +52,7 @@ function wire(ctx: vscode.ExtensionContext): Instance {
     logger,
     status,
     indexer,
-    // Answers computed for the old model, settings or process no longer apply.
-    client.onState((s) => s === 'ready' && cache.clear()),
-    settings.onDidChange.on(() => cache.clear()),
+    ...clearCache,
     keystroke,
     ...watchWorkspaceIndex(indexer, client, settings),
     ...watchStatus(status, client, settings, pipeline, indexer, indexing),
