@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CompletionPipeline, REQUEST_KINDS, type DocInput, type Engine, type RequestEvent } from '../../src/extension/completions/pipeline';
+import { ClientError } from '../../src/extension/process/client';
 import { DEFAULT_SETTINGS } from '../../src/extension/settings';
 import type { CompletionRequest, CompletionResponse } from '../../src/protocol';
 
@@ -64,5 +65,22 @@ describe('CompletionPipeline', () => {
   it('request kinds: only interactive kinds get the latency budget, only the prefetch runs in the background', () => {
     expect(Object.entries(REQUEST_KINDS).filter(([, k]) => k.budget).map(([n]) => n)).toEqual(['provider', 'keystroke', 'panel']);
     expect(Object.entries(REQUEST_KINDS).filter(([, k]) => !k.foreground).map(([n]) => n)).toEqual(['prefetch']);
+  });
+
+  it('a cancelled request publishes cancelled, a failed one failed (and rethrows); a background prefetch publishes nothing', async () => {
+    const events: RequestEvent[] = [];
+    const failing = (err: Error): Engine => ({ state: 'ready', ready: async () => undefined, complete: () => Promise.reject(err) });
+    const warn: string[] = [];
+    const log = { debug() {}, warn: (m: string) => warn.push(m) };
+    const settings = () => ({ ...DEFAULT_SETTINGS, debounceMs: 0 });
+    const cancelled = new CompletionPipeline(failing(new ClientError('cancelled', 'cancelled')), settings, log);
+    cancelled.onRequest.on((e) => events.push(e));
+    expect(await cancelled.draftsAt(doc('a = '), { kind: 'panel' }, never)).toBeUndefined();
+    const failed = new CompletionPipeline(failing(new Error('boom')), settings, log);
+    failed.onRequest.on((e) => events.push(e));
+    await expect(failed.draftsAt(doc('a = '), { kind: 'provider' }, never)).rejects.toThrow('boom');
+    await expect(failed.draftsAt(doc('b = '), { kind: 'prefetch', insert: { start: 4, text: '1' } }, never)).rejects.toThrow('boom');
+    expect(events.map((e) => e.phase)).toEqual(['start', 'cancelled', 'end', 'start', 'failed', 'end']);
+    expect(warn).toEqual(['completion failed: boom', 'prefetch: completion failed: boom']);
   });
 });
