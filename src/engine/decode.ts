@@ -3,12 +3,14 @@
  * healed prefix removed, stop rules), and small numeric helpers. Strategies live one per file in strategies/.
  */
 import type { StrategyName } from '../protocol';
-import { abortError } from './kvcache';
 import type { NgramStore } from './ngram';
 import type { HealConstraint, Prompt } from './prompt';
 import type { KvState, ModelRuntime } from './runtime';
 import type { Speculator } from './speculative';
 import type { Tokenizer } from './tokenizer';
+
+// The numeric helpers live in math.ts (the runtime uses them too; they import nothing, so no loop).
+export { argmax, checkAbort, logSoftmax, logSumExp, rng, topN } from './math';
 
 export interface DecodeStats {
   forwards: number;
@@ -250,95 +252,4 @@ export function repetitionCut(tokens: number[], repeats = 4): number {
     if (loop) return n - p * (times - 1);
   }
   return -1;
-}
-
-export function checkAbort(signal?: AbortSignal): void {
-  if (signal?.aborted) throw abortError();
-}
-
-/** log-softmax of row `row` of a [rows, vocab] logits array, into `out`. */
-export function logSoftmax(logits: Float32Array, vocab: number, row: number, out: Float64Array, temperature = 1): Float64Array {
-  const off = row * vocab;
-  let max = -Infinity;
-  for (let i = 0; i < vocab; i++) if (logits[off + i] > max) max = logits[off + i];
-  let sum = 0;
-  for (let i = 0; i < vocab; i++) sum += Math.exp((logits[off + i] - max) / temperature);
-  const lse = Math.log(sum);
-  for (let i = 0; i < vocab; i++) out[i] = (logits[off + i] - max) / temperature - lse;
-  return out;
-}
-
-/**
- * log Σ exp(logits/temperature) of row `row`, without materialising the distribution: a token's log-probability is
- * then logits[t]/temperature - lse. (One pass for the max, one for the sum.)
- */
-export function logSumExp(logits: Float32Array, vocab: number, row: number, temperature = 1): number {
-  const off = row * vocab;
-  let max = -Infinity;
-  for (let i = 0; i < vocab; i++) if (logits[off + i] > max) max = logits[off + i];
-  let sum = 0;
-  const inv = 1 / temperature;
-  for (let i = 0; i < vocab; i++) sum += Math.exp((logits[off + i] - max) * inv);
-  return max * inv + Math.log(sum);
-}
-
-/** Argmax of row `row`, restricted to `allowed` when given. Ties go to the lowest id (deterministic). */
-export function argmax(logits: Float32Array, vocab: number, row: number, allowed?: Int32Array): number {
-  const off = row * vocab;
-  let best = -1;
-  let bestV = -Infinity;
-  if (allowed) {
-    for (let j = 0; j < allowed.length; j++) {
-      const v = logits[off + allowed[j]];
-      if (v > bestV) {
-        bestV = v;
-        best = allowed[j];
-      }
-    }
-    return best;
-  }
-  for (let i = 0; i < vocab; i++) {
-    if (logits[off + i] > bestV) {
-      bestV = logits[off + i];
-      best = i;
-    }
-  }
-  return best;
-}
-
-/** Indices of the n largest values among `ids` (or all of `values` when ids is undefined), best first. */
-export function topN(values: Float64Array | Float32Array, n: number, offset = 0, length = values.length - offset, allowed?: Int32Array): number[] {
-  const idx: number[] = [];
-  const val: number[] = [];
-  const consider = (i: number): void => {
-    const v = values[offset + i];
-    if (idx.length === n && v <= val[n - 1]) return;
-    let p = idx.length === n ? n - 1 : idx.length;
-    if (idx.length < n) {
-      idx.push(i);
-      val.push(v);
-    }
-    while (p > 0 && val[p - 1] < v) {
-      idx[p] = idx[p - 1];
-      val[p] = val[p - 1];
-      p--;
-    }
-    idx[p] = i;
-    val[p] = v;
-  };
-  if (allowed) for (let j = 0; j < allowed.length; j++) consider(allowed[j]);
-  else for (let i = 0; i < length; i++) consider(i);
-  return idx;
-}
-
-/** Deterministic PRNG (mulberry32) so that a seeded sampling request reproduces. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -3,6 +3,7 @@
  * of its last position. A new prompt reuses the entry with the longest common token prefix: only the tokens
  * after it are computed. Entries are bounded by count and by bytes (least recently used go first).
  */
+import { abortError } from './math';
 import type { KvState, ModelRuntime } from './runtime';
 
 interface Entry {
@@ -107,10 +108,4 @@ export function commonPrefix(a: ArrayLike<number>, b: ArrayLike<number>): number
   let i = 0;
   while (i < n && a[i] === b[i]) i++;
   return i;
-}
-
-export function abortError(): Error {
-  const e = new Error('request cancelled');
-  e.name = 'AbortError';
-  return e;
 }

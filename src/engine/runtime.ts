@@ -17,7 +17,7 @@ import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import type { DeviceName } from '../protocol';
 import { ModelConfig, ModelLoadError } from './config';
-import { logSumExp } from './decode';
+import { logSumExp } from './math';
 import { RowLogSumExp } from './ops';
 
 export type LogFn = (level: 'error' | 'warn' | 'info' | 'debug', message: string) => void;

@@ -21,18 +21,8 @@ import { resolve as resolvePath } from 'node:path';
 import { readModelConfig } from './config';
 import { Engine, EngineError, defaultModelDir, preview, type EngineOptions } from './engine';
 import { FramedStreamReader, GuardedReader } from './rpcGuard';
-import {
-  DEVICES,
-  ErrorCodes,
-  Methods,
-  type CompletionRequest,
-  type DiagnosticsResult,
-  type IndexFilesParams,
-  type InitializeParams,
-  type InitializeResult,
-  type LogParams,
-  type ProgressParams,
-} from '../protocol';
+import { DEVICES, ErrorCodes, Methods } from '../protocol';
+import type { CompletionRequest, DiagnosticsResult, IndexFilesParams, InitializeParams, InitializeResult, LogParams, ProgressParams } from '../protocol';
 
 // The editor comes first: on a machine with few cores the model's work (above all background prefetches) must not
 // delay VS Code's own processes (keystrokes, rendering the ghost text). A slightly lower scheduling priority does

@@ -9,6 +9,7 @@
  * The caller verifies a unit in one multi-token forward and keeps the longest prefix the model itself would
  * have produced, so the output is exactly what the accelerated strategy produces without it.
  */
+import { insertTop } from './math';
 import type { NgramStore } from './ngram';
 
 const RECYCLE_WIDTH = 8;
@@ -24,18 +25,7 @@ export class TokenRecycler {
     if (token < 0 || token >= this.vocab) return;
     const best = new Int32Array(RECYCLE_WIDTH).fill(-1);
     const val = new Float64Array(RECYCLE_WIDTH).fill(-Infinity);
-    for (let i = 0; i < this.vocab; i++) {
-      const v = logits[offset + i];
-      if (v <= val[RECYCLE_WIDTH - 1]) continue;
-      let p = RECYCLE_WIDTH - 1;
-      while (p > 0 && val[p - 1] < v) {
-        val[p] = val[p - 1];
-        best[p] = best[p - 1];
-        p--;
-      }
-      val[p] = v;
-      best[p] = i;
-    }
+    for (let i = 0; i < this.vocab; i++) insertTop(best, val, RECYCLE_WIDTH, RECYCLE_WIDTH, i, logits[offset + i]!);
     this.table.set(best, token * RECYCLE_WIDTH);
   }
 

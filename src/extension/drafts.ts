@@ -38,11 +38,6 @@ export function fitToLineSuffix(text: string, lineSuffix: string): { text: strin
   return { text: first, replaceChars: 0 };
 }
 
-/** Suggest-widget handling: keep drafts that extend the selected item's text (already typed part excluded). */
-export function extendsSelected(draftInsert: string, selectedText: string): boolean {
-  return draftInsert.startsWith(selectedText) && draftInsert.length > selectedText.length;
-}
-
 export interface CacheEntry {
   key: string; // document identity (uri) + suffix identity
   prefix: string;

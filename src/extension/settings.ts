@@ -3,6 +3,7 @@
  * the extension passes a getter over `workspace.getConfiguration('superdraft')`.
  */
 import { DEVICES, STRATEGIES, type CompletionMode, type DeviceName, type StrategyName } from '../protocol';
+import { DEFAULTS } from '../protocol/defaults';
 
 export type LogLevel = 'off' | 'error' | 'warn' | 'info' | 'debug';
 export const LOG_LEVELS: readonly LogLevel[] = ['off', 'error', 'warn', 'info', 'debug'];
@@ -36,20 +37,20 @@ export interface Settings {
 
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   enable: true,
-  strategy: 'superposed',
-  drafts: 3,
-  maxTokens: 48,
-  mode: 'auto',
-  speculative: true,
-  copyDrafts: true,
-  device: 'auto',
+  strategy: DEFAULTS.strategy,
+  drafts: DEFAULTS.drafts,
+  maxTokens: DEFAULTS.maxTokens,
+  mode: DEFAULTS.mode,
+  speculative: DEFAULTS.speculative,
+  copyDrafts: DEFAULTS.copyDrafts,
+  device: DEFAULTS.device,
   modelPath: '',
   debounceMs: 0,
-  latencyBudgetMs: 50,
+  latencyBudgetMs: DEFAULTS.latencyBudgetMs,
   prefetch: true,
   startOnKeystroke: true,
-  temperature: 0.8,
-  topP: 0.95,
+  temperature: DEFAULTS.temperature,
+  topP: DEFAULTS.topP,
   workspaceNgrams: true,
   languages: ['*'],
   logLevel: 'info',

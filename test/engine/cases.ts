@@ -4,15 +4,10 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import type { EvalCase } from '../../src/cli/commands/eval';
 
-export interface LineCase {
-  id: string;
-  language: string;
-  path: string;
-  prefix: string;
-  suffix: string;
-  expected: string;
-}
+/** The CLI's eval case ({id, language, path, prefix, suffix, expected}). */
+export type LineCase = EvalCase;
 
 const ROOT = path.resolve(__dirname, '..', '..');
 

@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rng as mulberry32 } from '../../src/engine/math';
 import { ErrorCodes, LIMITS, Methods } from '../../src/protocol';
 
 const ROOT = join(__dirname, '..', '..');
@@ -24,17 +25,6 @@ const IPC_SHARE = 2 / 3;
 const ANSWER_DEADLINE_MS = 30_000;
 /** RSS may grow by at most this much over the run (after the model is loaded and warm). */
 const RSS_GROWTH_LIMIT = 400 * 1024 * 1024;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createStopRule, postProcess, resolveMode } from '../../src/engine/stop';
+import { postProcess } from '../../src/engine/postprocess';
+import { createStopRule, resolveMode } from '../../src/engine/stop';
 import type { CompletionMode } from '../../src/protocol';
 
 /** A case: `code` holds the file with the cursor marked by █; `raw` is what the model generated. */

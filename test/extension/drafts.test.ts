@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CycleTracker, PrefixCache, dedupeDrafts, extendsSelected, fitToLineSuffix, type RankedDraft } from '../../src/extension/drafts';
+import { CycleTracker, PrefixCache, dedupeDrafts, fitToLineSuffix, type RankedDraft } from '../../src/extension/drafts';
 import type { Draft } from '../../src/protocol';
 
 const d = (text: string, score = -1): Draft => ({ text, score, tokens: 3, strategy: 'superposed' });
@@ -23,11 +23,6 @@ describe('fitToLineSuffix', () => {
   it('keeps only the first line of a multi-line draft when code follows the cursor', () => {
     expect(fitToLineSuffix('a)\n  more();', ')')).toEqual({ text: 'a)', replaceChars: 1 });
     expect(fitToLineSuffix('a\n  more();', ');')).toEqual({ text: 'a', replaceChars: 0 });
-  });
-  it('checks suggest-widget extension', () => {
-    expect(extendsSelected('log("x")', 'log')).toBe(true);
-    expect(extendsSelected('log', 'log')).toBe(false);
-    expect(extendsSelected('warn()', 'log')).toBe(false);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GitIgnore, WorkspaceFilter, excludeGlob, filterInSlices, skipByName } from '../../src/extension/fileFilter';
+import { GitIgnore, WorkspaceFilter, excludeGlob, filterInSlices, skipByName } from '../../src/extension/workspace/fileFilter';
 
 describe('GitIgnore', () => {
   const gi = new GitIgnore(['# comment', 'node_modules/', '*.log', '!keep.log', '/build', 'docs/**/*.tmp', 'secret?.txt', ''].join('\n'));

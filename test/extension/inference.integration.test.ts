@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CancellationTokenSource, StreamMessageReader, StreamMessageWriter, createMessageConnection } from 'vscode-jsonrpc/node';
-import { ClientError, InferenceClient, RestartPolicy, type ClientState } from '../../src/extension/client';
+import { ClientError, InferenceClient, RestartPolicy, type ClientState } from '../../src/extension/process/client';
 import { Methods, type CompletionRequest, type CompletionResponse, type InitializeResult } from '../../src/protocol';
 
 const ROOT = join(__dirname, '..', '..');

@@ -25,7 +25,7 @@ describe('package.json contributions', () => {
   });
 
   it('registers in code every contributed command, and binds the cycling and picker keys', () => {
-    const src = readFileSync(join(ROOT, 'src/extension/extension.ts'), 'utf8');
+    const src = readFileSync(join(ROOT, 'src/extension/ui/commandIds.ts'), 'utf8');
     const block = /export const Commands = \{([\s\S]*?)\} as const;/.exec(src)![1]!;
     const inCode = new Set([...block.matchAll(/'(superdraft\.[A-Za-z]+)'/g)].map((m) => m[1]));
     for (const c of pkg.contributes.commands as { command: string }[]) expect(inCode.has(c.command), c.command).toBe(true);

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { buildPanelHtml, type PanelView } from '../../src/extension/panelHtml';
+import { buildPanelHtml, type PanelView } from '../../src/extension/panel/panelHtml';
 
 const ROOT = join(__dirname, '..', '..');
 const ORIGIN = 'https://superdraft-webview.test';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeMessage } from '../../src/extension/panelHtml';
+import { describeMessage } from '../../src/extension/panel/panelHtml';
 
 describe('describeMessage (unknown webview messages in the log)', () => {
   it('caps a huge message and says how long it was', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RestartPolicy } from '../../src/extension/client';
+import { RestartPolicy } from '../../src/extension/process/client';
 
 describe('RestartPolicy', () => {
   it('backs off exponentially and stops after N crashes within the window', () => {

@@ -16,8 +16,8 @@ export class GreedyStrategy implements Strategy {
 }
 
 /**
- * Continues `draft` greedily from a cache whose next-token logits are row `row` of `logits`.
- * Used by greedy itself and by strategies that finish their drafts greedily.
+ * Continues `draft` greedily from a cache whose next-token logits are row `row` of `logits` (the greedy strategy's
+ * decode loop).
  */
 export async function greedyContinue(ctx: DecodeContext, draft: DraftState, kv: KvState, logits: Float32Array, row: number): Promise<void> {
   const { runtime } = ctx;

@@ -5,11 +5,11 @@
  * in short slices that yield to the event loop, so a big workspace never freezes the extension host.
  */
 import * as vscode from 'vscode';
-import type { InferenceClient } from './client';
-import type { Logger } from './logger';
-import { looksBinary } from './context';
+import type { InferenceClient } from '../process/client';
+import type { Logger } from '../logger';
+import { looksBinary } from '../context';
 import { INDEX_LIMITS, WorkspaceFilter, excludeGlob, filterInSlices, skipByName, type IgnoreSource } from './fileFilter';
-import { LIMITS, type NgramFile } from '../protocol';
+import { LIMITS, type NgramFile } from '../../protocol';
 
 /** .gitignore files read per workspace folder (nested ones included). */
 const MAX_GITIGNORE_FILES = 500;

@@ -25,34 +25,13 @@ import {
   type LogParams,
   type ProgressParams,
   type StrategyName,
-} from '../protocol';
+} from '../../protocol';
+import { RestartPolicy } from './restartPolicy';
+
+export { RestartPolicy } from './restartPolicy';
 
 export type ClientState = 'stopped' | 'starting' | 'ready' | 'error';
 export type LogLevelName = LogParams['level'];
-
-/** Restart budget: at most `maxRestarts` automatic restarts within `windowMs`, with exponential backoff. */
-export class RestartPolicy {
-  private crashes: number[] = [];
-  constructor(
-    readonly maxRestarts = 3,
-    readonly windowMs = 3 * 60_000,
-    readonly baseDelayMs = 500,
-    readonly maxDelayMs = 8_000,
-  ) {}
-
-  /** Records a crash at `now`; says whether to restart and after how long. */
-  onCrash(now: number): { restart: true; delayMs: number; attempt: number } | { restart: false; crashes: number } {
-    this.crashes = this.crashes.filter((t) => now - t < this.windowMs);
-    this.crashes.push(now);
-    const n = this.crashes.length;
-    if (n > this.maxRestarts) return { restart: false, crashes: n };
-    return { restart: true, delayMs: Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (n - 1)), attempt: n };
-  }
-
-  reset(): void {
-    this.crashes = [];
-  }
-}
 
 /** A cancellation token in the shape both `vscode.CancellationToken` and vscode-jsonrpc's have. */
 export interface TokenLike {

@@ -3,7 +3,7 @@
  * import) so the real HTML can be loaded in headless Chromium by the tests.
  */
 import { randomBytes } from 'node:crypto';
-import type { CompletionTiming, CopyOrigin, StrategyName } from '../protocol';
+import type { CompletionTiming, CopyOrigin, StrategyName } from '../../protocol';
 
 export interface PanelDraft {
   rank: number;
@@ -62,12 +62,6 @@ export type PanelToHost =
   | { type: 'ready' }
   | { type: 'insert'; viewId: number; strategy: StrategyName; rank: number }
   | { type: 'close' };
-
-/** State the webview keeps across reloads through getState/setState. */
-export interface PanelState {
-  view?: PanelView;
-  selected?: number;
-}
 
 export function makeNonce(): string {
   return randomBytes(18).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 24) || 'superdraftnonce';

@@ -1,0 +1,91 @@
+/** `superdraft --help` and each command's help; the defaults shown are the ones in src/protocol/defaults.ts. */
+import { DEFAULTS } from '../protocol/defaults';
+
+export const VERSION = '0.1.0';
+
+export const HELP: Record<'main' | 'complete' | 'eval' | 'bench' | 'demo', string> = {
+  main: `superdraft ${VERSION} — multi-draft local code completion (command line)
+
+Usage: superdraft <command> [options]
+
+Commands:
+  complete   drafts for a cursor position in a file
+  eval       line-completion accuracy and latency on a JSONL case file
+  bench      latency, throughput and memory of every strategy on the bundled prompt set
+  demo       each strategy's drafts and timing for the bundled example file
+  model      prepare DIR | info DIR [--json]: ready a Hugging Face model for every strategy; describe it
+
+Common options:
+  --model DIR      model directory (default: the embedded model, models/default)
+  --device D       auto | cpu | cuda | dml | coreml | webgpu (default ${DEFAULTS.device})
+  --threads N      inference threads (default: onnxruntime's choice)
+  --no-verify      superposed: skip the verification pass (rank drafts by their search score)
+  --no-copy        no drafts copied from the code (continuations of earlier matches in the file), model drafts only
+  --json           print exactly one JSON object on stdout (progress stays on stderr)
+  --verbose        engine logs on stderr
+  -h, --help       help for a command: superdraft <command> --help
+
+Exit codes: 0 success, 1 runtime error, 2 usage error, 130 interrupted.`,
+  complete: `Usage: superdraft complete --file F --line L --column C [options]
+
+Completion drafts at a cursor position. Line and column are 1-based; the column counts UTF-16 code units as
+VS Code does (column 1 = line start, length+1 = end of line). Files must be text under 10 MB.
+
+Options:
+  --file F             source file (required)
+  --line L             1-based line of the cursor (required)
+  --column C           1-based column of the cursor (required)
+  --strategy S         superposed | beam | sampling | greedy (default ${DEFAULTS.strategy})
+  -k K                 number of drafts, 1..16 (default ${DEFAULTS.drafts})
+  --max-tokens N       1..1024 (default ${DEFAULTS.maxTokens})
+  --mode M             line | block | auto (default ${DEFAULTS.mode})
+  --language ID        language id (default: from the file extension)
+  --no-speculative     disable lossless speculative acceleration
+  --temperature T      sampling temperature (default ${DEFAULTS.temperature})
+  --top-p P            nucleus top-p (default ${DEFAULTS.topP})
+  --seed N             sampling seed
+  --time-budget MS     latency budget: once spent, drafts end at their last complete line (default: none)
+  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command`,
+  eval: `Usage: superdraft eval --cases FILE.jsonl [options]
+
+Runs each case {id, language, path, prefix, suffix, expected} (expected = rest of the cursor's line) and prints
+{cases, strategy, k, top1_exact, anyk_exact, top1_edit_sim, best_edit_sim, latency_ms_p50, latency_ms_p95}.
+A draft's first line is compared after trimming trailing whitespace; edit similarity is 1 - Levenshtein / max length.
+
+Options:
+  --cases FILE         JSONL case file (required)
+  --strategy S         superposed | beam | sampling | greedy (default ${DEFAULTS.strategy})
+  -k K                 drafts per case, 1..16 (default ${DEFAULTS.drafts})
+  --limit N            first N cases only
+  --max-tokens N       1..1024 (default ${DEFAULTS.maxTokens})
+  --mode M             line | block | auto (default line)
+  --no-speculative     disable speculative acceleration
+  --seed N             base sampling seed (case i uses N + i; default 1)
+  --details FILE       also write one JSON line per case (id, expected, drafts, latency) to FILE
+  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command`,
+  bench: `Usage: superdraft bench [options]
+
+Times every strategy on the committed prompt set (bench/prompts: real code, half with repetition from the context)
+with fixed-length drafts (32 tokens, stop rules off): latency median and p95, tokens/s, model load time, process RSS,
+and the ratios superposed k=4 / greedy, 4 sequential nucleus runs / superposed k=4, batched nucleus k=4 /
+superposed k=4, speculative speed-up over greedy (tokens/s) with the count of identical outputs, and a request
+after typing one more character / a cold request (KV cache reuse); and, for a model with present_delta.* outputs,
+one decoding step with the append-only KV store and without it at 100, 400 and 800 context tokens.
+
+Options:
+  --prompts DIR        prompt set directory (default: the bundled bench/prompts)
+  --repeat N           timed runs per prompt and strategy (default 2)
+  --max-tokens N       draft length (default 32)
+  --limit N            first N prompts only
+  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command`,
+  demo: `Usage: superdraft demo [options]
+
+Loads the model (default: the embedded one) and prints each strategy's drafts and timing for the bundled example
+file (examples/demo.ts).
+
+Options:
+  --file F             another example file; the cursor is at the marker <|cursor|> (removed before completing)
+  -k K                 drafts for the multi-draft strategies (default ${DEFAULTS.drafts})
+  --max-tokens N       1..1024 (default ${DEFAULTS.maxTokens})
+  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command`,
+};

@@ -1,0 +1,100 @@
+/**
+ * The inference process's lifecycle as the user sees it: start and restart with progress, the model path from the
+ * settings, restart when the model or device setting changes, and the error messages with their actions.
+ * The crash/restart policy itself is the client's (client.ts: RestartPolicy).
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { Logger } from '../logger';
+import { needsRestart } from '../settings';
+import type { SettingsStore } from '../settingsStore';
+import { Commands } from '../ui/commandIds';
+import { ClientError, InferenceClient } from './client';
+
+export class ProcessLifecycle implements vscode.Disposable {
+  readonly client: InferenceClient;
+  private readonly disposables: vscode.Disposable[];
+
+  constructor(
+    ctx: vscode.ExtensionContext,
+    private readonly settings: SettingsStore,
+    private readonly logger: Logger,
+    /** Work the old process's answers no longer fit (the prefix cache, the workspace index). */
+    private readonly beforeRestart: () => void,
+  ) {
+    this.client = new InferenceClient({
+      serverPath: ctx.asAbsolutePath(path.join('dist', 'server.js')),
+      init: () => ({ modelPath: this.resolveModelPath(), device: settings.current.device, workspaceNgrams: settings.current.workspaceNgrams }),
+      log: (level, message) => logger.log(level, message),
+    });
+    this.disposables = [
+      this.client.onState((s) => {
+        if (s === 'error' && !this.client.modelLoadFailed) {
+          void vscode.window
+            .showErrorMessage(`Superdraft: ${this.client.lastError ?? 'the inference process stopped.'}`, 'Restart', 'Show Log')
+            .then((a) => this.errorAction(a));
+        }
+      }),
+      settings.onDidChange.on((prev) => {
+        const s = settings.current;
+        if (!needsRestart(prev, s)) return;
+        logger.info(`model/device changed (${prev.modelPath || 'embedded'}/${prev.device} -> ${s.modelPath || 'embedded'}/${s.device}); restarting the inference process`);
+        void this.restart();
+      }),
+    ];
+  }
+
+  private resolveModelPath(): string {
+    const p = this.settings.current.modelPath;
+    if (!p) return '';
+    if (path.isAbsolute(p)) return p;
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    return folder && folder.uri.scheme === 'file' ? path.join(folder.uri.fsPath, p) : p;
+  }
+
+  async start(): Promise<void> {
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Window, title: 'Superdraft: loading model' },
+      () => this.client.start().catch((e: unknown) => this.reportStartError(e)),
+    );
+  }
+
+  async restart(): Promise<void> {
+    this.beforeRestart();
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'Superdraft: restarting the inference process…' },
+      () => this.client.restart().catch((e: unknown) => this.reportStartError(e)),
+    );
+  }
+
+  private reportStartError(e: unknown): void {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (e instanceof ClientError && e.code === 'model_load') {
+      void vscode.window
+        .showErrorMessage(
+          `Superdraft could not load the model: ${msg} Fix: set "superdraft.modelPath" to a directory with config.json, tokenizer.json and the ONNX model, or clear it to use the embedded model; then run "Superdraft: Restart Inference Process".`,
+          'Open Settings',
+          'Restart',
+          'Show Log',
+        )
+        .then((a) => this.errorAction(a));
+    } else if (!(e instanceof ClientError && e.code === 'not_ready')) {
+      this.logger.error(`start failed: ${msg}`);
+    }
+  }
+
+  private errorAction(a: string | undefined): void {
+    if (a === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'superdraft.modelPath');
+    else if (a === 'Restart') void vscode.commands.executeCommand(Commands.restart);
+    else if (a === 'Show Log') this.logger.show();
+  }
+
+  /** Stops the process (deactivate). */
+  stop(): Promise<void> {
+    return this.client.stop();
+  }
+
+  dispose(): void {
+    for (const d of this.disposables.splice(0)) d.dispose();
+  }
+}

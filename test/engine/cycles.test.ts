@@ -1,0 +1,12 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+describe('import graph', () => {
+  it('has no import cycle under src/ (scripts/check-cycles.mjs)', () => {
+    const r = spawnSync(process.execPath, [join(__dirname, '..', '..', 'scripts', 'check-cycles.mjs')], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^no import cycles in \d+ modules under src\//);
+  });
+});
