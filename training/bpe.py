@@ -11,6 +11,8 @@ from collections import Counter, defaultdict
 
 import regex
 
+from bytelevel import bytes_to_unicode
+
 SPECIAL_TOKENS = ["<|endoftext|>", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|fim_pad|>",
                   "<|file_sep|>"]
 N_SPECIAL = len(SPECIAL_TOKENS)
@@ -23,18 +25,6 @@ MERGE_BASE = N_SPECIAL + 256
 PRETOKENIZE_PATTERN = (r"[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
 _PRE = regex.compile(PRETOKENIZE_PATTERN)
 _SPECIAL_SPLIT = _re.compile("(" + "|".join(_re.escape(t) for t in SPECIAL_TOKENS) + ")")
-
-
-def bytes_to_unicode():
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, map(chr, cs)))
 
 
 BYTE_TO_CHAR = bytes_to_unicode()

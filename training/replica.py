@@ -32,6 +32,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bytelevel import bytes_to_unicode  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -104,23 +107,11 @@ TINY = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, max_posit
 TINY_MERGES = 200
 
 
-def bytes_to_unicode():
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return [chr(c) for _, c in sorted(zip(bs, cs))]
-
-
 def make_tokenizer(fam, merges_wanted):
     """A byte-level BPE: the 256 byte symbols, the first merges of the project's tokenizer, the family's specials."""
     src = json.load(open(os.path.join(ROOT, "models", "default", "tokenizer.json"), encoding="utf-8"))
-    base = bytes_to_unicode()
-    pieces = list(base)
+    byte_chars = bytes_to_unicode()
+    pieces = [byte_chars[b] for b in range(256)]
     have = set(pieces)
     merges = []
     for m in src["model"]["merges"]:
