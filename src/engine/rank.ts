@@ -101,7 +101,7 @@ export async function rankDrafts(ctx: DecodeContext, input: RankInput): Promise<
   if (input.dedupe && !input.keepOrder && have < input.k) {
     const usedFirst = new Set(pool.map((c) => c.raw.tokens[0]).filter((t): t is number => t !== undefined));
     let added = 0;
-    for (const raw of await fillAlternatives(ctx, input.k - have, usedFirst)) {
+    for (const raw of await fillAlternatives(ctx, input.k - have, usedFirst, input.verifyWindow)) {
       if (added >= input.k - have) break;
       if (take(raw)) added++;
     }
