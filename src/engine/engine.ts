@@ -131,6 +131,7 @@ export class Engine {
       const config = readModelConfig(dir, opts.variant);
       const tokenizer = Tokenizer.load(config.tokenizerFile);
       const runtime = await ModelRuntime.load(config, { device, threads: opts.threads, log });
+      runtime.maskFrom = tokenizer.vocabSize; // embedding rows past the tokenizer (padding) never become drafts
       let ngrams: NgramStore;
       if (config.ngramFile) {
         try {

@@ -66,7 +66,8 @@ function trimRepeatedSuffixLine(text: string, suffix: string, restOfLine: string
  * the rest of the cursor's line; null when nothing is left or the suffix already starts with it.
  */
 export function postProcess(text: string, opts: PostProcessOptions): string | null {
-  let t = text;
+  // A draft cut by its token budget inside a multi-byte character ends in U+FFFD: that part is not text yet.
+  let t = text.replace(/\uFFFD+$/, '');
   if (!opts.ignoreStop) {
     const cut = createStopRule(opts).check(t);
     if (cut >= 0) t = t.slice(0, cut);

@@ -131,6 +131,8 @@ export class ModelRuntime {
   private readonly hasUseCacheBranch: boolean;
   /** The model takes `logits_to_keep` (graphs rewritten by `superdraft model prepare`). */
   readonly hasLogitsToKeep: boolean;
+  /** Logit columns from this id on are set to -Infinity (rows beyond the tokenizer's vocabulary); set by the engine. */
+  maskFrom = Infinity;
   /** Output names fetched by a batch-1 forward with an append-only store (undefined: the model has no deltas). */
   private readonly deltaFetches?: string[];
   /** The native log-sum-exp helper: created on first use; null once it failed to load. */
@@ -315,8 +317,12 @@ export class ModelRuntime {
     const valid = new Uint8Array(total);
     valid.set(past.valid);
     valid.fill(1, past.length);
+    const logits = logitsT.data as Float32Array;
+    // Ids past the tokenizer's vocabulary (a Hub model pads its embedding rows, e.g. Qwen2.5: 151,936 rows for 151,665
+    // tokens) are never chosen: they have no text.
+    if (this.maskFrom < vocab) for (let off = 0; off < logits.length; off += vocab) logits.fill(-Infinity, off + this.maskFrom, off + vocab);
     return {
-      logits: logitsT.data as Float32Array,
+      logits,
       vocab,
       rows: logitsT.dims[1],
       kv: { keys, values, batch, length: total, valid, nextPos: past.nextPos + seq, ...(store ? { store } : {}) },

@@ -84,3 +84,22 @@ describe('append-only KV store', () => {
     expect(worst).toBeLessThan(1e-4);
   });
 });
+
+describe('logit columns past the tokenizer', () => {
+  it('are -Infinity when maskFrom is set (padded embedding rows never become drafts), the rest unchanged', async () => {
+    const prompt = [5, 100, 200, 300];
+    const before = await step(plain, plain.emptyKv(1), prompt);
+    const V = before.vocab;
+    plain.maskFrom = V - 100;
+    try {
+      const after = await step(plain, plain.emptyKv(1), prompt);
+      for (let r = 0; r < prompt.length; r++) {
+        const row = after.logits.subarray(r * V, (r + 1) * V);
+        expect(row.subarray(V - 100).every((x) => x === -Infinity)).toBe(true);
+        expect(maxDiff(row.subarray(0, V - 100), before.logits.subarray(r * V, r * V + V - 100))).toBe(0);
+      }
+    } finally {
+      plain.maskFrom = Infinity;
+    }
+  });
+});
