@@ -5,6 +5,7 @@
 //   3 draft picker: keybinding, k drafts, "2" inserts  4 superdraft.strategy change applies with no reload
 //   5 killed inference process: status bar restart    6 keystroke -> ghost text latency over >= 30 completions
 //   7 prefetch: Tab, then the next drafts from cache   8 suggest widget open: ghost text extends the selected item
+//   9 a Hugging Face model (prepared Qwen2.5-Coder replica) as superdraft.modelPath: ghost text, cycling, k drafts
 // workspace.mjs writes the workspace files, helpers.mjs holds the shared steps, options.mjs the command line.
 //
 //   node test/e2e/run.mjs [--vsix file] [--only 1,3] [--samples 30] [--keep]
@@ -28,8 +29,9 @@ import s5 from './scenarios/05-process-restart.mjs';
 import s6 from './scenarios/06-latency.mjs';
 import s7 from './scenarios/07-prefetch.mjs';
 import s8 from './scenarios/08-suggest-widget.mjs';
+import s9 from './scenarios/09-hub-model.mjs';
 
-const scenarios = [s1, s2, s3, s4, s5, s6, s7, s8];
+const scenarios = [s1, s2, s3, s4, s5, s6, s7, s8, s9];
 
 // ------------------------------------------------------------------------------------------------ main
 async function main() {

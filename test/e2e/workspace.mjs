@@ -6,8 +6,16 @@ export const CYCLE_FILE = 'cycle.py';
 export const PICKER_FILE = 'picker.py';
 export const LATENCY_FILE = 'latency.py';
 export const PREFETCH_FILE = 'prefetch.py';
+export const HUB_MODEL_FILE = 'hub_model.py';
 
 export const WORKSPACE_FILES = {
+  [HUB_MODEL_FILE]: `def area(r):
+    width = r.right - r.left
+    height = r.bottom - r.top
+    return width * height
+
+
+`,
   [TS_FILE]: `export interface Point {
   x: number;
   y: number;
