@@ -268,7 +268,7 @@ export class Engine {
     // at most k copies: with the k model drafts, the verification batch stays within 2k rows
     const sites = findCopies(req, this.copyIndex, { ...COPY_DEFAULTS, maxSites: Math.min(COPY_DEFAULTS.maxSites, ctx.k) }, req.path);
     if (sites.length === 0) return [];
-    const heal = new TextDecoder('utf-8', { fatal: false }).decode(ctx.prompt.heal);
+    const heal = Buffer.from(ctx.prompt.heal).toString('utf8');
     if (heal.includes('\uFFFD')) return [];
     const out: { raw: RawDraft; site: CopySite }[] = [];
     for (const site of sites) {

@@ -38,7 +38,7 @@ interface Candidate {
   /** The strategy produced it (a copy with the same text adds its origin and evidence to it). */
   model: boolean;
   origin?: CopyOrigin;
-  matchLength?: number;
+  /** Verified per-token log-probabilities (when the draft's own were not the model's). */
   lps?: number[];
 }
 
@@ -66,7 +66,6 @@ export const COPY_PRIOR = { base: 2, perChar: 0.3, cap: 48 };
 export const VERIFY_MAX_TOKENS = 16;
 
 function setOrigin(c: Candidate, site: CopySite): void {
-  c.matchLength = site.matchLength;
   c.origin = { path: site.path, matchLength: site.matchLength, ...(site.offset !== undefined ? { offset: site.offset } : {}), ...(site.line !== undefined ? { line: site.line } : {}) };
 }
 
@@ -113,10 +112,9 @@ export async function rankDrafts(ctx: DecodeContext, input: RankInput): Promise<
     unscored.forEach((c, i) => (c.lps = lps[i]));
   }
   const ranked = pool.map((c) => {
-    const lps = c.lps ?? c.raw.lps;
     const d: Draft = {
       text: c.text,
-      score: lps ? draftScore(lps, c.matchLength) : c.raw.tokens.length > 0 ? c.raw.logprob / c.raw.tokens.length : -Infinity,
+      score: draftScore(c.lps ?? c.raw.lps, c.origin?.matchLength),
       tokens: c.raw.tokens.length,
       strategy: input.strategy,
     };
