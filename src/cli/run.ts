@@ -57,7 +57,9 @@ export function indent(text: string, pad: string): string {
 export function printDrafts(res: CompletionResponse, wallMs: number): void {
   if (res.drafts.length === 0) process.stdout.write('  (no draft)\n');
   res.drafts.forEach((d, i) => {
-    const from = d.copiedFrom ? `  copied from ${d.copiedFrom.path || 'this file'}${d.copiedFrom.offset !== undefined ? ` (${Math.abs(d.copiedFrom.offset)} lines ${d.copiedFrom.offset < 0 ? 'up' : 'down'})` : d.copiedFrom.line !== undefined ? `:${d.copiedFrom.line}` : ''}` : '';
+    const o = d.copiedFrom;
+    const where = o ? `${o.path || 'this file'}${o.offset !== undefined ? ` (${Math.abs(o.offset)} lines ${o.offset < 0 ? 'up' : 'down'})` : o.line !== undefined ? `:${o.line}` : ''}` : '';
+    const from = !o ? '' : o.renamed ? `  like a line of ${where} with ${o.renamed.map(([a, b]) => `${a} → ${b}`).join(', ')}` : `  copied from ${where}`;
     process.stdout.write(`  #${i + 1}  score ${d.score.toFixed(3)}  ${d.tokens} tokens${from}\n`);
     process.stdout.write(indent(d.text.length ? d.text : '(empty)', '      │ ') + '\n');
   });

@@ -23,6 +23,8 @@ export interface CopySite {
   matchLength: number;
   /** What followed the match (up to the continuation limit; stop rules cut it later). */
   text: string;
+  /** A mirrored line (mirror.ts): the names renamed in it, [its name, the name at the cursor]. */
+  renamed?: [string, string][];
 }
 
 export interface CopyQuery {
@@ -262,7 +264,7 @@ export function findCopies(q: CopyQuery, index: CopyIndex | null, opts: CopyOpti
   return out;
 }
 
-function firstLine(text: string): string {
+export function firstLine(text: string): string {
   const nl = text.indexOf('\n');
   return nl < 0 ? text : text.slice(0, nl);
 }

@@ -19,7 +19,8 @@ import { DEFAULTS, draftCount } from '../protocol/defaults';
 import { EngineError } from '../protocol/errors';
 import { validateIndexFiles, validateRequest } from '../protocol/validate';
 import { ModelConfig, ModelLoadError, readModelConfig } from './config';
-import { COPY_DEFAULTS, CopyIndex, findCopies, type CopySite } from './copy';
+import { COPY_DEFAULTS, CopyIndex, findCopies, firstLine, type CopySite } from './copy';
+import { findMirrors } from './mirror';
 import { DraftState, type DecodeContext, type RawDraft, type Strategy } from './decode';
 import { PromptCache } from './kvcache';
 import { findUp } from './paths';
@@ -68,6 +69,8 @@ export const DEFAULT_REQUEST = {
 
 /** Prompt entries (most recent) the verification pass attends to; fewer make it cheaper. */
 const VERIFY_WINDOW = 256;
+/** Most mirrored lines (mirror.ts) added to the copies of a request. */
+const MIRROR_SITES = 2;
 
 /** The embedded model: models/default under the package root (found from this file, bundled or not). */
 export function defaultModelDir(): string {
@@ -267,6 +270,9 @@ export class Engine {
   private copyDrafts(ctx: DecodeContext, req: CompletionRequest): { raw: RawDraft; site: CopySite }[] {
     // at most k copies: with the k model drafts, the verification batch stays within 2k rows
     const sites = findCopies(req, this.copyIndex, { ...COPY_DEFAULTS, maxSites: Math.min(COPY_DEFAULTS.maxSites, ctx.k) }, req.path);
+    // and lines that mirror the cursor's line with other names (mirror.ts)
+    const copied = new Set(sites.map((s) => firstLine(s.text.trimStart()).trim()));
+    sites.push(...findMirrors(req.prefix, req.suffix, MIRROR_SITES, copied));
     if (sites.length === 0) return [];
     const heal = Buffer.from(ctx.prompt.heal).toString('utf8');
     if (heal.includes('\uFFFD')) return [];

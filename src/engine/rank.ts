@@ -48,16 +48,19 @@ interface Candidate {
  * context it matched (a long exact match is strong evidence that the text repeats). Calibrated on held-out corpus
  * cases (training/heldout_lines.py), never on the dev set: see docs/engine.md.
  */
-export function draftScore(lps: readonly number[], matchLength?: number): number {
+export function draftScore(lps: readonly number[], origin?: Pick<CopyOrigin, 'matchLength' | 'renamed'>): number {
   if (lps.length === 0) return -Infinity;
   let sum = 0;
   for (const lp of lps) sum += lp;
   const mean = sum / lps.length;
-  if (matchLength === undefined) return mean;
-  return mean + COPY_PRIOR.base + COPY_PRIOR.perChar * Math.min(matchLength, COPY_PRIOR.cap);
+  if (origin === undefined) return mean;
+  // a mirrored line (mirror.ts) counts the characters that were equal around its renamed names: the same prior fits
+  // it (training/copy_calibration.ts grid-searches a separate one; it gained nothing beyond noise)
+  return mean + COPY_PRIOR.base + COPY_PRIOR.perChar * Math.min(origin.matchLength, COPY_PRIOR.cap);
 }
 
 export const COPY_PRIOR = { base: 2, perChar: 0.3, cap: 48 };
+
 
 /**
  * Tokens of a draft the verification pass scores: the first ones decide the ranking (the copy prior weighs more than
@@ -66,7 +69,13 @@ export const COPY_PRIOR = { base: 2, perChar: 0.3, cap: 48 };
 export const VERIFY_MAX_TOKENS = 16;
 
 function setOrigin(c: Candidate, site: CopySite): void {
-  c.origin = { path: site.path, matchLength: site.matchLength, ...(site.offset !== undefined ? { offset: site.offset } : {}), ...(site.line !== undefined ? { line: site.line } : {}) };
+  c.origin = {
+    path: site.path,
+    matchLength: site.matchLength,
+    ...(site.offset !== undefined ? { offset: site.offset } : {}),
+    ...(site.line !== undefined ? { line: site.line } : {}),
+    ...(site.renamed ? { renamed: site.renamed } : {}),
+  };
 }
 
 export async function rankDrafts(ctx: DecodeContext, input: RankInput): Promise<Draft[]> {
@@ -114,7 +123,7 @@ export async function rankDrafts(ctx: DecodeContext, input: RankInput): Promise<
   const ranked = pool.map((c) => {
     const d: Draft = {
       text: c.text,
-      score: draftScore(c.lps ?? c.raw.lps, c.origin?.matchLength),
+      score: draftScore(c.lps ?? c.raw.lps, c.origin),
       tokens: c.raw.tokens.length,
       strategy: input.strategy,
     };

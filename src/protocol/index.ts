@@ -92,6 +92,8 @@ export interface CopyOrigin {
   line?: number;
   /** Characters of the text before the cursor that matched before the copied text. */
   matchLength: number;
+  /** The copied line mirrors the cursor's line with names renamed: [its name, the name used here]. */
+  renamed?: [string, string][];
 }
 
 export interface Draft {

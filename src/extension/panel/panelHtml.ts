@@ -18,6 +18,10 @@ export interface PanelDraft {
 /** The panel's source label of a draft; `cursorLine` is 0-based (the document the request was made in). */
 export function sourceLabel(origin: CopyOrigin | undefined, cursorLine: number): string {
   if (!origin) return 'model';
+  if (origin.renamed && origin.offset !== undefined) {
+    // a mirrored line: "like line 12, topP → temperature"
+    return `like line ${cursorLine + 1 + origin.offset}, ${origin.renamed.map(([a, b]) => `${a} → ${b}`).join(', ')}`;
+  }
   if (origin.path === '') return origin.offset !== undefined ? `copied from line ${cursorLine + 1 + origin.offset}` : 'copied from this file';
   const name = origin.path.replace(/\\/g, '/').split('/').pop() || origin.path;
   return origin.line !== undefined ? `from ${name}:${origin.line}` : `from ${name}`;
