@@ -185,6 +185,10 @@ class Model(nn.Module):
 
     def forward(self, ids):
         """Training/eval forward on plain token ids [B, T] -> logits [B, T, V]."""
+        return F.linear(self.hidden(ids), self.embed_tokens.weight)
+
+    def hidden(self, ids):
+        """The final normed hidden states [B, T, D] (the LM head is the tied embedding: see forward)."""
         B, T = ids.shape
         pos = torch.arange(T, device=ids.device)[None].expand(B, T)
         cos, sin = self.rope(pos)
@@ -193,8 +197,7 @@ class Model(nn.Module):
         cos, sin = cos.to(x.dtype), sin.to(x.dtype)
         for layer in self.layers:
             x, _ = layer(x, cos, sin, mask)
-        x = self.norm(x)
-        return F.linear(x, self.embed_tokens.weight)
+        return self.norm(x)
 
     def forward_onnx(self, input_ids, token_weights, attention_mask, position_ids, past):
         """input_ids [B,S,K] int64, token_weights [B,S,K] f32, attention_mask [B,P+S] int64,

@@ -110,6 +110,57 @@ def load_model_from_checkpoint(out_dir):
     return m, state
 
 
+LOSS_CHUNK = 512
+
+
+class FusedLMLoss(torch.autograd.Function):
+    """Mean cross-entropy of the tied LM head, mean(logsumexp(h·Wᵀ) − (h·Wᵀ)[y]), computed in slices of LOSS_CHUNK
+    rows; the backward pass recomputes each slice's softmax. The [tokens, vocab] logits, their log-softmax and its
+    gradient (128 MB each for 4,096 tokens × 8,192) never exist: on CPU those tensors, above glibc's 32 MB mmap
+    threshold, are page-faulted in afresh on every step, and the slices stay in cache. Same gradients as
+    F.cross_entropy(h @ W.T, y) (training/throughput.py measures it)."""
+
+    @staticmethod
+    def forward(ctx, h, w, y):
+        n = h.shape[0]
+        lse = torch.empty(n, dtype=torch.float32)
+        target = torch.empty(n, dtype=torch.float32)
+        for s in range(0, n, LOSS_CHUNK):
+            z = (h[s:s + LOSS_CHUNK] @ w.t()).float()
+            lse[s:s + LOSS_CHUNK] = torch.logsumexp(z, 1)
+            target[s:s + LOSS_CHUNK] = z.gather(1, y[s:s + LOSS_CHUNK, None])[:, 0]
+        ctx.save_for_backward(h, w, y, lse)
+        return (lse - target).mean()
+
+    @staticmethod
+    def backward(ctx, grad):
+        h, w, y, lse = ctx.saved_tensors
+        n = h.shape[0]
+        gh = torch.empty_like(h)
+        gw = torch.zeros_like(w)
+        rows = torch.arange(LOSS_CHUNK)
+        for s in range(0, n, LOSS_CHUNK):
+            hs = h[s:s + LOSS_CHUNK]
+            p = torch.exp((hs @ w.t()).float() - lse[s:s + LOSS_CHUNK, None])
+            p[rows[:p.shape[0]], y[s:s + LOSS_CHUNK]] -= 1
+            p *= grad / n
+            p = p.to(h.dtype)
+            gh[s:s + LOSS_CHUNK] = p @ w
+            gw.addmm_(p.t(), hs)
+        return gh, gw, None
+
+
+def lm_loss(model, batch, bf16=True, fused=True):
+    """Mean next-token loss of a [B, T+1] batch (the model in bf16 autocast or fp32); `fused` uses FusedLMLoss."""
+    x, y = batch[:, :-1], batch[:, 1:].reshape(-1)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        if not fused:
+            return F.cross_entropy(model(x).float().reshape(-1, model.c.vocab_size), y)
+        h = model.hidden(x)
+    h = h.float().reshape(-1, h.shape[-1])
+    return FusedLMLoss.apply(h, model.embed_tokens.weight, y)
+
+
 def lr_at(progress, warm_frac, peak, floor=0.1):
     if progress < warm_frac:
         return peak * progress / warm_frac
