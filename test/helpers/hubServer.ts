@@ -15,6 +15,8 @@ import * as path from 'node:path';
 export interface HubRepo {
   dir: string;
   gated?: boolean;
+  /** Large files are Xet-backed: a resolve that accepts application/vnd.xet-fileinfo+json gets the Xet file info (as the Hub answers) instead of the redirect. */
+  xet?: boolean;
 }
 
 export interface HubRequest {
@@ -125,6 +127,17 @@ export class LoopbackHub {
         st = statSync(full);
       } catch {
         return this.json(res, 404, { error: 'Entry not found' }, { 'X-Error-Code': 'EntryNotFound' });
+      }
+      if (st.size >= LFS_MIN && repo.xet && /application\/vnd\.xet-fileinfo\+json/.test(req.headers.accept ?? '')) {
+        const sha = createHash('sha256').update(readFileSync(full)).digest('hex');
+        res.writeHead(200, {
+          'Content-Type': 'application/vnd.xet-fileinfo+json',
+          'X-Linked-Size': String(st.size),
+          'X-Linked-ETag': `"${sha}"`,
+          'X-Xet-Hash': sha,
+          Link: `<${this.url}/api/models/${name}/xet-read-token/main>; rel="xet-auth", <${this.url}/xet/reconstructions/${sha}>; rel="xet-reconstruction-info"`,
+        });
+        return void res.end(JSON.stringify({ size: st.size, hash: sha }));
       }
       if (st.size >= LFS_MIN) {
         res.writeHead(302, { Location: `/storage/${name}/${file}`, 'X-Linked-Size': String(st.size), 'X-Linked-ETag': `"${file}"` });

@@ -33,6 +33,7 @@ const hub = new LoopbackHub({
   'test/llama': { dir: repoDir('llama') },
   'test/gated': { dir: repoDir('starcoder2'), gated: true },
   'test/text-only': { dir: textOnly },
+  'test/xet': { dir: repoDir('gpt_bigcode'), xet: true },
 });
 let store: string;
 let n = 0;
@@ -87,6 +88,25 @@ describe('installModel against a loopback Hub', () => {
     removeInstalled(store, 'qwen2');
     expect(listInstalled(store)).toEqual([]);
     expect(existsSync(r.dir)).toBe(false);
+  });
+
+  it('a Xet-backed repository (the Hub answers the size probe with Xet file info) downloads through resolve', async () => {
+    const r = await installModel(opts({ source: 'test/xet' }));
+    expect(r).toMatchObject({ name: 'xet', variant: 'fp32' });
+    expect(sha256(path.join(r.dir, 'onnx/model.onnx_data'))).toBe(sha256(path.join(REPLICAS, 'gpt_bigcode/onnx/model.onnx_data')));
+    expect(hub.requests.some((q) => q.path.startsWith('/xet/'))).toBe(false);
+    expect(hub.requests.some((q) => q.path === '/test/xet/resolve/main/onnx/model.onnx_data' && q.status === 302)).toBe(true);
+  });
+
+  it('another variant of an installed model needs another name', async () => {
+    await installModel(opts({ source: 'test/qwen2' }));
+    await expect(installModel(opts({ source: 'test/qwen2', variant: 'fp32' }))).rejects.toMatchObject({
+      code: 'exists',
+      message: expect.stringMatching(/a model named qwen2 is already installed at .*\(test\/qwen2@main, q4\); remove it first \(superdraft model remove qwen2\) or choose another name/),
+    });
+    const r = await installModel(opts({ source: 'test/qwen2', variant: 'fp32', name: 'qwen2-fp32' }));
+    expect(readdirSync(path.join(r.dir, 'onnx')).sort()).toEqual(['model.onnx', 'model.onnx_data']);
+    expect(listInstalled(store).map((m) => `${m.name}:${m.variant}`)).toEqual(['qwen2:q4', 'qwen2-fp32:fp32']);
   });
 
   it('resumes a file after the connection is cut: the second run sends a Range request and transfers fewer bytes', async () => {
