@@ -31,8 +31,17 @@ export function hubEndpoint(env: NodeJS.ProcessEnv = process.env): string | unde
   return e ? e.replace(/\/+$/, '') : undefined;
 }
 
+/** The endpoint as shown in messages and manifests: credentials in the URL (user:password@) are left out. */
 export function endpointName(endpoint: string | undefined): string {
-  return endpoint ?? HUB_URL;
+  if (!endpoint) return HUB_URL;
+  try {
+    const u = new URL(endpoint);
+    u.username = '';
+    u.password = '';
+    return u.toString().replace(/\/+$/, '');
+  } catch {
+    return endpoint;
+  }
 }
 
 /** "owner/repo" or "owner/repo@revision"; a bad one is a bad_input error naming it. */

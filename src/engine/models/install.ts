@@ -12,7 +12,7 @@ import { familyOf, MODEL_TYPES } from '../config';
 import { prepareModel } from '../prepare';
 import { downloadVerified } from './download';
 import { ModelInstallError, formatBytes } from './errors';
-import { chooseVariant, hubError, listRepoFiles, parseRepoRef, type HubAccess, type RepoFile } from './hub';
+import { chooseVariant, endpointName, hubError, listRepoFiles, parseRepoRef, type HubAccess, type RepoFile } from './hub';
 import { findPreset, memoryNeeded } from './presets';
 import { MANIFEST, PARTIAL_DIR, checkModelName, findInstalled, nameForRepo, type ModelManifest } from './store';
 
@@ -206,7 +206,7 @@ export async function installModel(o: InstallOptions): Promise<InstallResult> {
   }
   const manifest: ModelManifest = {
     name,
-    source: { endpoint: o.endpoint ?? null, repo, revision },
+    source: { endpoint: o.endpoint ? endpointName(o.endpoint) : null, repo, revision },
     variant: choice.variant,
     preset: preset?.name ?? null,
     files: wanted.map((f) => ({ path: f.path, size: f.size, ...(f.sha256 ? { sha256: f.sha256 } : {}) })),

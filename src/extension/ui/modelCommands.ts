@@ -8,7 +8,7 @@
 import { totalmem } from 'node:os';
 import * as vscode from 'vscode';
 import { ModelInstallError, formatBytes } from '../../engine/models/errors';
-import { hubEndpoint, parseRepoRef, prefersGpu } from '../../engine/models/hub';
+import { endpointName, hubEndpoint, parseRepoRef, prefersGpu } from '../../engine/models/hub';
 import { installModel, type InstallResult } from '../../engine/models/install';
 import { PRESETS, memoryNeeded, variantOrder, type Preset } from '../../engine/models/presets';
 import { listInstalled, removeInstalled, type InstalledModel } from '../../engine/models/store';
@@ -97,7 +97,7 @@ export class ModelCommands {
     this.installing = source;
     const token = await huggingFaceToken(this.ctx);
     const endpoint = hubEndpoint();
-    this.logger.info(`installing model ${source}${endpoint ? ` from ${endpoint}` : ''} into ${this.store}`);
+    this.logger.info(`installing model ${source}${endpoint ? ` from ${endpointName(endpoint)}` : ''} into ${this.store}`);
     let result: InstallResult | undefined;
     try {
       result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Superdraft: installing ${source}`, cancellable: true }, async (progress, cancel) => {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { progressLine } from '../../../src/cli/progress';
-import { chooseVariant, hubEndpoint, parseRepoRef, type RepoFile } from '../../../src/engine/models/hub';
+import { chooseVariant, endpointName, hubEndpoint, parseRepoRef, type RepoFile } from '../../../src/engine/models/hub';
 import { PRESETS, VARIANTS, findPreset, memoryNeeded } from '../../../src/engine/models/presets';
 import { checkModelName, nameForRepo } from '../../../src/engine/models/store';
 
@@ -75,6 +75,7 @@ describe('references, names, endpoint', () => {
     expect(hubEndpoint({ HF_ENDPOINT: 'https://mirror.example/ ' })).toBe('https://mirror.example');
     expect(hubEndpoint({ HF_ENDPOINT: '  ' })).toBeUndefined();
     expect(hubEndpoint({})).toBeUndefined();
+    expect(endpointName('https://user:secret@mirror.example/hub/')).toBe('https://mirror.example/hub');
   });
 });
 
