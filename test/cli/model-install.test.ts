@@ -123,4 +123,22 @@ describe('superdraft model install/list/remove', () => {
     expect(readdirSync(store).filter((f) => f !== '.partial')).toEqual([]);
     expect(existsSync(join(store, '.partial')) ? readdirSync(join(store, '.partial')) : []).toEqual([]);
   });
+
+  it('cut three times: two retries resume in the run, then it stops; listed as partial; remove deletes it', async () => {
+    const store = join(tmp, 'store-e');
+    const file = 'onnx/model_q4.onnx_data';
+    hub.reset();
+    hub.faults = { cut: [1, 2, 3].map(() => ({ file, after: 30_000 })) };
+    const cut = await run(['model', 'install', 'qwen2.5-coder-0.5b', '--dir', store]);
+    hub.faults = {};
+    expect(cut.code).toBe(1);
+    expect(cut.stderr).toMatch(/onnx\/model_q4\.onnx_data: the download was interrupted after 90\.0 kB .*run the same install again to resume/);
+    expect(hub.requests.filter((q) => q.path.endsWith(file) && q.range && q.range !== 'bytes=0-0').map((q) => q.range?.replace(/-\d+$/, '-'))).toEqual(['bytes=30000-', 'bytes=60000-']);
+    const list = await run(['model', 'list', '--dir', store]);
+    expect(list.stdout).toMatch(/\(partial\) qwen2\.5-coder-0\.5b: [\d.]+ kB downloaded; install it again to resume/);
+    const rm = await run(['model', 'remove', 'qwen2.5-coder-0.5b', '--dir', store]);
+    expect(rm.code).toBe(0);
+    expect(rm.stdout).toMatch(/removed the partial download of qwen2\.5-coder-0\.5b/);
+    expect(JSON.parse((await run(['model', 'list', '--json', '--dir', store])).stdout).partial).toEqual([]);
+  });
 });

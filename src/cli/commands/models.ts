@@ -9,7 +9,7 @@ import { formatBytes } from '../../engine/models/errors';
 import { hubEndpoint, prefersGpu } from '../../engine/models/hub';
 import { installModel } from '../../engine/models/install';
 import { PRESETS, VARIANTS, memoryNeeded } from '../../engine/models/presets';
-import { defaultStoreDir, listInstalled, removeInstalled } from '../../engine/models/store';
+import { defaultStoreDir, findInstalled, listInstalled, listPartial, removeInstalled, removePartial } from '../../engine/models/store';
 import { DEVICES } from '../../protocol';
 import { UsageError } from '../files';
 import { progressBar } from '../progress';
@@ -73,15 +73,24 @@ export function cmdModelList(args: string[]): number {
     return 0;
   }
   const models = listInstalled(store);
+  const partial = listPartial(store);
   if (values.json) {
-    process.stdout.write(JSON.stringify({ dir: store, models: models.map((m) => ({ name: m.name, folder: m.dir, bytes: m.bytes, variant: m.variant, source: m.source, installed_at: m.manifest.installedAt })) }, null, 2) + '\n');
+    process.stdout.write(
+      JSON.stringify(
+        {
+          dir: store,
+          models: models.map((m) => ({ name: m.name, folder: m.dir, bytes: m.bytes, variant: m.variant, source: m.source, installed_at: m.manifest.installedAt })),
+          partial: partial.map((p) => ({ name: p.name, folder: p.dir, bytes: p.bytes })),
+        },
+        null,
+        2,
+      ) + '\n',
+    );
     return 0;
   }
-  if (models.length === 0) {
-    process.stdout.write(`no models installed in ${store} (superdraft model install ${PRESETS[0].name})\n`);
-    return 0;
-  }
+  if (models.length === 0) process.stdout.write(`no models installed in ${store} (superdraft model install ${PRESETS[0].name})\n`);
   for (const m of models) process.stdout.write(`${m.name.padEnd(22)} ${m.variant.padEnd(6)} ${formatBytes(m.bytes).padStart(9)}  ${m.source}  ${m.dir}\n`);
+  for (const p of partial) process.stdout.write(`(partial) ${p.name}: ${formatBytes(p.bytes)} downloaded; install it again to resume, or superdraft model remove ${p.name}\n`);
   return 0;
 }
 
@@ -90,7 +99,15 @@ export function cmdModelRemove(args: string[]): number {
   const [name, extra] = positionals;
   if (!name) throw new UsageError('model remove needs the name of an installed model (superdraft model list)');
   if (extra !== undefined) throw new UsageError(`unexpected argument ${JSON.stringify(extra)}`);
-  const m = removeInstalled((values.dir as string | undefined) ?? defaultStoreDir(), name);
+  const store = (values.dir as string | undefined) ?? defaultStoreDir();
+  // A partial download of that name goes too; with only a partial download, that is what is removed.
+  const partial = findInstalled(store, name) ? undefined : removePartial(store, name);
+  if (partial !== undefined) {
+    process.stdout.write(`removed the partial download of ${name} (${formatBytes(partial)})\n`);
+    return 0;
+  }
+  const m = removeInstalled(store, name);
+  removePartial(store, name);
   process.stdout.write(`removed ${m.name} (${formatBytes(m.bytes)}) from ${m.dir}\n`);
   return 0;
 }

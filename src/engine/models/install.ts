@@ -74,6 +74,33 @@ function bytesOnDisk(dir: string): number {
   return n;
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** One install per model name at a time (a CLI and another CLI, or the editor): a lock file with the owner's pid; a dead owner's lock is taken over. */
+function lock(file: string, name: string): () => void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return () => rmSync(file, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+        throw new ModelInstallError('exists', `${name} is being installed by another process (pid ${pid}); wait for it to finish, or stop it`);
+      }
+      rmSync(file, { force: true });
+    }
+  }
+  throw new ModelInstallError('exists', `cannot take the install lock ${file}`);
+}
+
 export async function installModel(o: InstallOptions): Promise<InstallResult> {
   const preset = findPreset(o.source);
   const { repo, revision } = preset ? { repo: preset.repo, revision: preset.revision } : parseRepoRef(o.source);
@@ -105,117 +132,123 @@ export async function installModel(o: InstallOptions): Promise<InstallResult> {
   }
 
   mkdirSync(path.join(o.store, PARTIAL_DIR), { recursive: true });
-  const work = path.join(o.store, PARTIAL_DIR, name);
-  const stamp: Stamp = { repo, revision, variant: choice.variant, files: wanted };
-  const stampFile = path.join(work, '.source.json');
-  if (existsSync(work)) {
-    let same = false;
-    try {
-      same = JSON.stringify(JSON.parse(readFileSync(stampFile, 'utf8'))) === JSON.stringify(stamp);
-    } catch {
-      same = false;
-    }
-    if (!same) rmSync(work, { recursive: true, force: true });
-  }
-  const have = bytesOnDisk(work);
-  const free = freeBytes(o.store);
-  if (total - have > free) {
-    throw new ModelInstallError('no_space', `not enough disk space in ${o.store} for ${repo} (${choice.variant}): it needs ${formatBytes(total - have)} more, ${formatBytes(free)} is free. Nothing was downloaded`);
-  }
-  mkdirSync(work, { recursive: true });
-  writeFileSync(stampFile, JSON.stringify(stamp));
-
-  const start = Date.now();
-  let done = 0;
-  let resumed = 0;
-  let lastReport = 0;
-  const progress = (file: string, force = false): void => {
-    const now = Date.now();
-    if (!force && now - lastReport < 100) return;
-    lastReport = now;
-    const secs = (now - start) / 1000;
-    const rate = secs > 0.2 ? (done - resumed) / secs : 0;
-    report({ phase: 'downloading', file, bytes: done, total, rate, eta: rate > 0 ? (total - done) / rate : undefined });
-  };
-  const retries = o.retries ?? 2;
-  const fetchOne = async (f: RepoFile): Promise<void> => {
-    for (let attempt = 0; ; attempt++) {
-      const before = done;
+  const release = lock(path.join(o.store, PARTIAL_DIR, `${name}.lock`), name);
+  try {
+    if (existsSync(final)) throw new ModelInstallError('exists', `${name} was installed at ${final} while this install waited; remove it first to install it again`);
+    const work = path.join(o.store, PARTIAL_DIR, name);
+    const stamp: Stamp = { repo, revision, variant: choice.variant, files: wanted };
+    const stampFile = path.join(work, '.source.json');
+    if (existsSync(work)) {
+      let same = false;
       try {
-        await downloadVerified(f, path.join(work, f.path), {
-          ...hub,
-          repo,
-          revision,
-          onExisting: (n) => {
-            // Bytes on disk from an earlier attempt count as done, not as speed.
-            done += n;
-            resumed += n;
-          },
-          onBytes: (n) => {
-            done += n;
-            progress(f.path);
-          },
-        });
-        progress(f.path, true);
-        return;
-      } catch (e) {
-        const err = e instanceof ModelInstallError ? e : hubError(e, repo, revision, hub);
-        if (o.signal?.aborted || (err instanceof ModelInstallError && err.code === 'cancelled')) {
-          rmSync(work, { recursive: true, force: true });
-          throw new ModelInstallError('cancelled', `install of ${repo} cancelled; nothing was installed`);
-        }
-        if (!(err instanceof ModelInstallError) || err.code !== 'network' || attempt >= retries) {
-          if (err instanceof ModelInstallError && err.code === 'network') {
-            throw new ModelInstallError('network', `${err.message}. ${formatBytes(bytesOnDisk(work))} are kept in ${work}: run the same install again to resume`);
-          }
-          throw err;
-        }
-        resumed -= Math.min(resumed, done - before);
-        done = before;
-        await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
+        same = JSON.stringify(JSON.parse(readFileSync(stampFile, 'utf8'))) === JSON.stringify(stamp);
+      } catch {
+        same = false;
       }
+      if (!same) rmSync(work, { recursive: true, force: true });
     }
-  };
+    const have = bytesOnDisk(work);
+    const free = freeBytes(o.store);
+    if (total - have > free) {
+      throw new ModelInstallError('no_space', `not enough disk space in ${o.store} for ${repo} (${choice.variant}): it needs ${formatBytes(total - have)} more, ${formatBytes(free)} is free. Nothing was downloaded`);
+    }
+    mkdirSync(work, { recursive: true });
+    writeFileSync(stampFile, JSON.stringify(stamp));
 
-  // config.json first: an unsupported family is refused before the large files.
-  const config = choice.extra.find((f) => f.path === 'config.json')!;
-  await fetchOne(config);
-  let modelType: string | undefined;
-  try {
-    modelType = (JSON.parse(readFileSync(path.join(work, 'config.json'), 'utf8')) as { model_type?: string }).model_type;
-  } catch (e) {
-    rmSync(work, { recursive: true, force: true });
-    throw new ModelInstallError('unsupported', `${repo}: config.json is not valid JSON (${(e as Error).message})`);
-  }
-  if (!familyOf(modelType)) {
-    rmSync(work, { recursive: true, force: true });
-    throw new ModelInstallError('unsupported', `${repo} is a ${JSON.stringify(modelType ?? null)} model; Superdraft runs ${MODEL_TYPES.join(', ')}. Nothing was installed`);
-  }
-  for (const f of wanted) if (f !== config) await fetchOne(f);
+    const start = Date.now();
+    let done = 0;
+    let resumed = 0;
+    let lastReport = 0;
+    const progress = (file: string, force = false): void => {
+      const now = Date.now();
+      if (!force && now - lastReport < 100) return;
+      lastReport = now;
+      const secs = (now - start) / 1000;
+      const rate = secs > 0.2 ? (done - resumed) / secs : 0;
+      report({ phase: 'downloading', file, bytes: done, total, rate, eta: rate > 0 ? (total - done) / rate : undefined });
+    };
+    const retries = o.retries ?? 2;
+    const fetchOne = async (f: RepoFile): Promise<void> => {
+      for (let attempt = 0; ; attempt++) {
+        const before = done;
+        try {
+          await downloadVerified(f, path.join(work, f.path), {
+            ...hub,
+            repo,
+            revision,
+            onExisting: (n) => {
+              // Bytes on disk from an earlier attempt count as done, not as speed.
+              done += n;
+              resumed += n;
+            },
+            onBytes: (n) => {
+              done += n;
+              progress(f.path);
+            },
+          });
+          progress(f.path, true);
+          return;
+        } catch (e) {
+          const err = e instanceof ModelInstallError ? e : hubError(e, repo, revision, hub);
+          if (o.signal?.aborted || (err instanceof ModelInstallError && err.code === 'cancelled')) {
+            rmSync(work, { recursive: true, force: true });
+            throw new ModelInstallError('cancelled', `install of ${repo} cancelled; nothing was installed`);
+          }
+          if (!(err instanceof ModelInstallError) || err.code !== 'network' || attempt >= retries) {
+            if (err instanceof ModelInstallError && err.code === 'network') {
+              throw new ModelInstallError('network', `${err.message}. ${formatBytes(bytesOnDisk(work))} are kept in ${work}: run the same install again to resume`);
+            }
+            throw err;
+          }
+          resumed -= Math.min(resumed, done - before);
+          done = before;
+          await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
+        }
+      }
+    };
 
-  report({ phase: 'preparing', bytes: total, total, rate: 0 });
-  try {
-    prepareModel(work);
-  } catch (e) {
-    rmSync(work, { recursive: true, force: true });
-    throw new ModelInstallError('prepare', `${repo} (${choice.variant}) downloaded but could not be prepared: ${(e as Error).message}. Nothing was installed`);
+    // config.json first: an unsupported family is refused before the large files.
+    const config = choice.extra.find((f) => f.path === 'config.json')!;
+    await fetchOne(config);
+    let modelType: string | undefined;
+    try {
+      modelType = (JSON.parse(readFileSync(path.join(work, 'config.json'), 'utf8')) as { model_type?: string }).model_type;
+    } catch (e) {
+      rmSync(work, { recursive: true, force: true });
+      throw new ModelInstallError('unsupported', `${repo}: config.json is not valid JSON (${(e as Error).message})`);
+    }
+    if (!familyOf(modelType)) {
+      rmSync(work, { recursive: true, force: true });
+      throw new ModelInstallError('unsupported', `${repo} is a ${JSON.stringify(modelType ?? null)} model; Superdraft runs ${MODEL_TYPES.join(', ')}. Nothing was installed`);
+    }
+    for (const f of wanted) if (f !== config) await fetchOne(f);
+
+    report({ phase: 'preparing', bytes: total, total, rate: 0 });
+    try {
+      prepareModel(work);
+    } catch (e) {
+      rmSync(work, { recursive: true, force: true });
+      throw new ModelInstallError('prepare', `${repo} (${choice.variant}) downloaded but could not be prepared: ${(e as Error).message}. Nothing was installed`);
+    }
+    if (o.signal?.aborted) {
+      rmSync(work, { recursive: true, force: true });
+      throw new ModelInstallError('cancelled', `install of ${repo} cancelled; nothing was installed`);
+    }
+    const manifest: ModelManifest = {
+      name,
+      source: { endpoint: o.endpoint ? endpointName(o.endpoint) : null, repo, revision },
+      variant: choice.variant,
+      preset: preset?.name ?? null,
+      files: wanted.map((f) => ({ path: f.path, size: f.size, ...(f.sha256 ? { sha256: f.sha256 } : {}) })),
+      bytes: total,
+      installedAt: new Date().toISOString(),
+    };
+    rmSync(stampFile, { force: true });
+    writeFileSync(path.join(work, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+    renameSync(work, final);
+    report({ phase: 'done', bytes: total, total, rate: 0 });
+    return { name, dir: final, variant: choice.variant, bytes: total, already: false };
+  } finally {
+    release();
   }
-  if (o.signal?.aborted) {
-    rmSync(work, { recursive: true, force: true });
-    throw new ModelInstallError('cancelled', `install of ${repo} cancelled; nothing was installed`);
-  }
-  const manifest: ModelManifest = {
-    name,
-    source: { endpoint: o.endpoint ? endpointName(o.endpoint) : null, repo, revision },
-    variant: choice.variant,
-    preset: preset?.name ?? null,
-    files: wanted.map((f) => ({ path: f.path, size: f.size, ...(f.sha256 ? { sha256: f.sha256 } : {}) })),
-    bytes: total,
-    installedAt: new Date().toISOString(),
-  };
-  rmSync(stampFile, { force: true });
-  writeFileSync(path.join(work, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
-  renameSync(work, final);
-  report({ phase: 'done', bytes: total, total, rate: 0 });
-  return { name, dir: final, variant: choice.variant, bytes: total, already: false };
 }

@@ -89,6 +89,29 @@ export function findInstalled(store: string, name: string): InstalledModel | und
   return m ? describe(dir, m) : undefined;
 }
 
+/** Partial downloads (resumable by installing again), by model name, with their bytes on disk. */
+export function listPartial(store: string): { name: string; dir: string; bytes: number }[] {
+  const root = path.join(store, PARTIAL_DIR);
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => {
+      const dir = path.join(root, e.name);
+      let bytes = 0;
+      for (const f of readdirSync(dir, { withFileTypes: true, recursive: true })) if (f.isFile()) bytes += statSync(path.join(f.parentPath ?? (f as unknown as { path: string }).path, f.name)).size;
+      return { name: e.name, dir, bytes };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Deletes a model's partial download; its bytes, or undefined when there was none. */
+export function removePartial(store: string, name: string): number | undefined {
+  const p = listPartial(store).find((x) => x.name === name);
+  if (!p) return undefined;
+  rmSync(p.dir, { recursive: true, force: true });
+  return p.bytes;
+}
+
 /** Removes an installed model: renamed out of the list first, then deleted, so it is never listed half-removed. */
 export function removeInstalled(store: string, name: string): InstalledModel {
   const m = findInstalled(store, name);

@@ -4,6 +4,7 @@
  * after a cut connection (Range request, fewer bytes), a corrupted byte, a missing repository, a gated repository
  * without/with a token, a repository without ONNX files, too little disk space, and a cancel mid-download.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../../src/engine/engine';
 import { ModelInstallError } from '../../../src/engine/models/errors';
 import { installModel, type InstallOptions } from '../../../src/engine/models/install';
-import { MANIFEST, listInstalled, removeInstalled } from '../../../src/engine/models/store';
+import { MANIFEST, listInstalled, listPartial, removeInstalled, removePartial } from '../../../src/engine/models/store';
 import { LoopbackHub } from '../../helpers/hubServer';
 
 const REPLICAS = path.resolve(__dirname, '../../fixtures/replicas');
@@ -96,6 +97,23 @@ describe('installModel against a loopback Hub', () => {
     expect(sha256(path.join(r.dir, 'onnx/model.onnx_data'))).toBe(sha256(path.join(REPLICAS, 'gpt_bigcode/onnx/model.onnx_data')));
     expect(hub.requests.some((q) => q.path.startsWith('/xet/'))).toBe(false);
     expect(hub.requests.some((q) => q.path === '/test/xet/resolve/main/onnx/model.onnx_data' && q.status === 302)).toBe(true);
+  });
+
+  it('one install per name at a time: a live owner\'s lock refuses, a dead owner\'s lock is taken over; partial downloads are listed and removable', async () => {
+    mkdirSync(path.join(store, '.partial'), { recursive: true });
+    const lockFile = path.join(store, '.partial', 'qwen2.lock');
+    writeFileSync(lockFile, String(process.pid));
+    await expect(installModel(opts({ source: 'test/qwen2' }))).rejects.toThrow(`qwen2 is being installed by another process (pid ${process.pid})`);
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    writeFileSync(lockFile, dead.stdout);
+    hub.faults = { cut: [{ file: 'onnx/model_q4.onnx_data', after: 40_000 }] };
+    await expect(installModel(opts({ source: 'test/qwen2' }))).rejects.toMatchObject({ code: 'network' });
+    expect(existsSync(lockFile)).toBe(false);
+    const partial = listPartial(store);
+    expect(partial.map((p) => p.name)).toEqual(['qwen2']);
+    expect(partial[0].bytes).toBeGreaterThanOrEqual(40_000);
+    expect(removePartial(store, 'qwen2')).toBe(partial[0].bytes);
+    expect(listPartial(store)).toEqual([]);
   });
 
   it('another variant of an installed model needs another name', async () => {
