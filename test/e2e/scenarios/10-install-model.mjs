@@ -76,11 +76,14 @@ export default scenario(10, 'Install Model… from a loopback Hub (HF_ENDPOINT):
     await button.click({ timeout: 15_000 });
     await waitFor(() => superdraftLog(cs).includes(`removed model ${HUB_PRESET}`), { timeout: 60_000, what: 'the log to say the model was removed' });
     assert(!existsSync(folder), `${folder} still exists`);
-    await waitFor(() => {
+    // switched away first (to the embedded model, or superdraft.modelPath where a machine setting still has one)
+    const back = await waitFor(() => {
       const log = superdraftLog(cs);
-      const i = log.lastIndexOf(`-> embedded/`);
-      return i >= 0 && /model .+? ready on \S+/.test(log.slice(i));
-    }, { timeout: 60_000, what: 'the embedded model to be ready again' });
+      const m = [...log.matchAll(new RegExp(`model/device changed \\(${HUB_PRESET.replace(/\./g, '\\.')}/\\S+ -> ([^)]+)\\)`, 'g'))].pop();
+      const ready = m && log.slice(m.index).match(/model (.+?) ready on \S+/);
+      return ready ? `${m[1]}: ${ready[0]}` : undefined;
+    }, { timeout: 60_000, what: 'the process to restart on the model in use before' });
+    s.note(`back: ${back}`);
     await page.keyboard.press('Escape');
     await wb.save();
   });
