@@ -34,6 +34,8 @@ export interface HubFaults {
   corrupt?: { file: string; at: number }[];
   /** List this file with this size (and its real hash); used to simulate a disk too small. */
   listedSize?: { file: string; size: number }[];
+  /** Answer Range requests for this file (other than the size probe bytes=0-0) with the whole file (200). */
+  ignoreRange?: string[];
   /** Send this file in 4 KiB chunks with this delay between them. */
   slow?: { file: string; delayMs: number }[];
 }
@@ -181,7 +183,8 @@ export class LoopbackHub {
     const size = body.length;
     let start = 0;
     let end = size - 1;
-    const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+    const ignored = this.faults.ignoreRange?.includes(file) && req.headers.range !== 'bytes=0-0';
+    const range = ignored ? null : /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     const headers: Record<string, string> = { ETag: `"${createHash('sha256').update(body).digest('hex')}"`, 'Accept-Ranges': 'bytes', 'Content-Type': 'application/octet-stream' };
     if (range) {
       start = Number(range[1]);

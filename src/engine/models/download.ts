@@ -10,7 +10,7 @@ import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync,
 import * as path from 'node:path';
 import { downloadFile, fileDownloadInfo } from '@huggingface/hub';
 import { ModelInstallError, formatBytes } from './errors';
-import { hubError, hubFetch, type HubAccess, type RepoFile } from './hub';
+import { RangeIgnoredError, hubError, hubFetch, type HubAccess, type RepoFile } from './hub';
 
 export interface DownloadOptions extends HubAccess {
   repo: string;
@@ -89,6 +89,11 @@ export async function downloadVerified(f: RepoFile, dest: string, opts: Download
       await closed.catch(() => undefined);
       if (opts.signal?.aborted) throw new ModelInstallError('cancelled', `download of ${f.path} cancelled`);
       if (e instanceof ModelInstallError) throw e;
+      if (e instanceof RangeIgnoredError || (typeof e === 'string' && e.includes('ignored a range request'))) {
+        // No resuming from this server: the next attempt starts the file over.
+        truncateSync(part, 0);
+        throw new ModelInstallError('network', `${f.path}: the server does not resume downloads (it ignored a range request); the file starts over on the next attempt`);
+      }
       const why = typeof e === 'string' ? e : e instanceof Error ? ((e.cause as Error | undefined)?.message ?? e.message) : String(e);
       throw new ModelInstallError('network', `${f.path}: the download was interrupted after ${formatBytes(written)} of ${formatBytes(f.size)} (${why})`);
     }

@@ -53,16 +53,17 @@ export function parseRepoRef(ref: string): { repo: string; revision: string } {
   return { repo: m[1], revision: m[2] ?? 'main' };
 }
 
+/** A server answered a resumed download (a Range request) with the whole file. */
+export class RangeIgnoredError extends Error {}
+
 /** A fetch that carries the abort signal, and refuses a server that answers a range request with the whole file. */
-export function hubFetch(signal: AbortSignal | undefined, seen?: (url: string, status: number) => void): typeof fetch {
+export function hubFetch(signal: AbortSignal | undefined): typeof fetch {
   return async (input, init) => {
     const res = await fetch(input, { ...init, signal });
-    const headers = new Headers(init?.headers);
-    const range = headers.get('range');
-    seen?.(String(input), res.status);
+    const range = new Headers(init?.headers).get('range');
     if (range && range !== 'bytes=0-0' && res.status === 200) {
       await res.body?.cancel();
-      throw new ModelInstallError('network', `the server ignored a range request (${range}) for ${String(input)}`);
+      throw new RangeIgnoredError(`the server ignored a range request (${range})`);
     }
     return res;
   };

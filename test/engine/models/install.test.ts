@@ -158,6 +158,16 @@ describe('installModel against a loopback Hub', () => {
     expect(hub.requests.some((q) => q.path.endsWith('onnx/model_q4.onnx_data') && q.range?.startsWith('bytes=50000-'))).toBe(true);
   });
 
+  it('a server that ignores Range: the resumed attempt gets the whole file, and the next one starts the file over', async () => {
+    const file = 'onnx/model_q4.onnx_data';
+    hub.faults = { cut: [{ file, after: 50_000 }], ignoreRange: [file] };
+    const r = await installModel(opts({ source: 'test/qwen2', retries: 2 }));
+    const seen = hub.requests.filter((q) => q.path.endsWith(file) && q.range !== 'bytes=0-0').map((q) => `${q.range ?? 'full'} ${q.status}`);
+    expect(seen.filter((x) => x.startsWith('bytes=50000-'))).toEqual([expect.stringMatching(/ 200$/)]);
+    expect(seen.at(-1)).toBe('full 200');
+    expect(sha256(path.join(r.dir, file))).toBe(sha256(path.join(REPLICAS, 'qwen2', file)));
+  });
+
   it('refuses a corrupted byte: sha256 mismatch names the file, the file is deleted, nothing installed', async () => {
     hub.faults = { corrupt: [{ file: 'onnx/model_q4.onnx_data', at: 1234 }] };
     const err = await installModel(opts({ source: 'test/qwen2' })).catch((e: unknown) => e);
