@@ -48,7 +48,7 @@ function wire(ctx: vscode.ExtensionContext): Instance {
   const keystroke = new KeystrokeStarter(pipeline, client, settings);
   const panel = new PanelController(ctx.extensionUri, pipeline, provider, client, settings, logger, () => commands.accepted++);
   const commands = new CommandCenter({ settings, logger, status, process: lifecycle, pipeline, provider, panel, indexer });
-  const models = new ModelCommands(ctx, settings, logger, status);
+  const models = new ModelCommands(ctx, settings, logger, status, () => client.info?.device);
 
   const disposables: vscode.Disposable[] = [
     logger,

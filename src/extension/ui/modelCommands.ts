@@ -32,7 +32,17 @@ export class ModelCommands {
     private readonly settings: SettingsStore,
     private readonly logger: Logger,
     private readonly status: StatusBar,
+    /** The execution provider the inference process runs on now (undefined before it is ready). */
+    private readonly runningDevice: () => string | undefined,
   ) {}
+
+  /** GPU variants (q4f16, fp16) when a GPU provider runs: the running process tells for "auto"; else the setting. */
+  private gpu(): boolean {
+    const d = this.settings.current.device;
+    const running = this.runningDevice();
+    if (d === 'auto' && running) return running !== 'cpu';
+    return prefersGpu(d);
+  }
 
   get store(): string {
     return modelStoreDir(this.ctx);
@@ -47,7 +57,7 @@ export class ModelCommands {
   }
 
   private presetVariant(p: Preset): { variant: string; bytes: number; approximate: boolean } {
-    const v = variantOrder(prefersGpu(this.settings.current.device)).find((x) => p.variants[x]) ?? 'q4';
+    const v = variantOrder(this.gpu()).find((x) => p.variants[x]) ?? 'q4';
     const s = p.variants[v]!;
     return { variant: v, bytes: s.bytes, approximate: s.approximate === true };
   }
@@ -107,7 +117,7 @@ export class ModelCommands {
         return installModel({
           source: source!,
           store: this.store,
-          gpu: prefersGpu(this.settings.current.device),
+          gpu: this.gpu(),
           endpoint,
           token,
           signal: ac.signal,
