@@ -13,7 +13,8 @@ Commands:
   eval       line-completion accuracy and latency on a JSONL case file
   bench      latency, throughput and memory of every strategy on the bundled prompt set
   demo       each strategy's drafts and timing for the bundled example file
-  model      prepare DIR | info DIR [--json]: ready a Hugging Face model for every strategy; describe it
+  model      install PRESET|OWNER/REPO | list | remove NAME: models from the Hugging Face Hub (HF_ENDPOINT, HF_TOKEN);
+             prepare DIR | info DIR [--json]: ready a Hugging Face model for every strategy; describe it
 
 Common options:
   --model DIR      model directory (default: the embedded model, models/default)

@@ -5,6 +5,7 @@
  * This file is the bin entry (dist/cli.js): importing it runs the command line; the commands import nothing from it.
  */
 import { EngineError } from '../engine/engine';
+import { ModelInstallError } from '../engine/models/errors';
 import { cmdBench } from './commands/bench';
 import { cmdComplete } from './commands/complete';
 import { cmdDemo } from './commands/demo';
@@ -50,6 +51,7 @@ export async function main(argv: string[]): Promise<number> {
 
 function exitCodeOf(e: unknown): number {
   if (e instanceof UsageError) return 2;
+  if (e instanceof ModelInstallError) return e.code === 'bad_input' ? 2 : e.code === 'cancelled' ? 130 : 1;
   if (e instanceof EngineError) return e.code === 'invalid_request' ? 2 : e.code === 'cancelled' ? 130 : 1;
   return 1;
 }

@@ -8,10 +8,27 @@ import { parseArgs } from 'node:util';
 import { familyOf, readModelConfig } from '../engine/config';
 import { checkExternalData, graphStatus, onnxFiles, prepareModel } from '../engine/prepare';
 import { decodeModel } from '../engine/onnx/proto';
+import { PRESETS } from '../engine/models/presets';
+import { cmdModelInstall, cmdModelList, cmdModelRemove } from './commands/models';
 import { UsageError } from './files';
 
-export const MODEL_HELP = `Usage: superdraft model prepare DIR [--json]
+export const MODEL_HELP = `Usage: superdraft model install PRESET|OWNER/REPO[@REVISION] [--variant q4|q4f16|fp16|int8|fp32] [--name N] [--device D] [--dir D]
+       superdraft model list [--json] [--presets] [--dir D]
+       superdraft model remove NAME [--dir D]
+       superdraft model prepare DIR [--json]
        superdraft model info DIR [--json]
+
+install  downloads a model from the Hugging Face Hub: config.json, tokenizer.json, tokenizer_config.json,
+         generation_config.json and one ONNX variant with its external data. Every file is checked against the
+         size and hash the Hub lists; an interrupted download resumes where it stopped when run again; the model is
+         prepared and only then appears in the store. Presets: ${PRESETS.map((p) => p.name).join(', ')}.
+         The variant defaults to q4 on CPU, q4f16 or fp16 with a GPU device (--device cuda|dml|coreml|webgpu, or auto
+         with an NVIDIA GPU). Progress goes to stderr; the last line on stdout is the installed folder. Ctrl-C
+         cancels and leaves nothing half-installed.
+         HF_ENDPOINT   Hub or mirror base URL (air-gapped setups); HF_TOKEN   token for gated repositories.
+list     installed models: name, variant, size, source repository, folder (--presets: the presets, sizes, memory).
+remove   deletes an installed model.
+--dir D  the store folder (default $SUPERDRAFT_MODELS_DIR, else \${XDG_CACHE_HOME:-~/.cache}/superdraft/models).
 
 prepare  rewrites the ONNX graph(s) of a Hugging Face model directory (onnx/*.onnx, *.onnx) in place so that every
          strategy runs on it: a superposition input (input_ids [b,s,k] + token_weights [b,s,k]) and logits only
@@ -26,6 +43,13 @@ export async function runModelCommand(argv: string[]): Promise<number> {
     (sub ? process.stdout : process.stderr).write(MODEL_HELP + '\n');
     return sub ? 0 : 2;
   }
+  if ((sub === 'install' || sub === 'list' || sub === 'remove') && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(MODEL_HELP + '\n');
+    return 0;
+  }
+  if (sub === 'install') return cmdModelInstall(rest);
+  if (sub === 'list') return cmdModelList(rest);
+  if (sub === 'remove') return cmdModelRemove(rest);
   let parsed;
   try {
     parsed = parseArgs({ args: rest, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
@@ -64,7 +88,7 @@ export async function runModelCommand(argv: string[]): Promise<number> {
     else process.stdout.write(formatInfo(info) + '\n');
     return 0;
   }
-  throw new UsageError(`unknown model command ${JSON.stringify(sub)} (expected prepare or info)`);
+  throw new UsageError(`unknown model command ${JSON.stringify(sub)} (expected install, list, remove, prepare or info)`);
 }
 
 export interface ModelInfo {

@@ -28,6 +28,11 @@ export async function loadEngine(flags: Flags, quiet: boolean): Promise<Engine> 
 
 let activeAbort: AbortController | null = null;
 
+/** The operation Ctrl-C cancels (a model install); null when it ends. */
+export function setActiveAbort(ac: AbortController | null): void {
+  activeAbort = ac;
+}
+
 /** Ctrl-C: cancels the request under way; false when there is none. */
 export function abortActive(): boolean {
   if (!activeAbort) return false;

@@ -14,6 +14,7 @@ import { PanelController } from './panel/controller';
 import { ProcessLifecycle } from './process/lifecycle';
 import { SettingsStore } from './settingsStore';
 import { CommandCenter } from './ui/commands';
+import { ModelCommands } from './ui/modelCommands';
 import { watchStatus } from './ui/status';
 import { StatusBar } from './ui/statusBar';
 import { watchWorkspaceIndex } from './workspace/indexing';
@@ -47,6 +48,7 @@ function wire(ctx: vscode.ExtensionContext): Instance {
   const keystroke = new KeystrokeStarter(pipeline, client, settings);
   const panel = new PanelController(ctx.extensionUri, pipeline, provider, client, settings, logger, () => commands.accepted++);
   const commands = new CommandCenter({ settings, logger, status, process: lifecycle, pipeline, provider, panel, indexer });
+  const models = new ModelCommands(ctx, settings, logger, status, () => client.info?.device);
 
   const disposables: vscode.Disposable[] = [
     logger,
@@ -55,8 +57,9 @@ function wire(ctx: vscode.ExtensionContext): Instance {
     ...clearCache,
     keystroke,
     ...watchWorkspaceIndex(indexer, client, settings),
-    ...watchStatus(status, client, settings, pipeline, indexer, indexing),
+    ...watchStatus(status, () => lifecycle.modelLabel, client, settings, pipeline, indexer, indexing),
     ...commands.register(),
+    ...models.register(),
     // A plain adapter object: VS Code probes providers for optional hooks, so expose only the stable method.
     vscode.languages.registerInlineCompletionItemProvider(
       { pattern: '**' },
@@ -78,6 +81,7 @@ function wire(ctx: vscode.ExtensionContext): Instance {
       provider,
       panel,
       commands,
+      models,
       client,
     },
     async shutdown() {

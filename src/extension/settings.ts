@@ -19,6 +19,8 @@ export interface Settings {
   /** Offer drafts copied from the code (document, open files, workspace), ranked with the model's. */
   copyDrafts: boolean;
   device: DeviceName;
+  /** "embedded", or the name of a model installed with "Superdraft: Install Model…". */
+  model: string;
   modelPath: string;
   debounceMs: number;
   /** Engine time (ms) after which ghost-text drafts end at their last complete line; 0 = no budget. */
@@ -44,6 +46,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   speculative: DEFAULTS.speculative,
   copyDrafts: DEFAULTS.copyDrafts,
   device: DEFAULTS.device,
+  model: 'embedded',
   modelPath: '',
   debounceMs: 0,
   latencyBudgetMs: DEFAULTS.latencyBudgetMs,
@@ -66,6 +69,7 @@ export const SETTING_KEYS: Readonly<Record<keyof Settings, string>> = {
   speculative: 'speculative',
   copyDrafts: 'copyDrafts',
   device: 'device',
+  model: 'model',
   modelPath: 'modelPath',
   debounceMs: 'debounceMs',
   latencyBudgetMs: 'latencyBudgetMs',
@@ -150,6 +154,13 @@ export function parseSettings(get: (key: string) => unknown): ParsedSettings {
   bool('copyDrafts');
   oneOf('device', DEVICES);
   {
+    const v = read('model');
+    if (v !== undefined && v !== null) {
+      if (typeof v === 'string' && (v.trim() === '' || /^[a-z0-9][a-z0-9._-]{0,63}$/.test(v.trim()))) out.model = v.trim() || 'embedded';
+      else bad('model', v, '"embedded" or the name of an installed model (Superdraft: Manage Models…)');
+    }
+  }
+  {
     const v = read('modelPath');
     if (v !== undefined && v !== null) {
       if (typeof v === 'string') out.modelPath = v.trim();
@@ -182,5 +193,5 @@ export function languageEnabled(languages: readonly string[], languageId: string
 
 /** Settings whose change requires restarting the inference process. */
 export function needsRestart(a: Settings, b: Settings): boolean {
-  return a.modelPath !== b.modelPath || a.device !== b.device;
+  return a.model !== b.model || a.modelPath !== b.modelPath || a.device !== b.device;
 }

@@ -6,6 +6,7 @@
 //   5 killed inference process: status bar restart    6 keystroke -> ghost text latency over >= 30 completions
 //   7 prefetch: Tab, then the next drafts from cache   8 suggest widget open: ghost text extends the selected item
 //   9 a Hugging Face model (prepared Qwen2.5-Coder replica) as superdraft.modelPath: ghost text, cycling, k drafts
+//  10 Install Model… from a loopback Hub (HF_ENDPOINT): progress, switched, ghost text, Manage Models… removes it
 // workspace.mjs writes the workspace files, helpers.mjs holds the shared steps, options.mjs the command line.
 //
 //   node test/e2e/run.mjs [--vsix file] [--only 1,3] [--samples 30] [--keep]
@@ -30,8 +31,10 @@ import s6 from './scenarios/06-latency.mjs';
 import s7 from './scenarios/07-prefetch.mjs';
 import s8 from './scenarios/08-suggest-widget.mjs';
 import s9 from './scenarios/09-hub-model.mjs';
+import s10 from './scenarios/10-install-model.mjs';
+import { startLoopbackHub } from './lib/hub.mjs';
 
-const scenarios = [s1, s2, s3, s4, s5, s6, s7, s8, s9];
+const scenarios = [s1, s2, s3, s4, s5, s6, s7, s8, s9, s10];
 
 // ------------------------------------------------------------------------------------------------ main
 async function main() {
@@ -67,6 +70,10 @@ async function main() {
     ctx.extensionFolder = inst.folders.find((f) => basename(f).startsWith('superdraft.superdraft')) ?? inst.folders[0];
     ctx.timings.installMs = Date.now() - t;
     console.log(`e2e: installed in ${ctx.timings.installMs} ms → ${ctx.extensionFolder}`);
+    // the loopback Hub for scenario 10: code-server's extension host inherits HF_ENDPOINT
+    ctx.hub = await startLoopbackHub(cs.dir);
+    process.env.HF_ENDPOINT = ctx.hub.url;
+    console.log(`e2e: loopback Hub at ${ctx.hub.url}`);
     await cs.start();
     ctx.timings.codeServerStartMs = cs.startMs;
     console.log(`e2e: code-server listening in ${cs.startMs} ms (${cs.url})`);
@@ -109,6 +116,7 @@ async function main() {
 
   if (ctx.wb) await ctx.wb.close();
   await cs.stop();
+  await ctx.hub?.stop();
   if (fatal || results.some((r) => !r.ok)) {
     // keep the logs of a failed run
     const logDir = join(RESULTS, 'logs');

@@ -29,6 +29,7 @@ describe('parseSettings', () => {
         speculative: false,
         copyDrafts: false,
         device: 'cpu',
+        model: ' qwen2.5-coder-0.5b ',
         modelPath: '  /models/x  ',
         debounceMs: 25,
         latencyBudgetMs: 0,
@@ -51,6 +52,7 @@ describe('parseSettings', () => {
       speculative: false,
       copyDrafts: false,
       device: 'cpu',
+      model: 'qwen2.5-coder-0.5b',
       modelPath: '/models/x',
       debounceMs: 25,
       latencyBudgetMs: 0,
@@ -123,5 +125,15 @@ describe('languageEnabled / needsRestart', () => {
     expect(needsRestart(DEFAULT_SETTINGS, { ...DEFAULT_SETTINGS, strategy: 'beam', drafts: 5 })).toBe(false);
     expect(needsRestart(DEFAULT_SETTINGS, { ...DEFAULT_SETTINGS, device: 'cpu' })).toBe(true);
     expect(needsRestart(DEFAULT_SETTINGS, { ...DEFAULT_SETTINGS, modelPath: '/m' })).toBe(true);
+    expect(needsRestart(DEFAULT_SETTINGS, { ...DEFAULT_SETTINGS, model: 'qwen2.5-coder-0.5b' })).toBe(true);
+  });
+  it('superdraft.model: "embedded" or an installed model name; a path or a bad name falls back to embedded with a message', () => {
+    expect(DEFAULT_SETTINGS.model).toBe('embedded');
+    expect(parseSettings((k) => (k === 'model' ? '' : undefined)).settings.model).toBe('embedded');
+    for (const bad of ['/models/x', 'Qwen/Qwen2.5', '../up', 3]) {
+      const r = parseSettings((k) => (k === 'model' ? bad : undefined));
+      expect(r.settings.model).toBe('embedded');
+      expect(r.problems).toEqual([{ key: 'superdraft.model', message: expect.stringMatching(/expected "embedded" or the name of an installed model/) }]);
+    }
   });
 });

@@ -6,6 +6,8 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Logger } from '../logger';
+import { listInstalled } from '../../engine/models/store';
+import { modelStoreDir, selectedModel } from '../models/modelStore';
 import { needsRestart } from '../settings';
 import type { SettingsStore } from '../settingsStore';
 import { Commands } from '../ui/commandIds';
@@ -15,8 +17,11 @@ export class ProcessLifecycle implements vscode.Disposable {
   readonly client: InferenceClient;
   private readonly disposables: vscode.Disposable[];
 
+  /** The model name last warned about as not installed (one warning per name). */
+  private warnedMissing = '';
+
   constructor(
-    ctx: vscode.ExtensionContext,
+    private readonly ctx: vscode.ExtensionContext,
     private readonly settings: SettingsStore,
     private readonly logger: Logger,
     /** Work the old process's answers no longer fit (the prefix cache, the workspace index). */
@@ -38,13 +43,39 @@ export class ProcessLifecycle implements vscode.Disposable {
       settings.onDidChange.on((prev) => {
         const s = settings.current;
         if (!needsRestart(prev, s)) return;
-        logger.info(`model/device changed (${prev.modelPath || 'embedded'}/${prev.device} -> ${s.modelPath || 'embedded'}/${s.device}); restarting the inference process`);
-        void this.restart();
+        logger.info(`model/device changed (${this.describeModel(prev.model, prev.modelPath)}/${prev.device} -> ${this.describeModel(s.model, s.modelPath)}/${s.device}); restarting the inference process`);
+        void this.restart(prev.model !== s.model || prev.modelPath !== s.modelPath ? `Superdraft: switching to the model ${this.modelLabel}…` : undefined);
       }),
     ];
   }
 
-  private resolveModelPath(): string {
+  private describeModel(model: string, modelPath: string): string {
+    return model !== 'embedded' ? model : modelPath || 'embedded';
+  }
+
+  /** The model the user chose, for the status bar and diagnostics: an installed model's name, the path, or "embedded". */
+  get modelLabel(): string {
+    const s = this.settings.current;
+    return s.model !== 'embedded' && selectedModel(this.ctx, s.model) ? s.model : s.modelPath || 'embedded';
+  }
+
+  /** superdraft.model (an installed model) first; then superdraft.modelPath; else the embedded model (''). */
+  resolveModelPath(): string {
+    const { model } = this.settings.current;
+    if (model !== 'embedded') {
+      const m = selectedModel(this.ctx, model);
+      if (m) return m.dir;
+      if (this.warnedMissing !== model) {
+        this.warnedMissing = model;
+        const installed = listInstalled(modelStoreDir(this.ctx)).map((x) => x.name);
+        const msg = `Superdraft: no installed model is named "${model}" (superdraft.model)${installed.length ? `; installed: ${installed.join(', ')}` : ''}. Using the ${this.settings.current.modelPath ? 'superdraft.modelPath' : 'embedded'} model.`;
+        this.logger.warn(msg);
+        void vscode.window.showWarningMessage(msg, 'Manage Models', 'Install Model…').then((a) => {
+          if (a === 'Manage Models') void vscode.commands.executeCommand(Commands.manageModels);
+          else if (a) void vscode.commands.executeCommand(Commands.installModel);
+        });
+      }
+    }
     const p = this.settings.current.modelPath;
     if (!p) return '';
     if (path.isAbsolute(p)) return p;
@@ -59,10 +90,10 @@ export class ProcessLifecycle implements vscode.Disposable {
     );
   }
 
-  async restart(): Promise<void> {
+  async restart(title = 'Superdraft: restarting the inference process…'): Promise<void> {
     this.beforeRestart();
     await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: 'Superdraft: restarting the inference process…' },
+      { location: vscode.ProgressLocation.Notification, title },
       () => this.client.restart().catch((e: unknown) => this.reportStartError(e)),
     );
   }
@@ -72,7 +103,9 @@ export class ProcessLifecycle implements vscode.Disposable {
     if (e instanceof ClientError && e.code === 'model_load') {
       void vscode.window
         .showErrorMessage(
-          `Superdraft could not load the model: ${msg} Fix: set "superdraft.modelPath" to a directory with config.json, tokenizer.json and the ONNX model, or clear it to use the embedded model; then run "Superdraft: Restart Inference Process".`,
+          this.settings.current.model !== 'embedded'
+            ? `Superdraft could not load the model ${this.settings.current.model}: ${msg} Fix: reinstall it ("Superdraft: Manage Models…", Remove, then "Superdraft: Install Model…") or switch to another model.`
+            : `Superdraft could not load the model: ${msg} Fix: set "superdraft.modelPath" to a directory with config.json, tokenizer.json and the ONNX model, or clear it to use the embedded model; then run "Superdraft: Restart Inference Process".`,
           'Open Settings',
           'Restart',
           'Show Log',
@@ -84,7 +117,7 @@ export class ProcessLifecycle implements vscode.Disposable {
   }
 
   private errorAction(a: string | undefined): void {
-    if (a === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'superdraft.modelPath');
+    if (a === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', this.settings.current.model !== 'embedded' ? 'superdraft.model' : 'superdraft.modelPath');
     else if (a === 'Restart') void vscode.commands.executeCommand(Commands.restart);
     else if (a === 'Show Log') this.logger.show();
   }

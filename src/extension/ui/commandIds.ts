@@ -14,4 +14,7 @@ export const Commands = {
   showPrevious: 'superdraft.showPreviousDraft',
   accepted: 'superdraft.accepted',
   reindex: 'superdraft.reindexWorkspace',
+  installModel: 'superdraft.installModel',
+  manageModels: 'superdraft.manageModels',
+  setHfToken: 'superdraft.setHfToken',
 } as const;

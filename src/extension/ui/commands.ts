@@ -112,6 +112,7 @@ export class CommandCenter {
         prefixCache: { entries: pipeline.cache.size, hits: pipeline.cache.hits, misses: pipeline.cache.misses },
         workspaceNgrams: { enabled: settings.current.workspaceNgrams, files: indexer.files, tokens: indexer.tokens, indexing: indexer.running },
       },
+      model: { in_use: process.modelLabel, path: process.resolveModelPath() || '(embedded)', loaded: client.info?.model ?? null },
       settings: settings.current,
     };
     if (open) {
@@ -130,6 +131,8 @@ export class CommandCenter {
       { label: '$(settings) Choose strategy…', description: s.strategy, run: () => this.chooseStrategy() },
       { label: '$(list-unordered) Open draft picker', run: () => panel.open(true) },
       { label: '$(split-horizontal) Compare strategies at cursor', run: () => panel.compareStrategies() },
+      { label: '$(package) Manage models…', description: process.modelLabel, run: () => vscode.commands.executeCommand(Commands.manageModels) },
+      { label: '$(cloud-download) Install model…', run: () => vscode.commands.executeCommand(Commands.installModel) },
       { label: '$(debug-restart) Restart inference process', run: () => process.restart() },
       { label: '$(pulse) Show diagnostics', run: () => this.diagnostics(true) },
       { label: '$(output) Show log', run: () => logger.show() },

@@ -8,6 +8,7 @@ import type { StatusBar } from './statusBar';
 
 export function watchStatus(
   status: StatusBar,
+  modelLabel: () => string,
   client: InferenceClient,
   settings: SettingsStore,
   pipeline: CompletionPipeline,
@@ -26,7 +27,10 @@ export function watchStatus(
   refresh();
   return [
     client.onState((s) => {
-      if (s === 'ready') status.device = client.info?.device ?? '';
+      if (s === 'ready') {
+        status.device = client.info?.device ?? '';
+        status.model = modelLabel();
+      }
       else if (s === 'starting') {
         status.device = '';
         status.latencyMs = undefined;

@@ -12,6 +12,10 @@ export class StatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('superdraft.status', vscode.StatusBarAlignment.Right, 100);
   state: UiState = 'loading';
   device = '';
+  /** The model in use (an installed model's name, a path, or "embedded"), for the tooltip. */
+  model = '';
+  /** A model download under way ("45%"), shown next to the name; undefined when none. */
+  download: string | undefined;
   latencyMs: number | undefined;
   detail = '';
   /** The state the item shows. */
@@ -51,6 +55,12 @@ export class StatusBar implements vscode.Disposable {
     this.render();
   }
 
+  setDownload(text: string | undefined): void {
+    if (this.download === text) return;
+    this.download = text;
+    this.render();
+  }
+
   private render(): void {
     this.rendered = this.state;
     const lat = this.latencyMs !== undefined ? ` ${Math.round(this.latencyMs)} ms` : '';
@@ -72,7 +82,7 @@ export class StatusBar implements vscode.Disposable {
         tip = 'Superdraft: computing drafts';
         break;
       case 'ready':
-        tip = `Superdraft: ready on${dev || ' ?'}${lat ? `, last completion${lat}` : ''}`;
+        tip = `Superdraft: ${this.model ? `${this.model} ` : ''}ready on${dev || ' ?'}${lat ? `, last completion${lat}` : ''}`;
         break;
       case 'disabled':
         icon = '$(circle-slash)';
@@ -84,7 +94,8 @@ export class StatusBar implements vscode.Disposable {
         bg = new vscode.ThemeColor('statusBarItem.errorBackground');
         break;
     }
-    const text = `${icon} Superdraft${this.state === 'error' || this.state === 'disabled' ? '' : dev}${this.state === 'ready' || this.state === 'thinking' ? lat : ''}`;
+    if (this.download) tip = `Superdraft: downloading a model (${this.download}) — ${tip.replace(/^Superdraft: /, '')}`;
+    const text = `${icon} Superdraft${this.state === 'error' || this.state === 'disabled' ? '' : dev}${this.state === 'ready' || this.state === 'thinking' ? lat : ''}${this.download ? ` $(cloud-download) ${this.download}` : ''}`;
     // every property set is a message to the workbench: only what changed
     if (this.item.text !== text) this.item.text = text;
     if (this.item.backgroundColor?.id !== bg?.id) this.item.backgroundColor = bg;
