@@ -6,9 +6,9 @@ tokens/s per variant (median of rounds), the share of the step spent making the 
 
     /usr/bin/python3 training/throughput.py [--preset mini] [--rounds 3] [--steps 6] [--variants a,b,...]
 
-Variants are named dtype-threads-batchtokens-seq[-fused]: e.g. bf16-2-4096-512-full (the last run's setting),
-fp32-1-16384-512-fused. "fused" is train.py's FusedLMLoss (the LM head and loss in slices), "full" F.cross_entropy
-over the whole [tokens, vocab] logits. Both wall-clock and process CPU time are reported: on a machine shared with
+Variants are named dtype-threads-batchtokens-seq-loss[-heap]: e.g. bf16-2-4096-512-full (the last run's setting),
+fp32-1-16384-512-fused-heap. "fused" is train.py's FusedLMLoss (the LM head and loss in slices), "full"
+F.cross_entropy over the whole [tokens, vocab] logits; "heap" runs with cpu.HEAP_TUNABLES (no mmap for big blocks). Both wall-clock and process CPU time are reported: on a machine shared with
 other jobs, tokens per CPU-second (threads 1) is the figure that load does not distort.
 Needs the tokenizer stage's work/tokens (bash training/run.sh tokenizer).
 """
@@ -26,25 +26,25 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bpe  # noqa: E402
-from cpu import cpu_info  # noqa: E402
+from cpu import HEAP_TUNABLES, cpu_info  # noqa: E402
 from data import Corpus, Sampler  # noqa: E402
 from model import Config, Model  # noqa: E402
 from train import PRESETS, WORK, lm_loss  # noqa: E402
 
 DEFAULT_VARIANTS = ",".join([
-    "bf16-1-4096-512-full",     # the last run's setting (on one thread)
-    "fp32-1-4096-512-full",
+    "bf16-1-4096-512-full",            # the last run's setting (on one thread)
     "bf16-1-4096-512-fused",
-    "fp32-1-4096-512-fused",
-    "fp32-1-16384-512-fused",
-    "fp32-1-16384-256-fused",
+    "bf16-1-4096-512-fused-heap",
+    "fp32-1-4096-512-fused-heap",
+    "bf16-1-8192-512-fused-heap",
+    "bf16-1-16384-512-fused-heap",
 ])
 
 
 def parse_variant(name):
     parts = name.split("-")
     return {"name": name, "dtype": parts[0], "threads": int(parts[1]), "batch_tokens": int(parts[2]),
-            "seq": int(parts[3]), "fused": len(parts) > 4 and parts[4] == "fused"}
+            "seq": int(parts[3]), "fused": len(parts) > 4 and parts[4] == "fused", "heap": parts[-1] == "heap"}
 
 
 def run_one(v, preset, steps, seed):
@@ -97,7 +97,8 @@ def main():
             # each variant in a fresh process: the allocator's state (glibc raises its mmap threshold as big blocks
             # are freed) would otherwise favour whichever variant runs later
             out = subprocess.run([sys.executable, __file__, "--one", v["name"], "--preset", args.preset,
-                                  "--steps", str(args.steps)], capture_output=True, text=True, check=True)
+                                  "--steps", str(args.steps)], capture_output=True, text=True, check=True,
+                                 env={k: x for k, x in os.environ.items() if k != "GLIBC_TUNABLES"} | ({"GLIBC_TUNABLES": HEAP_TUNABLES} if v["heap"] else {}))
             res = json.loads(out.stdout.strip().splitlines()[-1])
             params = res["params"]
             for k in ("tok_s", "tok_cpu_s", "data_share"):
@@ -109,7 +110,6 @@ def main():
         "cpu": cpu_info(),
         "preset": args.preset,
         "params": params,
-        "malloc": os.environ.get("GLIBC_TUNABLES", ""),
         "variants": {k: {"tok_s": round(statistics.median(x["tok_s"])), "tok_cpu_s": round(statistics.median(x["tok_cpu_s"])),
                          "cpu_over_first": round(statistics.median(x["tok_cpu_s"]) / base, 2),
                          "data_share": round(statistics.median(x["data_share"]), 3)} for k, x in results.items()},
