@@ -50,7 +50,13 @@ export async function runModelCommand(argv: string[]): Promise<number> {
       if (!r.changed) process.stdout.write(`${dir}: already prepared (nothing changed)\n`);
       else {
         for (const v of r.variants) {
-          const what = v.status === 'already' ? 'already prepared' : `superposition input at ${v.embedding ?? '-'}, logits_to_keep before ${v.lmHead ?? '-'}`;
+          const done = [
+            v.splitCache ? `fused key_value cache split on ${v.splitCache} layers` : '',
+            v.embedding ? `superposition input at ${v.embedding}` : '',
+            v.lmHead ? `logits_to_keep before ${v.lmHead}` : '',
+            v.deltas ? `present_delta.* outputs on ${v.deltas} layers` : '',
+          ].filter(Boolean);
+          const what = v.status === 'already' ? 'already prepared' : done.join(', ');
           process.stdout.write(`${path.relative(dir, v.file)}: ${what}\n`);
         }
         process.stdout.write(`${dir}: prepared (${r.family}) in ${r.ms} ms; config.json "superdraft" block updated\n`);
