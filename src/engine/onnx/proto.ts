@@ -1,11 +1,11 @@
 /**
- * ONNX protobuf messages through protobufjs and the official schema (onnx.proto, next to this file; copied next to
- * the bundle by esbuild.mjs). Only the fields the graph rewriter touches are typed here; decoding keeps every other
- * field (unknown ones included) so that encoding writes the model back unchanged apart from the edits.
+ * ONNX protobuf messages through protobufjs and the official schema (onnx.proto, next to this file), embedded in the
+ * bundles as text (esbuild.mjs; vitest reads the `?raw` import itself), so nothing is looked up at run time: the
+ * packaged extension ships only dist/*.js. Only the fields the graph rewriter touches are typed here; decoding keeps
+ * every other field (unknown ones included) so that encoding writes the model back unchanged apart from the edits.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import * as path from 'node:path';
-import * as protobuf from 'protobufjs';
+import ONNX_PROTO from './onnx.proto?raw';
+import type * as protobuf from 'protobufjs';
 
 export interface Dim {
   dim_value?: number | Long | null;
@@ -46,6 +46,7 @@ export interface Node {
   attribute?: Attribute[];
 }
 export interface Graph {
+  name?: string;
   node: Node[];
   initializer: Tensor[];
   input: ValueInfo[];
@@ -54,6 +55,7 @@ export interface Graph {
 }
 export interface Model {
   ir_version?: number | Long;
+  producer_name?: string;
   opset_import: { domain?: string; version?: number | Long }[];
   graph: Graph;
   metadata_props?: StringEntry[];
@@ -67,16 +69,12 @@ export const ATTR = { INT: 2, TENSOR: 4, INTS: 7 } as const;
 
 let modelType: protobuf.Type | undefined;
 
-function schemaFile(): string {
-  const candidates = [path.join(__dirname, 'onnx.proto'), path.join(__dirname, 'onnx', 'onnx.proto'), path.join(__dirname, '..', 'src', 'engine', 'onnx', 'onnx.proto')];
-  const found = candidates.find((f) => existsSync(f));
-  if (!found) throw new Error(`onnx.proto not found (looked in ${candidates.join(', ')})`);
-  return found;
-}
-
 export function modelProto(): protobuf.Type {
   if (!modelType) {
-    const root = protobuf.parse(readFileSync(schemaFile(), 'utf8'), { keepCase: true }).root;
+    // Loaded on first use: the inference process starts without evaluating protobufjs (it needs it only when the
+    // first native helper graph is built).
+    const pb = require('protobufjs') as typeof protobuf;
+    const root = pb.parse(ONNX_PROTO, { keepCase: true }).root;
     modelType = root.lookupType('onnx.ModelProto');
   }
   return modelType;
