@@ -2,7 +2,6 @@
 // (native binaries are loaded from node_modules at run time); `vscode` is provided by the host.
 import * as esbuild from 'esbuild';
 import { existsSync, readFileSync } from 'node:fs';
-import * as path from 'node:path';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
@@ -13,14 +12,12 @@ const entries = [
   { in: 'src/cli/main.ts', out: 'cli' },
 ].filter((e) => existsSync(e.in));
 
-// `import text from './x?raw'`: the file's text, as vite (vitest) reads it (the ONNX schema src/engine/onnx/onnx.proto).
-const rawText = {
-  name: 'raw-text',
-  setup(build) {
-    build.onResolve({ filter: /\?raw$/ }, (a) => ({ path: path.resolve(a.resolveDir, a.path.slice(0, -'?raw'.length)), namespace: 'raw-text' }));
-    build.onLoad({ filter: /.*/, namespace: 'raw-text' }, (a) => ({ contents: readFileSync(a.path, 'utf8'), loader: 'text', watchFiles: [a.path] }));
-  },
-};
+function onnxProto() {
+  return readFileSync('src/engine/onnx/onnx.proto', 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.trim().startsWith('//'))
+    .join('\n');
+}
 
 const options = {
   entryPoints: entries,
@@ -33,7 +30,8 @@ const options = {
   minify: production,
   external: ['vscode', 'onnxruntime-node'],
   logLevel: 'warning',
-  plugins: [rawText],
+  // The ONNX schema of src/engine/onnx/proto.ts, embedded (comment lines dropped: protobufjs needs only the syntax).
+  define: { __ONNX_PROTO__: JSON.stringify(onnxProto()) },
 };
 
 if (watch) {

@@ -1,10 +1,11 @@
 /**
- * ONNX protobuf messages through protobufjs and the official schema (onnx.proto, next to this file), embedded in the
- * bundles as text (esbuild.mjs; vitest reads the `?raw` import itself), so nothing is looked up at run time: the
- * packaged extension ships only dist/*.js. Only the fields the graph rewriter touches are typed here; decoding keeps
+ * ONNX protobuf messages through protobufjs and the official schema (onnx.proto, next to this file). The bundles embed
+ * its text (esbuild.mjs defines __ONNX_PROTO__), so nothing is looked up at run time: the packaged extension ships only
+ * dist/*.js. Run from source (vitest, tsx), the file next to this one is read. Only the fields the graph rewriter touches are typed here; decoding keeps
  * every other field (unknown ones included) so that encoding writes the model back unchanged apart from the edits.
  */
-import ONNX_PROTO from './onnx.proto?raw';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import type * as protobuf from 'protobufjs';
 
 export interface Dim {
@@ -69,12 +70,18 @@ export const ATTR = { INT: 2, TENSOR: 4, INTS: 7 } as const;
 
 let modelType: protobuf.Type | undefined;
 
+declare const __ONNX_PROTO__: string | undefined;
+
+function schemaText(): string {
+  return typeof __ONNX_PROTO__ === 'string' ? __ONNX_PROTO__ : readFileSync(path.join(__dirname, 'onnx.proto'), 'utf8');
+}
+
 export function modelProto(): protobuf.Type {
   if (!modelType) {
     // Loaded on first use: the inference process starts without evaluating protobufjs (it needs it only when the
     // first native helper graph is built).
     const pb = require('protobufjs') as typeof protobuf;
-    const root = pb.parse(ONNX_PROTO, { keepCase: true }).root;
+    const root = pb.parse(schemaText(), { keepCase: true }).root;
     modelType = root.lookupType('onnx.ModelProto');
   }
   return modelType;
