@@ -15,8 +15,10 @@ export const MODEL_HELP = `Usage: superdraft model prepare DIR [--json]
 
 prepare  rewrites the ONNX graph(s) of a Hugging Face model directory (onnx/*.onnx, *.onnx) in place so that every
          strategy runs on it: a superposition input (input_ids [b,s,k] + token_weights [b,s,k]) and logits only
-         where asked (logits_to_keep). Only the graph is rewritten; external weight files (*.onnx_data) are checked,
-         never read or rewritten. Idempotent: a prepared directory is left as it is.
+         where asked (logits_to_keep), and present_delta.* outputs (the KV entries a forward appends: the append-only
+         cache). Only the graph is rewritten; external weight files (*.onnx_data) are checked, never read or
+         rewritten. Idempotent: a prepared directory is left as it is (one prepared by an older version gets only
+         what that version lacked).
 info     family, parameters, vocabulary, layers, FIM format and tokens, whether superposed decoding is ready (and
          if not, why and the command that fixes it), the ONNX variants, external data size, the n-gram source.`;
 
@@ -90,6 +92,8 @@ export interface ModelInfo {
   superposition_reason?: string;
   fix?: string;
   logits_to_keep: boolean;
+  /** The graph has present_delta.* outputs (batch-1 caches are append-only stores). */
+  present_delta: boolean;
   variants: { file: string; bytes: number; external_data_bytes: number; prepared: boolean }[];
   external_data_bytes: number;
   ngrams: string;
@@ -119,7 +123,7 @@ export function modelInfo(dir: string): ModelInfo {
       ext = -1;
     }
     const st = graphStatus(f);
-    return { file: path.relative(dir, f).split(path.sep).join('/'), bytes: statSync(f).size, external_data_bytes: ext, prepared: st.superposition && st.logitsToKeep };
+    return { file: path.relative(dir, f).split(path.sep).join('/'), bytes: statSync(f).size, external_data_bytes: ext, prepared: st.superposition && st.logitsToKeep && st.presentDelta };
   });
   const status = graphStatus(cfg.modelFile);
   const family = familyOf(cfg.modelType) ?? null;
@@ -156,6 +160,7 @@ export function modelInfo(dir: string): ModelInfo {
     superposition: status.superposition,
     ...(reason ? { superposition_reason: reason, fix: family ? `superdraft model prepare ${dir}` : 'none: export a llama, mistral, qwen2 or starcoder2 model' } : {}),
     logits_to_keep: status.logitsToKeep,
+    present_delta: status.presentDelta,
     variants,
     external_data_bytes: variants.reduce((a, v) => a + Math.max(0, v.external_data_bytes), 0),
     ngrams: cfg.ngramFile ? `static table ${path.basename(cfg.ngramFile)} + context, open files and workspace` : 'context, open files and workspace (no static table)',
@@ -177,6 +182,7 @@ function formatInfo(i: ModelInfo): string {
     `  end tokens      ${i.end_tokens.join(' ') || '(eos_token_id only)'}`,
     `  superposed      ${i.superposition ? 'ready' : `not ready: ${i.superposition_reason}; fix: ${i.fix}`}`,
     `  logits_to_keep  ${i.logits_to_keep ? 'yes' : 'no'}`,
+    `  append-only KV  ${i.present_delta ? 'yes (present_delta.*)' : `no${i.family ? `: superdraft model prepare ${i.dir}` : ''}`}`,
     `  variants        ${i.variants.map((v) => `${v.file} (${mb(v.bytes)} graph, ${mb(v.external_data_bytes)} external${v.prepared ? ', prepared' : ''})`).join('; ') || 'none'}`,
     `  external data   ${mb(i.external_data_bytes)}`,
     `  n-grams         ${i.ngrams}`,

@@ -496,8 +496,12 @@ export function prepareModel(dir: string, opts: PrepareOptions = {}): PrepareRep
   return { dir, family, changed: changed || cfgChanged, variants: plans.map((p) => p.report), ms: Date.now() - t0 };
 }
 
-/** Whether a graph file has both inputs a prepared graph has (reads the graph, not the external data). */
-export function graphStatus(file: string): { superposition: boolean; logitsToKeep: boolean } {
-  const m = decodeModel(readFileSync(file));
-  return { superposition: m.graph.input.some((i) => i.name === SUPERPOSITION_WEIGHTS), logitsToKeep: m.graph.input.some((i) => i.name === LOGITS_TO_KEEP) };
+/** What `prepare` adds that a graph file has (reads the graph, not the external data). */
+export function graphStatus(file: string): { superposition: boolean; logitsToKeep: boolean; presentDelta: boolean } {
+  const g = decodeModel(readFileSync(file)).graph;
+  return {
+    superposition: g.input.some((i) => i.name === SUPERPOSITION_WEIGHTS),
+    logitsToKeep: g.input.some((i) => i.name === LOGITS_TO_KEEP),
+    presentDelta: g.output.some((o) => o.name.startsWith(`${PRESENT_DELTA}.`)) && missingDeltas(g).length === 0,
+  };
 }

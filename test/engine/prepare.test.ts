@@ -348,6 +348,8 @@ describe('model families: FIM conventions from the tokenizers', () => {
     prepareModel(dir);
     const after = modelInfo(dir);
     expect(after.superposition).toBe(true);
+    expect(after.present_delta).toBe(true);
+    expect(before.present_delta).toBe(false);
     expect(after.fix).toBeUndefined();
     expect(after.variants.every((v) => v.prepared)).toBe(true);
   });
