@@ -57,6 +57,7 @@ export async function runModelCommand(argv: string[]): Promise<number> {
             v.embedding ? `superposition input at ${v.embedding}` : '',
             v.lmHead ? `logits_to_keep before ${v.lmHead}` : '',
             v.deltas ? `present_delta.* outputs on ${v.deltas} layers` : '',
+            v.noDeltas ? `no present_delta.* (${v.noDeltas})` : '',
           ].filter(Boolean);
           const what = v.status === 'already' ? 'already prepared' : done.join(', ');
           process.stdout.write(`${path.relative(dir, v.file)}: ${what}\n`);
@@ -94,6 +95,8 @@ export interface ModelInfo {
   logits_to_keep: boolean;
   /** The graph has present_delta.* outputs (batch-1 caches are append-only stores). */
   present_delta: boolean;
+  /** Why the graph cannot have them (its attention takes the cache length from the mask). */
+  present_delta_unsupported?: string;
   variants: { file: string; bytes: number; external_data_bytes: number; prepared: boolean }[];
   external_data_bytes: number;
   ngrams: string;
@@ -123,7 +126,7 @@ export function modelInfo(dir: string): ModelInfo {
       ext = -1;
     }
     const st = graphStatus(f);
-    return { file: path.relative(dir, f).split(path.sep).join('/'), bytes: statSync(f).size, external_data_bytes: ext, prepared: st.superposition && st.logitsToKeep && st.presentDelta };
+    return { file: path.relative(dir, f).split(path.sep).join('/'), bytes: statSync(f).size, external_data_bytes: ext, prepared: st.superposition && st.logitsToKeep && (st.presentDelta || st.noDeltas !== undefined) };
   });
   const status = graphStatus(cfg.modelFile);
   const family = familyOf(cfg.modelType) ?? null;
@@ -161,6 +164,7 @@ export function modelInfo(dir: string): ModelInfo {
     ...(reason ? { superposition_reason: reason, fix: family ? `superdraft model prepare ${dir}` : 'none: export a llama, mistral, qwen2 or starcoder2 model' } : {}),
     logits_to_keep: status.logitsToKeep,
     present_delta: status.presentDelta,
+    ...(status.noDeltas ? { present_delta_unsupported: status.noDeltas } : {}),
     variants,
     external_data_bytes: variants.reduce((a, v) => a + Math.max(0, v.external_data_bytes), 0),
     ngrams: cfg.ngramFile ? `static table ${path.basename(cfg.ngramFile)} + context, open files and workspace` : 'context, open files and workspace (no static table)',
@@ -182,7 +186,7 @@ function formatInfo(i: ModelInfo): string {
     `  end tokens      ${i.end_tokens.join(' ') || '(eos_token_id only)'}`,
     `  superposed      ${i.superposition ? 'ready' : `not ready: ${i.superposition_reason}; fix: ${i.fix}`}`,
     `  logits_to_keep  ${i.logits_to_keep ? 'yes' : 'no'}`,
-    `  append-only KV  ${i.present_delta ? 'yes (present_delta.*)' : `no${i.family ? `: superdraft model prepare ${i.dir}` : ''}`}`,
+    `  append-only KV  ${i.present_delta ? 'yes (present_delta.*)' : i.present_delta_unsupported ? `no (${i.present_delta_unsupported})` : `no${i.family ? `: superdraft model prepare ${i.dir}` : ''}`}`,
     `  variants        ${i.variants.map((v) => `${v.file} (${mb(v.bytes)} graph, ${mb(v.external_data_bytes)} external${v.prepared ? ', prepared' : ''})`).join('; ') || 'none'}`,
     `  external data   ${mb(i.external_data_bytes)}`,
     `  n-grams         ${i.ngrams}`,

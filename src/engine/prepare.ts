@@ -58,6 +58,8 @@ export interface VariantReport {
   splitCache?: number;
   /** Layers given present_delta.{i}.key / .value outputs by this run. */
   deltas?: number;
+  /** Why the graph gets no present_delta.* outputs. */
+  noDeltas?: string;
   graphBytes: number;
   externalData: { file: string; bytes: number }[];
 }
@@ -173,8 +175,21 @@ function isPrepared(g: Graph): boolean {
 
 const PRESENT = /^present\.(\d+)\.(key|value)$/;
 
-/** `present.{i}.key/.value` outputs that have no `present_delta.{i}.*` counterpart yet. */
+/**
+ * Attention ops that read the cache length from the mask (seqlens) rather than attending by it: the runtime's
+ * append-only store feeds unused slots as masked positions, which such an op would take for entries. Graphs with
+ * one get no present_delta.* (the runtime then fetches present.* as before).
+ */
+const MASK_LENGTH_ATTENTION = new Set(['GroupQueryAttention', 'PagedAttention', 'SparseAttention']);
+
+export function deltasUnsupported(g: Graph): string | undefined {
+  const n = g.node.find((x) => MASK_LENGTH_ATTENTION.has(x.op_type));
+  return n ? `${n.op_type} ${n.name ?? ''} takes the cache length from the attention mask`.trim() : undefined;
+}
+
+/** `present.{i}.key/.value` outputs that have no `present_delta.{i}.*` counterpart yet (none where unsupported). */
 function missingDeltas(g: Graph): ValueInfo[] {
+  if (deltasUnsupported(g)) return [];
   const names = new Set(g.output.map((o) => o.name));
   return g.output.filter((o) => {
     const m = PRESENT.exec(o.name);
@@ -285,6 +300,8 @@ function planVariant(file: string): Plan {
   const externalData = checkExternalData(file, model);
   const g = model.graph;
   const report: VariantReport = { file, status: 'already', graphBytes: bytes.length, externalData };
+  const noDeltas = deltasUnsupported(g);
+  if (noDeltas) report.noDeltas = noDeltas;
   if (isPrepared(g)) return { file, model, report, changed: false };
   const hasTW = g.input.some((i) => i.name === SUPERPOSITION_WEIGHTS);
   const ed = new Editor(g, defaultOpset(model));
@@ -497,9 +514,11 @@ export function prepareModel(dir: string, opts: PrepareOptions = {}): PrepareRep
 }
 
 /** What `prepare` adds that a graph file has (reads the graph, not the external data). */
-export function graphStatus(file: string): { superposition: boolean; logitsToKeep: boolean; presentDelta: boolean } {
+export function graphStatus(file: string): { superposition: boolean; logitsToKeep: boolean; presentDelta: boolean; noDeltas?: string } {
   const g = decodeModel(readFileSync(file)).graph;
+  const noDeltas = deltasUnsupported(g);
   return {
+    ...(noDeltas ? { noDeltas } : {}),
     superposition: g.input.some((i) => i.name === SUPERPOSITION_WEIGHTS),
     logitsToKeep: g.input.some((i) => i.name === LOGITS_TO_KEEP),
     presentDelta: g.output.some((o) => o.name.startsWith(`${PRESENT_DELTA}.`)) && missingDeltas(g).length === 0,

@@ -410,6 +410,24 @@ describe('model prepare: bad input fails clearly, naming the file, with nothing 
     expectFailure(dir, /model\.onnx: external data file .*model\.onnx_data is truncated/);
   });
 
+  it('a graph whose attention takes the cache length from the mask (GroupQueryAttention) gets no present_delta.*', () => {
+    const dir = copyFixture('qwen2');
+    const file = path.join(dir, 'onnx', 'model_q4.onnx');
+    const m = decodeModel(readFileSync(file));
+    const sm = m.graph.node.find((n) => n.op_type === 'Softmax')!;
+    Object.assign(sm, { op_type: 'GroupQueryAttention', domain: 'com.microsoft' }); // prepare reads the graph only
+    writeFileSync(file, encodeModel(m));
+    const r = prepareModel(dir);
+    const q4 = r.variants.find((v) => v.file === file)!;
+    expect(q4.noDeltas).toMatch(/^GroupQueryAttention .* takes the cache length from the attention mask$/);
+    expect(q4.deltas).toBeUndefined();
+    expect(q4.embedding).toMatch(/^Gather /); // the rest is prepared
+    expect(decodeModel(readFileSync(file)).graph.output.some((o) => o.name.startsWith('present_delta.'))).toBe(false);
+    expect(r.variants.find((v) => v.file !== file)!.deltas).toBe(2);
+    expect(JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')).superdraft.prepared.variants['onnx/model_q4.onnx'].present_delta_layers).toBe(0);
+    expect(prepareModel(dir).changed).toBe(false); // and it counts as prepared
+  });
+
   it('already prepared: no-op', () => {
     const dir = copyFixture('qwen2');
     prepareModel(dir);
