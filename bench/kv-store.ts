@@ -3,7 +3,9 @@
 // are loaded side by side and alternate round by round (robust to load changing during the run).
 // Usage: npx tsx bench/kv-store.ts DIR [--variant q4] [--threads 2] [--contexts 100,600] [--steps 16] [--rounds 5]
 //   e.g. node dist/cli.js model prepare .cache/replicas/qwen2-real && npx tsx bench/kv-store.ts .cache/replicas/qwen2-real
-// Prints one JSON object: per context, median ms per step of each path, their ratio, and the cache bytes per step.
+// Prints one JSON object: per context, median wall ms and CPU ms (process user + system, all threads) per step of each
+// path, their ratios, and the cache bytes per step. On a shared machine the CPU time is the steadier figure (a step
+// that waits for a core is not charged for it); with --threads 1 there is no spinning worker thread in it either.
 import { readModelConfig } from '../src/engine/config';
 import { ModelRuntime } from '../src/engine/runtime';
 
@@ -29,13 +31,17 @@ import { ModelRuntime } from '../src/engine/runtime';
   for (const context of opt('--contexts', '100,600').split(',').map(Number)) {
     const prompt = Array.from({ length: context }, (_, i) => 100 + ((i * 7919) % 400));
     const ms: Record<'store' | 'present', number[]> = { store: [], present: [] };
+    const cpu: Record<'store' | 'present', number[]> = { store: [], present: [] };
     let slots = 0;
     for (let r = 0; r < ROUNDS; r++) {
       for (const [name, rt] of [['store', store], ['present', plain]] as const) {
         let kv = (await rt.forward({ ids: prompt, batch: 1, seq: context, past: rt.emptyKv(1), lastRows: 1 })).kv;
         const t = performance.now();
+        const c = process.cpuUsage();
         for (let i = 0; i < STEPS; i++) kv = (await rt.forward({ ids: [prompt[i]], batch: 1, seq: 1, past: kv })).kv;
         ms[name].push((performance.now() - t) / STEPS);
+        const used = process.cpuUsage(c);
+        cpu[name].push((used.user + used.system) / 1000 / STEPS);
         if (name === 'store') slots = kv.slots ?? kv.length;
       }
     }
@@ -45,10 +51,15 @@ import { ModelRuntime } from '../src/engine/runtime';
       store_ms_per_step: +a.toFixed(2),
       present_ms_per_step: +b.toFixed(2),
       present_over_store: +(b / a).toFixed(3),
+      store_cpu_ms_per_step: +median(cpu.store).toFixed(2),
+      present_cpu_ms_per_step: +median(cpu.present).toFixed(2),
+      present_over_store_cpu: +(median(cpu.present) / median(cpu.store)).toFixed(3),
       present_bytes_fetched_per_step: store.kvBytes({ ...plain.emptyKv(1), length: context + STEPS }),
       store_slots_fed: slots,
       store_samples: ms.store.map((x) => +x.toFixed(1)),
       present_samples: ms.present.map((x) => +x.toFixed(1)),
+      store_cpu_samples: cpu.store.map((x) => +x.toFixed(1)),
+      present_cpu_samples: cpu.present.map((x) => +x.toFixed(1)),
     };
   }
   console.log(JSON.stringify(out, null, 2));
