@@ -1,7 +1,7 @@
 // Bundles the extension, the inference process and the CLI. onnxruntime-node stays external
 // (native binaries are loaded from node_modules at run time); `vscode` is provided by the host.
 import * as esbuild from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
@@ -11,6 +11,13 @@ const entries = [
   { in: 'src/engine/server.ts', out: 'server' },
   { in: 'src/cli/main.ts', out: 'cli' },
 ].filter((e) => existsSync(e.in));
+
+function onnxProto() {
+  return readFileSync('src/engine/onnx/onnx.proto', 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.trim().startsWith('//'))
+    .join('\n');
+}
 
 const options = {
   entryPoints: entries,
@@ -23,6 +30,8 @@ const options = {
   minify: production,
   external: ['vscode', 'onnxruntime-node'],
   logLevel: 'warning',
+  // The ONNX schema of src/engine/onnx/proto.ts, embedded (comment lines dropped: protobufjs needs only the syntax).
+  define: { __ONNX_PROTO__: JSON.stringify(onnxProto()) },
 };
 
 if (watch) {
@@ -31,6 +40,3 @@ if (watch) {
 } else {
   await esbuild.build(options);
 }
-// The ONNX protobuf schema the graph rewriter (superdraft model prepare) loads at run time.
-mkdirSync('dist', { recursive: true });
-copyFileSync('src/engine/onnx/onnx.proto', 'dist/onnx.proto');

@@ -11,8 +11,9 @@ MatMulInteger, the embedding table stored quantized with a DequantizeLinear afte
 
 No weights are downloaded and no torch is needed: the decoder graph is written op by op with onnx.helper + numpy.
 
-    /usr/bin/python3 training/replica.py qwen2 [--size tiny|real] [--out DIR] [--variants fp32,q4,fp16] [--seed N]
-    npm run replica -- qwen2 --size real          # into .cache/replicas/qwen2-real
+    /usr/bin/python3 training/replica.py qwen2 [--size tiny|real|real-1.5b] [--out DIR] [--variants fp32,q4,fp16] [--seed N]
+    npm run replica -- qwen2 --size real          # into .cache/replicas/qwen2-real (Qwen2.5-Coder-0.5B)
+    npm run replica -- qwen2 --size real-1.5b --variants q4   # into .cache/replicas/qwen2-1.5b (Qwen2.5-Coder-1.5B)
 
 Families: qwen2 (Qwen2.5-Coder-0.5B), llama (CodeLlama-7b), deepseek (deepseek-coder-1.3b-base, model_type llama),
 starcoder2 (starcoder2-3b). The tiny size keeps each family's structure (GQA ratio, biases, norm, MLP kind,
@@ -103,6 +104,18 @@ def field(cfg, name):
     return cfg[name] if name in cfg else cfg[GPT2_NAMES[name]]
 
 
+# Other published sizes of a family, selected with --size (the family's entry above is --size real). Only the shape
+# fields differ; everything else (tokenizer, special tokens, biases, tying) is the family's.
+SIZES = {
+    "qwen2": {
+        # Qwen/Qwen2.5-Coder-1.5B config.json (Qwen2ForCausalLM).
+        "real-1.5b": dict(hub="Qwen/Qwen2.5-Coder-1.5B", hidden_size=1536, intermediate_size=8960, num_hidden_layers=28,
+                          num_attention_heads=12, num_key_value_heads=2, vocab_size=151936, max_position_embeddings=32768,
+                          rope_theta=1000000.0, rms_norm_eps=1e-6, tie_word_embeddings=True, max_window_layers=21),
+    },
+}
+SIZE_DIRS = {"real-1.5b": "1.5b"}
+
 TINY = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, max_position_embeddings=2048)
 TINY_MERGES = 200
 
@@ -137,6 +150,10 @@ def make_tokenizer(fam, merges_wanted):
 
 def build(family, size, out, seed=0, variants=("fp32", "q4")):
     fam = FAMILIES[family]
+    if size not in ("tiny", "real"):
+        if size not in SIZES.get(family, {}):
+            raise SystemExit(f"replica: --size {size} is not defined for {family} (sizes: tiny, real{''.join(', ' + k for k in SIZES.get(family, {}))})")
+        fam = {**fam, **SIZES[family][size]}
     cfg = {k: v for k, v in fam.items() if not k.startswith("_") and k != "hub"}
     tok, tok_size, special_ids = make_tokenizer(fam, TINY_MERGES)
     if size == "tiny" and family == "gpt_bigcode":
@@ -493,13 +510,18 @@ def make_graph(fam, cfg, w, kind):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("family", choices=sorted(FAMILIES))
-    ap.add_argument("--size", choices=["tiny", "real"], default="tiny")
+    sizes = ["tiny", "real"] + sorted({k for v in SIZES.values() for k in v})
+    ap.add_argument("--size", choices=sizes, default="tiny",
+                    help="tiny (test fixtures), real (the family's published size), real-1.5b (qwen2 only: Qwen2.5-Coder-1.5B)")
     ap.add_argument("--out")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--variants", default="fp32,q4", help="comma-separated: fp32 (model.onnx), q4 (model_q4.onnx), fp16 (model_fp16.onnx), int8 / uint8 (model_int8.onnx / model_uint8.onnx), q4g (model_q4g.onnx: q4 + GatherBlockQuantized embedding)")
     a = ap.parse_args()
-    out = a.out or os.path.join(ROOT, ".cache", "replicas", f"{a.family}-{a.size}")
-    print(f"replica: {a.family} ({FAMILIES[a.family]['hub']}), size {a.size}", file=sys.stderr)
+    if a.size not in ("tiny", "real") and a.size not in SIZES.get(a.family, {}):
+        ap.error(f"--size {a.size} is not defined for {a.family} (sizes: tiny, real{''.join(', ' + k for k in SIZES.get(a.family, {}))})")
+    out = a.out or os.path.join(ROOT, ".cache", "replicas", f"{a.family}-{SIZE_DIRS.get(a.size, a.size)}")
+    hub = SIZES.get(a.family, {}).get(a.size, FAMILIES[a.family])["hub"]
+    print(f"replica: {a.family} ({hub}), size {a.size}", file=sys.stderr)
     variants = [v for v in a.variants.split(",") if v]
     bad = [v for v in variants if v not in ("fp32", "q4", "fp16", "int8", "uint8", "q4g")]
     if bad or not variants:

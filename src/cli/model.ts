@@ -32,8 +32,10 @@ remove   deletes an installed model.
 
 prepare  rewrites the ONNX graph(s) of a Hugging Face model directory (onnx/*.onnx, *.onnx) in place so that every
          strategy runs on it: a superposition input (input_ids [b,s,k] + token_weights [b,s,k]) and logits only
-         where asked (logits_to_keep). Only the graph is rewritten; external weight files (*.onnx_data) are checked,
-         never read or rewritten. Idempotent: a prepared directory is left as it is.
+         where asked (logits_to_keep), and present_delta.* outputs (the KV entries a forward appends: the append-only
+         cache). Only the graph is rewritten; external weight files (*.onnx_data) are checked, never read or
+         rewritten. Idempotent: a prepared directory is left as it is (one prepared by an older version gets only
+         what that version lacked).
 info     family, parameters, vocabulary, layers, FIM format and tokens, whether superposed decoding is ready (and
          if not, why and the command that fixes it), the ONNX variants, external data size, the n-gram source.`;
 
@@ -74,7 +76,14 @@ export async function runModelCommand(argv: string[]): Promise<number> {
       if (!r.changed) process.stdout.write(`${dir}: already prepared (nothing changed)\n`);
       else {
         for (const v of r.variants) {
-          const what = v.status === 'already' ? 'already prepared' : `superposition input at ${v.embedding ?? '-'}, logits_to_keep before ${v.lmHead ?? '-'}`;
+          const done = [
+            v.splitCache ? `fused key_value cache split on ${v.splitCache} layers` : '',
+            v.embedding ? `superposition input at ${v.embedding}` : '',
+            v.lmHead ? `logits_to_keep before ${v.lmHead}` : '',
+            v.deltas ? `present_delta.* outputs on ${v.deltas} layers` : '',
+            v.noDeltas ? `no present_delta.* (${v.noDeltas})` : '',
+          ].filter(Boolean);
+          const what = v.status === 'already' ? 'already prepared' : done.join(', ');
           process.stdout.write(`${path.relative(dir, v.file)}: ${what}\n`);
         }
         process.stdout.write(`${dir}: prepared (${r.family}) in ${r.ms} ms; config.json "superdraft" block updated\n`);
@@ -108,6 +117,10 @@ export interface ModelInfo {
   superposition_reason?: string;
   fix?: string;
   logits_to_keep: boolean;
+  /** The graph has present_delta.* outputs (batch-1 caches are append-only stores). */
+  present_delta: boolean;
+  /** Why the graph cannot have them (its attention takes the cache length from the mask). */
+  present_delta_unsupported?: string;
   variants: { file: string; bytes: number; external_data_bytes: number; prepared: boolean }[];
   external_data_bytes: number;
   ngrams: string;
@@ -137,7 +150,7 @@ export function modelInfo(dir: string): ModelInfo {
       ext = -1;
     }
     const st = graphStatus(f);
-    return { file: path.relative(dir, f).split(path.sep).join('/'), bytes: statSync(f).size, external_data_bytes: ext, prepared: st.superposition && st.logitsToKeep };
+    return { file: path.relative(dir, f).split(path.sep).join('/'), bytes: statSync(f).size, external_data_bytes: ext, prepared: st.superposition && st.logitsToKeep && (st.presentDelta || st.noDeltas !== undefined) };
   });
   const status = graphStatus(cfg.modelFile);
   const family = familyOf(cfg.modelType) ?? null;
@@ -174,6 +187,8 @@ export function modelInfo(dir: string): ModelInfo {
     superposition: status.superposition,
     ...(reason ? { superposition_reason: reason, fix: family ? `superdraft model prepare ${dir}` : 'none: export a llama, mistral, qwen2 or starcoder2 model' } : {}),
     logits_to_keep: status.logitsToKeep,
+    present_delta: status.presentDelta,
+    ...(status.noDeltas ? { present_delta_unsupported: status.noDeltas } : {}),
     variants,
     external_data_bytes: variants.reduce((a, v) => a + Math.max(0, v.external_data_bytes), 0),
     ngrams: cfg.ngramFile ? `static table ${path.basename(cfg.ngramFile)} + context, open files and workspace` : 'context, open files and workspace (no static table)',
@@ -195,6 +210,7 @@ function formatInfo(i: ModelInfo): string {
     `  end tokens      ${i.end_tokens.join(' ') || '(eos_token_id only)'}`,
     `  superposed      ${i.superposition ? 'ready' : `not ready: ${i.superposition_reason}; fix: ${i.fix}`}`,
     `  logits_to_keep  ${i.logits_to_keep ? 'yes' : 'no'}`,
+    `  append-only KV  ${i.present_delta ? 'yes (present_delta.*)' : i.present_delta_unsupported ? `no (${i.present_delta_unsupported})` : `no${i.family ? `: superdraft model prepare ${i.dir}` : ''}`}`,
     `  variants        ${i.variants.map((v) => `${v.file} (${mb(v.bytes)} graph, ${mb(v.external_data_bytes)} external${v.prepared ? ', prepared' : ''})`).join('; ') || 'none'}`,
     `  external data   ${mb(i.external_data_bytes)}`,
     `  n-grams         ${i.ngrams}`,

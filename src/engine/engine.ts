@@ -54,6 +54,8 @@ export interface EngineOptions {
   superposed?: Partial<SuperposedOptions>;
   /** Evaluation: return every ranked candidate (model and copied), not just k. */
   rankAll?: boolean;
+  /** false: fetch the whole `present.*` cache on every forward even where the model has `present_delta.*` (comparisons). */
+  appendOnlyKv?: boolean;
 }
 
 /** The request defaults (also the extension's and the CLI's): src/protocol/defaults.ts. */
@@ -133,7 +135,7 @@ export class Engine {
     try {
       const config = readModelConfig(dir, opts.variant);
       const tokenizer = Tokenizer.load(config.tokenizerFile);
-      const runtime = await ModelRuntime.load(config, { device, threads: opts.threads, log });
+      const runtime = await ModelRuntime.load(config, { device, threads: opts.threads, log, appendOnlyKv: opts.appendOnlyKv });
       runtime.maskFrom = tokenizer.vocabSize; // embedding rows past the tokenizer (padding) never become drafts
       let ngrams: NgramStore;
       if (config.ngramFile) {

@@ -1,62 +1,20 @@
 /**
  * Small helper graphs that onnxruntime runs natively (vectorised) where JavaScript would loop over the vocabulary:
- * log-sum-exp of many logit rows at once, for verification passes. The graphs are built here as ONNX protobuf
- * bytes (a few dozen), so nothing model-specific and no extra file is involved.
+ * log-sum-exp of many logit rows at once, for verification passes. The graphs are built here as ONNX ModelProto
+ * messages through protobufjs and the official schema (src/engine/onnx: the same library and schema as the graph
+ * rewriter of `superdraft model prepare`), so nothing model-specific and no extra model file is involved.
  */
 import * as ort from 'onnxruntime-node';
+import { ATTR, DT, type Attribute, type Model, type Node, encodeModel, int64Tensor, tensorInfo } from './onnx/proto';
 
-// ---- a minimal protobuf writer (varints and length-delimited fields: all a small ONNX graph needs)
-
-function varint(n: number): number[] {
-  const out: number[] = [];
-  let v = BigInt(n);
-  if (v < 0n) v += 1n << 64n; // int64 two's complement
-  do {
-    let b = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v > 0n) b |= 0x80;
-    out.push(b);
-  } while (v > 0n);
-  return out;
-}
-const fieldVarint = (field: number, n: number): number[] => [...varint((field << 3) | 0), ...varint(n)];
-const fieldBytes = (field: number, bytes: number[]): number[] => [...varint((field << 3) | 2), ...varint(bytes.length), ...bytes];
-const fieldString = (field: number, s: string): number[] => fieldBytes(field, [...Buffer.from(s, 'utf8')]);
-
-const FLOAT = 1;
-const INT64 = 7;
-const ATTR_INT = 2;
-const ATTR_TENSOR = 4;
-const ATTR_INTS = 7;
-
-/** ValueInfoProto of a tensor whose dims are symbolic names. */
-function tensorInfo(name: string, elemType: number, dims: string[]): number[] {
-  const shape = dims.flatMap((d) => fieldBytes(1, fieldString(2, d))); // TensorShapeProto.dim{dim_param}
-  const tensorType = [...fieldVarint(1, elemType), ...fieldBytes(2, shape)]; // TypeProto.Tensor
-  return [...fieldString(1, name), ...fieldBytes(2, fieldBytes(1, tensorType))]; // ValueInfoProto{name, type{tensor_type}}
-}
-
-function attrInts(name: string, values: number[]): number[] {
-  return [...fieldString(1, name), ...values.flatMap((v) => fieldVarint(8, v)), ...fieldVarint(20, ATTR_INTS)];
-}
-function attrInt(name: string, value: number): number[] {
-  return [...fieldString(1, name), ...fieldVarint(3, value), ...fieldVarint(20, ATTR_INT)];
-}
-/** A 1-D int64 TensorProto attribute (for a Constant node). */
-function attrInt64Tensor(name: string, values: number[]): number[] {
-  const tensor = [...fieldVarint(1, values.length), ...fieldVarint(2, INT64), ...values.flatMap((v) => fieldVarint(7, v))];
-  return [...fieldString(1, name), ...fieldBytes(5, tensor), ...fieldVarint(20, ATTR_TENSOR)];
-}
+const ints = (name: string, values: number[]): Attribute => ({ name, type: ATTR.INTS, ints: values });
+const int = (name: string, value: number): Attribute => ({ name, type: ATTR.INT, i: value });
+/** A 1-D int64 tensor attribute (for a Constant node). */
+const int64Attr = (name: string, values: number[]): Attribute => ({ name, type: ATTR.TENSOR, t: int64Tensor('', values) });
 
 /** NodeProto: inputs, outputs, op type (default domain), attributes. */
-function node(inputs: string[], outputs: string[], op: string, attrs: number[][] = []): number[] {
-  return [
-    ...inputs.flatMap((i) => fieldString(1, i)),
-    ...outputs.flatMap((o) => fieldString(2, o)),
-    ...fieldString(3, `${op}_${outputs[0]}`),
-    ...fieldString(4, op),
-    ...attrs.flatMap((a) => fieldBytes(5, a)),
-  ];
+function node(inputs: string[], outputs: string[], op: string, attrs: Attribute[] = []): Node {
+  return { input: inputs, output: outputs, name: `${op}_${outputs[0]}`, op_type: op, domain: '', attribute: attrs };
 }
 
 /**
@@ -65,24 +23,29 @@ function node(inputs: string[], outputs: string[], op: string, attrs: number[][]
  * does not (124 rows × 8192: 0.5 ms against 4.6 ms here).
  */
 export function logSumExpModel(): Uint8Array {
-  const nodes = [
-    node([], ['axes'], 'Constant', [attrInt64Tensor('value', [-1])]),
-    node(['x'], ['m'], 'ReduceMax', [attrInts('axes', [-1]), attrInt('keepdims', 1)]),
-    node(['x', 'm'], ['shifted'], 'Sub'),
-    node(['shifted'], ['e'], 'Exp'),
-    node(['e', 'axes'], ['s'], 'ReduceSum', [attrInt('keepdims', 1)]),
-    node(['s'], ['logs'], 'Log'),
-    node(['logs', 'm'], ['y1'], 'Add'),
-    node(['y1', 'axes'], ['y'], 'Squeeze'),
-  ];
-  const graph = [
-    ...nodes.flatMap((n) => fieldBytes(1, n)),
-    ...fieldString(2, 'superdraft_logsumexp'),
-    ...fieldBytes(11, tensorInfo('x', FLOAT, ['rows', 'vocab'])),
-    ...fieldBytes(12, tensorInfo('y', FLOAT, ['rows'])),
-  ];
-  const opset = [...fieldString(1, ''), ...fieldVarint(2, 13)];
-  return Uint8Array.from([...fieldVarint(1, 7), ...fieldString(2, 'superdraft'), ...fieldBytes(7, graph), ...fieldBytes(8, opset)]);
+  const model: Model = {
+    ir_version: 7,
+    producer_name: 'superdraft',
+    opset_import: [{ domain: '', version: 13 }],
+    graph: {
+      name: 'superdraft_logsumexp',
+      node: [
+        node([], ['axes'], 'Constant', [int64Attr('value', [-1])]),
+        node(['x'], ['m'], 'ReduceMax', [ints('axes', [-1]), int('keepdims', 1)]),
+        node(['x', 'm'], ['shifted'], 'Sub'),
+        node(['shifted'], ['e'], 'Exp'),
+        node(['e', 'axes'], ['s'], 'ReduceSum', [int('keepdims', 1)]),
+        node(['s'], ['logs'], 'Log'),
+        node(['logs', 'm'], ['y1'], 'Add'),
+        node(['y1', 'axes'], ['y'], 'Squeeze'),
+      ],
+      initializer: [],
+      input: [tensorInfo('x', DT.FLOAT, ['rows', 'vocab'])],
+      output: [tensorInfo('y', DT.FLOAT, ['rows'])],
+      value_info: [],
+    },
+  };
+  return encodeModel(model);
 }
 
 /** Log-sum-exp of logit rows, computed by onnxruntime on the CPU. */

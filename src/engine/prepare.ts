@@ -9,7 +9,11 @@
  *     `input_ids` (shape computations) reads `input_ids[..., 0]` so they see [b, s] as before.
  *  b. logits only where asked: an int64 input `logits_to_keep` (scalar or [1]); the final hidden state is sliced to
  *     its last N positions before the LM head (0 = all), so a prefill computes one row of logits instead of s.
- *  c. config.json's `superdraft` block records what was done (other keys kept).
+ *  c. append-only cache outputs: `present_delta.{i}.key` / `.value`, the entries this forward appends (the last
+ *     `sequence_length` positions of `present.{i}.*` along the sequence axis), so that the runtime keeps batch-1
+ *     caches in an append-only store instead of fetching the whole `present.*` every step. A directory prepared
+ *     before these outputs existed gets only them (the other rewrites are already there).
+ *  d. config.json's `superdraft` block records what was done (other keys kept).
  *
  * Only the graph (protobuf) is read and written: initializers stored as external data (`*.onnx_data`) keep their
  * location entries; the data file is size-checked against the tensors' offsets and lengths, never read. Every file
@@ -26,6 +30,7 @@ import {
   type Model,
   type Node,
   type Tensor,
+  type ValueInfo,
   decodeModel,
   defaultOpset,
   encodeModel,
@@ -39,7 +44,9 @@ export class PrepareError extends Error {}
 
 export const SUPERPOSITION_WEIGHTS = 'token_weights';
 export const LOGITS_TO_KEEP = 'logits_to_keep';
-const PREPARE_VERSION = 1;
+export const PRESENT_DELTA = 'present_delta';
+/** 1: superposition input + logits_to_keep (+ fused cache split); 2: + present_delta.* outputs. */
+const PREPARE_VERSION = 2;
 
 export interface VariantReport {
   file: string;
@@ -49,6 +56,10 @@ export interface VariantReport {
   lmHead?: string;
   /** Layers whose fused key_value cache (gpt_bigcode) was split into key and value. */
   splitCache?: number;
+  /** Layers given present_delta.{i}.key / .value outputs by this run. */
+  deltas?: number;
+  /** Why the graph gets no present_delta.* outputs. */
+  noDeltas?: string;
   graphBytes: number;
   externalData: { file: string; bytes: number }[];
 }
@@ -159,7 +170,64 @@ function elemTypeOf(g: Graph, name: string): number | undefined {
 
 function isPrepared(g: Graph): boolean {
   if (g.input.some((i) => FUSED_CACHE.test(i.name))) return false;
-  return g.input.some((i) => i.name === SUPERPOSITION_WEIGHTS) && g.input.some((i) => i.name === LOGITS_TO_KEEP);
+  return g.input.some((i) => i.name === SUPERPOSITION_WEIGHTS) && g.input.some((i) => i.name === LOGITS_TO_KEEP) && missingDeltas(g).length === 0;
+}
+
+const PRESENT = /^present\.(\d+)\.(key|value)$/;
+
+/**
+ * Attention ops that read the cache length from the mask (seqlens) rather than attending by it: the runtime's
+ * append-only store feeds unused slots as masked positions, which such an op would take for entries. Graphs with
+ * one get no present_delta.* (the runtime then fetches present.* as before).
+ */
+const MASK_LENGTH_ATTENTION = new Set(['GroupQueryAttention', 'PagedAttention', 'SparseAttention']);
+
+export function deltasUnsupported(g: Graph): string | undefined {
+  const n = g.node.find((x) => MASK_LENGTH_ATTENTION.has(x.op_type));
+  return n ? `${n.op_type} ${n.name ?? ''} takes the cache length from the attention mask`.trim() : undefined;
+}
+
+/** `present.{i}.key/.value` outputs that have no `present_delta.{i}.*` counterpart yet (none where unsupported). */
+function missingDeltas(g: Graph): ValueInfo[] {
+  if (deltasUnsupported(g)) return [];
+  const names = new Set(g.output.map((o) => o.name));
+  return g.output.filter((o) => {
+    const m = PRESENT.exec(o.name);
+    return m !== null && !names.has(`${PRESENT_DELTA}.${m[1]}.${m[2]}`);
+  });
+}
+
+/**
+ * c. `present_delta.{i}.*` = present.{i}.*[:, :, -sequence_length:, :], with sequence_length read from input_ids'
+ * shape (dimension 1, the same before and after the superposition input). The slice copies values, never changes
+ * them; the present outputs stay as they are.
+ */
+function addPresentDeltas(file: string, g: Graph, ed: Editor, added: Node[]): number {
+  const presents = missingDeltas(g);
+  if (presents.length === 0) return 0;
+  const ids = g.input.find((i) => i.name === 'input_ids');
+  if (!ids) throw new PrepareError(`${file}: the graph has no "input_ids" input (not a decoder in the Optimum layout)`);
+  const seqDim = ids.type?.tensor_type?.shape?.dim?.[1];
+  const seqName = seqDim?.dim_param || 'sequence_length';
+  const shape = ed.node('Shape', ['input_ids'], 'input_ids_shape');
+  const seq = ed.node('Gather', [shape.out, ed.constInt64('seq_axis', [1], [1])], 'sequence_length', [{ name: 'axis', type: ATTR.INT, i: 0 }]);
+  const start = ed.node('Neg', [seq.out], 'delta_start');
+  const end = ed.constInt64('delta_end', [Number.MAX_SAFE_INTEGER]);
+  const axis = ed.constInt64('delta_axis', [2]);
+  added.push(shape.node, seq.node, start.node);
+  for (const p of presents) {
+    const [, layer, kind] = PRESENT.exec(p.name)!;
+    const dims = p.type?.tensor_type?.shape?.dim ?? [];
+    if (dims.length !== 4) throw new PrepareError(`${file}: output ${p.name} has ${dims.length} dimensions; expected [batch, heads, total_sequence_length, head_dim]`);
+    const name = `${PRESENT_DELTA}.${layer}.${kind}`;
+    const sl = ed.node('Slice', [p.name, start.out, end, axis], `${PRESENT_DELTA}_${layer}_${kind}`);
+    sl.node.output = [name];
+    added.push(sl.node);
+    const out = tensorInfo(name, p.type?.tensor_type?.elem_type ?? DT.FLOAT);
+    out.type!.tensor_type!.shape = { dim: dims.map((d, j) => (j === 2 ? { dim_param: seqName } : { ...d })) };
+    g.output.push(out);
+  }
+  return presents.length / 2;
 }
 
 const FUSED_CACHE = /^past_key_values\.(\d+)\.key_value$/;
@@ -232,6 +300,8 @@ function planVariant(file: string): Plan {
   const externalData = checkExternalData(file, model);
   const g = model.graph;
   const report: VariantReport = { file, status: 'already', graphBytes: bytes.length, externalData };
+  const noDeltas = deltasUnsupported(g);
+  if (noDeltas) report.noDeltas = noDeltas;
   if (isPrepared(g)) return { file, model, report, changed: false };
   const hasTW = g.input.some((i) => i.name === SUPERPOSITION_WEIGHTS);
   const ed = new Editor(g, defaultOpset(model));
@@ -336,6 +406,9 @@ function planVariant(file: string): Plan {
     g.value_info = g.value_info.filter((v) => !stale.has(v.name));
     report.lmHead = `${head.op_type} ${head.name ?? ''}`.trim();
   }
+  // c. present_delta.* (after the fused cache split, which is what names present.{i}.key / .value)
+  const deltas = addPresentDeltas(file, g, ed, added);
+  if (deltas > 0) report.deltas = deltas;
   // Topological order: new nodes go just before their first consumer; simplest valid order is to sort once.
   g.node = topoSort([...g.node, ...added], g);
   report.status = 'prepared';
@@ -405,11 +478,18 @@ export function prepareModel(dir: string, opts: PrepareOptions = {}): PrepareRep
       ...sd,
       superposition: { input: 'input_ids', weights: SUPERPOSITION_WEIGHTS },
       logits_to_keep: LOGITS_TO_KEEP,
+      present_delta: `${PRESENT_DELTA}.{i}.key / .value`,
       prepared: {
         version: PREPARE_VERSION,
         family,
         variants: Object.fromEntries(
-          plans.map((p) => [path.relative(dir, p.file).split(path.sep).join('/'), { embedding: p.report.embedding ?? (sd.prepared as any)?.variants?.[path.relative(dir, p.file)]?.embedding, lm_head: p.report.lmHead ?? (sd.prepared as any)?.variants?.[path.relative(dir, p.file)]?.lm_head }]),
+          plans.map((p) => {
+            const key = path.relative(dir, p.file).split(path.sep).join('/');
+            const prev = (sd.prepared as { variants?: Record<string, { embedding?: string; lm_head?: string }> } | undefined)?.variants?.[key];
+            // Layers with present_delta.{i}.key / .value outputs (0: the runtime fetches present.* every step).
+            const deltaLayers = p.model.graph.output.filter((o) => o.name.startsWith(`${PRESENT_DELTA}.`)).length / 2;
+            return [key, { embedding: p.report.embedding ?? prev?.embedding, lm_head: p.report.lmHead ?? prev?.lm_head, present_delta_layers: deltaLayers }];
+          }),
         ),
       },
     },
@@ -433,8 +513,14 @@ export function prepareModel(dir: string, opts: PrepareOptions = {}): PrepareRep
   return { dir, family, changed: changed || cfgChanged, variants: plans.map((p) => p.report), ms: Date.now() - t0 };
 }
 
-/** Whether a graph file has both inputs a prepared graph has (reads the graph, not the external data). */
-export function graphStatus(file: string): { superposition: boolean; logitsToKeep: boolean } {
-  const m = decodeModel(readFileSync(file));
-  return { superposition: m.graph.input.some((i) => i.name === SUPERPOSITION_WEIGHTS), logitsToKeep: m.graph.input.some((i) => i.name === LOGITS_TO_KEEP) };
+/** What `prepare` adds that a graph file has (reads the graph, not the external data). */
+export function graphStatus(file: string): { superposition: boolean; logitsToKeep: boolean; presentDelta: boolean; noDeltas?: string } {
+  const g = decodeModel(readFileSync(file)).graph;
+  const noDeltas = deltasUnsupported(g);
+  return {
+    ...(noDeltas ? { noDeltas } : {}),
+    superposition: g.input.some((i) => i.name === SUPERPOSITION_WEIGHTS),
+    logitsToKeep: g.input.some((i) => i.name === LOGITS_TO_KEEP),
+    presentDelta: g.output.some((o) => o.name.startsWith(`${PRESENT_DELTA}.`)) && missingDeltas(g).length === 0,
+  };
 }

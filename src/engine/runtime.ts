@@ -8,9 +8,13 @@
  *
  * onnxruntime-node copies every fetched output into a new buffer. Fetching `present.*` therefore copies the whole
  * cache on every decoding step (about 3 KB per context token for the embedded model: 1.8 MB at 600 tokens, plus
- * the garbage collection it causes). Models that also export `present_delta.*` (the entries a forward appends) and
- * have one KV head keep batch-1 caches in an append-only `KvStore` instead: each step fetches only its own entries
- * and appends them, and the next forward's past is a view of the store.
+ * the garbage collection it causes). Models that also export `present_delta.*` (the entries a forward appends: the
+ * embedded model, and Hub models after `superdraft model prepare`) keep batch-1 caches in an append-only `KvStore`
+ * instead: each step fetches only its own entries and appends them, and the next forward's past is a view of the
+ * store. With one KV head that view is a prefix of the store; with several ([heads, capacity, head_dim] per layer
+ * cannot be viewed as [1, heads, length, head_dim] without a copy) the view is the whole store, and the slots past
+ * `length` are fed as masked positions (attention_mask 0). Keys carry their rotary / learned positions already
+ * (position_ids are explicit), so where an entry sits in the cache does not change what it contributes.
  */
 import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -35,10 +39,15 @@ export interface KvState {
   nextPos: number;
   /** Batch-1 caches of models with `present_delta.*` outputs: the storage `keys`/`values` view. */
   store?: KvStore;
+  /**
+   * Positions the `keys`/`values` tensors hold (dimension 2); omitted = `length`. More than `length` for a view of a
+   * multi-head store: slots `length`..`slots - 1` are unused storage, fed masked.
+   */
+  slots?: number;
 }
 
 /**
- * Append-only storage of a batch-1 cache: per layer, key and value rows [capacity, headDim]. Rows below `used` never
+ * Append-only storage of a batch-1 cache: per layer, key and value [kvHeads, capacity, headDim]. Rows below `used` never
  * change, so every state viewing a prefix of them stays valid. A forward from the state that ends at `used` appends
  * in place; a forward from any other state (an older one: the prompt cache's entry, a truncated prefix) copies its
  * own rows into a new store first.
@@ -176,7 +185,7 @@ export class ModelRuntime {
     this.hasLogitsToKeep = this.inputNames.has('logits_to_keep');
     const deltas: string[] = [];
     for (let i = 0; i < layers; i++) deltas.push(`present_delta.${i}.key`, `present_delta.${i}.value`);
-    if (appendOnlyKv && config.numKvHeads === 1 && deltas.every((n) => session.outputNames.includes(n))) this.deltaFetches = ['logits', ...deltas];
+    if (appendOnlyKv && deltas.every((n) => session.outputNames.includes(n))) this.deltaFetches = ['logits', ...deltas];
   }
 
   /** True when batch-1 caches are append-only stores (the model exports `present_delta.*`). */
@@ -268,15 +277,18 @@ export class ModelRuntime {
     const ids = new BigInt64Array(n);
     for (let i = 0; i < n; i++) ids[i] = BigInt(input.ids[i]);
     const total = past.length + seq;
-    const mask = new BigInt64Array(batch * total);
+    // A view of a multi-head store holds more slots than entries: the unused ones are masked.
+    const slots = past.slots ?? past.length;
+    const fed = slots + seq;
+    const mask = new BigInt64Array(batch * fed);
     for (let b = 0; b < batch; b++) {
-      const row = b * total;
+      const row = b * fed;
       for (let j = 0; j < past.length; j++) mask[row + j] = BigInt(past.valid[j]);
-      for (let j = past.length; j < total; j++) mask[row + j] = 1n;
+      for (let j = slots; j < fed; j++) mask[row + j] = 1n;
     }
     const feeds: Record<string, ort.Tensor> = {
       [this.idsName]: new ort.Tensor('int64', ids, this.superposition ? [batch, seq, k] : [batch, seq]),
-      attention_mask: new ort.Tensor('int64', mask, [batch, total]),
+      attention_mask: new ort.Tensor('int64', mask, [batch, fed]),
     };
     if (this.weightsName) {
       const w = new Float32Array(n);
@@ -298,6 +310,7 @@ export class ModelRuntime {
     }
     const wantKv = input.wantKv !== false;
     const append = wantKv && batch === 1 && this.deltaFetches !== undefined;
+    if (wantKv && !append && slots !== past.length) throw new Error('a padded store view can only be continued through the store');
     const out = append ? await this.session.run(feeds, this.deltaFetches) : wantKv ? await this.session.run(feeds) : await this.session.run(feeds, ['logits']);
     this.forwards++;
     const logitsT = out.logits;
@@ -305,9 +318,10 @@ export class ModelRuntime {
     let keys: ort.Tensor[] = [];
     let values: ort.Tensor[] = [];
     let store: KvStore | undefined;
+    let viewSlots = total;
     if (append) {
       store = this.appendToStore(past, seq, out);
-      ({ keys, values } = this.viewsOf(store, total));
+      ({ keys, values, slots: viewSlots } = this.viewsOf(store, total));
     } else if (wantKv) {
       for (let i = 0; i < this.config.numLayers; i++) {
         keys.push(out[`present.${i}.key`]);
@@ -325,47 +339,63 @@ export class ModelRuntime {
       logits,
       vocab,
       rows: logitsT.dims[1],
-      kv: { keys, values, batch, length: total, valid, nextPos: past.nextPos + seq, ...(store ? { store } : {}) },
+      kv: { keys, values, batch, length: total, valid, nextPos: past.nextPos + seq, ...(store ? { store } : {}), ...(viewSlots !== total ? { slots: viewSlots } : {}) },
     };
   }
 
   /** Appends a batch-1 forward's `present_delta.*` to the store of `past` (a new store when it is not the tip). */
   private appendToStore(past: KvState, seq: number, out: ort.InferenceSession.ReturnType): KvStore {
-    const { numLayers, headDim } = this.config;
-    const from = past.length * headDim;
+    const { numLayers, numKvHeads: H, headDim } = this.config;
     const need = past.length + seq;
     let store = past.store;
     if (!store || store.used !== past.length || need > store.capacity) {
-      // Growth by half again (at least 64 rows) keeps appends amortised O(1) per entry.
-      const capacity = Math.max(256, need + Math.max(64, need >> 1));
+      // One head: growth by half again (at least 64 rows) keeps appends amortised O(1) per entry, and the unused
+      // rows cost nothing (the view is a prefix). Several heads: every unused row is fed (masked) to attention, so
+      // the spare is 64 to 127 rows; a regrowth copies the cache once per 64 appended entries at least.
+      const capacity = H === 1 ? Math.max(256, need + Math.max(64, need >> 1)) : Math.ceil((need + 64) / 64) * 64;
       const fresh: KvStore = { keys: [], values: [], used: past.length, capacity };
+      const slots = past.slots ?? past.length;
       for (let i = 0; i < numLayers; i++) {
-        const k = new Float32Array(capacity * headDim);
-        const v = new Float32Array(capacity * headDim);
-        if (from > 0) {
-          k.set((past.keys[i].data as Float32Array).subarray(0, from));
-          v.set((past.values[i].data as Float32Array).subarray(0, from));
+        const k = new Float32Array(H * capacity * headDim);
+        const v = new Float32Array(H * capacity * headDim);
+        if (past.length > 0) {
+          const pk = past.keys[i].data as Float32Array;
+          const pv = past.values[i].data as Float32Array;
+          const n = past.length * headDim;
+          for (let h = 0; h < H; h++) {
+            k.set(pk.subarray(h * slots * headDim, h * slots * headDim + n), h * capacity * headDim);
+            v.set(pv.subarray(h * slots * headDim, h * slots * headDim + n), h * capacity * headDim);
+          }
         }
         fresh.keys.push(k);
         fresh.values.push(v);
       }
       store = fresh;
     }
+    const cap = store.capacity;
+    const n = seq * headDim;
     for (let i = 0; i < numLayers; i++) {
-      store.keys[i].set(out[`present_delta.${i}.key`].data as Float32Array, from);
-      store.values[i].set(out[`present_delta.${i}.value`].data as Float32Array, from);
+      const dk = out[`present_delta.${i}.key`].data as Float32Array;
+      const dv = out[`present_delta.${i}.value`].data as Float32Array;
+      for (let h = 0; h < H; h++) {
+        const to = (h * cap + past.length) * headDim;
+        store.keys[i].set(H === 1 ? dk : dk.subarray(h * n, (h + 1) * n), to);
+        store.values[i].set(H === 1 ? dv : dv.subarray(h * n, (h + 1) * n), to);
+      }
     }
     store.used = need;
     return store;
   }
 
-  /** Tensors over the first `length` rows of a store (no copy). */
-  private viewsOf(store: KvStore, length: number): { keys: ort.Tensor[]; values: ort.Tensor[] } {
-    const { headDim } = this.config;
-    const n = length * headDim;
+  /** Tensors over a store holding `length` entries (no copy): a prefix with one KV head, the whole store with more. */
+  private viewsOf(store: KvStore, length: number): { keys: ort.Tensor[]; values: ort.Tensor[]; slots: number } {
+    const { numKvHeads: H, headDim } = this.config;
+    const slots = H === 1 ? length : store.capacity;
+    const n = H * slots * headDim;
     return {
-      keys: store.keys.map((b) => new ort.Tensor('float32', b.subarray(0, n), [1, 1, length, headDim])),
-      values: store.values.map((b) => new ort.Tensor('float32', b.subarray(0, n), [1, 1, length, headDim])),
+      keys: store.keys.map((b) => new ort.Tensor('float32', b.subarray(0, n), [1, H, slots, headDim])),
+      values: store.values.map((b) => new ort.Tensor('float32', b.subarray(0, n), [1, H, slots, headDim])),
+      slots,
     };
   }
 
@@ -379,12 +409,13 @@ export class ModelRuntime {
     const { numKvHeads, headDim } = this.config;
     const start = Math.max(0, Math.min(from, kv.length));
     const length = kv.length - start;
+    const slots = kv.slots ?? kv.length;
     const pick = (t: ort.Tensor): ort.Tensor => {
       const src = t.data as Float32Array;
       const dst = new Float32Array(rows.length * numKvHeads * length * headDim);
       for (let r = 0; r < rows.length; r++) {
         for (let h = 0; h < numKvHeads; h++) {
-          const inOff = ((rows[r] * numKvHeads + h) * kv.length + start) * headDim;
+          const inOff = ((rows[r] * numKvHeads + h) * slots + start) * headDim;
           dst.set(src.subarray(inOff, inOff + length * headDim), (r * numKvHeads + h) * length * headDim);
         }
       }
@@ -407,7 +438,8 @@ export class ModelRuntime {
     for (let i = 0; i < length; i++) nextPos += kv.valid[i];
     if (kv.store) {
       // A prefix of an append-only store is a view; the next forward from it copies (it is not the tip).
-      return { ...this.viewsOf(kv.store, length), batch: 1, length, valid: kv.valid.slice(0, length), nextPos, store: kv.store };
+      const { keys, values, slots } = this.viewsOf(kv.store, length);
+      return { keys, values, batch: 1, length, valid: kv.valid.slice(0, length), nextPos, store: kv.store, ...(slots !== length ? { slots } : {}) };
     }
     const { numKvHeads, headDim } = this.config;
     const cut = (t: ort.Tensor): ort.Tensor => {

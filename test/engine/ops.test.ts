@@ -1,5 +1,6 @@
 /**
- * The native helper graphs of src/engine/ops.ts on the real onnxruntime: the hand-written ONNX protobuf loads,
+ * The native helper graphs of src/engine/ops.ts on the real onnxruntime: the ONNX protobuf it encodes (protobufjs +
+ * onnx.proto) decodes to the graph it describes and loads,
  * and the row log-sum-exp it computes equals the JavaScript one, on synthetic rows (including a large offset and
  * -Infinity entries) and on the real model's logits through ModelRuntime.rowLogSumExp (native and JS paths).
  */
@@ -8,11 +9,16 @@ import { describe, expect, it } from 'vitest';
 import { readModelConfig } from '../../src/engine/config';
 import { logSumExp } from '../../src/engine/decode';
 import { RowLogSumExp, logSumExpModel } from '../../src/engine/ops';
+import { decodeModel } from '../../src/engine/onnx/proto';
 import { ModelRuntime } from '../../src/engine/runtime';
 import { defaultModelDir } from '../../src/engine/engine';
 
 describe('native row log-sum-exp', () => {
   it('is a valid ONNX model (max-shifted log-sum-exp of elementwise nodes)', async () => {
+    const m = decodeModel(logSumExpModel());
+    expect(m.graph.node.map((n) => n.op_type)).toEqual(['Constant', 'ReduceMax', 'Sub', 'Exp', 'ReduceSum', 'Log', 'Add', 'Squeeze']);
+    expect(m.opset_import.map((o) => [o.domain, Number(o.version)])).toEqual([['', 13]]);
+    expect(m.graph.input.map((i) => i.name)).toEqual(['x']);
     const s = await ort.InferenceSession.create(logSumExpModel());
     expect(s.inputNames).toEqual(['x']);
     expect(s.outputNames).toEqual(['y']);

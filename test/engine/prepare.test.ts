@@ -122,6 +122,21 @@ describe('model prepare: equivalence on every family and variant', () => {
         expect(maxAbsDiff(last.logits.data as Float32Array, (pre.logits.data as Float32Array).subarray((prompt.length - 1) * V))).toBeLessThanOrEqual(TOL);
         expect(maxAbsDiff(last['present.0.key'].data as Float32Array, pre['present.0.key'].data as Float32Array)).toBe(0);
         // A scalar logits_to_keep works too.
+        // present_delta.{i}.*: what this forward appends (the whole present after a prefill, the last entry after a step).
+        const layers = s.outputNames.filter((n) => /^present\.\d+\.key$/.test(n)).length;
+        expect(s.outputNames.filter((n) => n.startsWith('present_delta.')).length).toBe(2 * layers);
+        for (let l = 0; l < layers; l++) {
+          for (const t of ['key', 'value']) {
+            const all = pre[`present.${l}.${t}`];
+            expect(pre[`present_delta.${l}.${t}`].dims).toEqual(all.dims);
+            expect(maxAbsDiff(pre[`present_delta.${l}.${t}`].data as Float32Array, all.data as Float32Array)).toBe(0);
+            const [, H, T, D] = step[`present.${l}.${t}`].dims;
+            expect(step[`present_delta.${l}.${t}`].dims).toEqual([1, H, 1, D]);
+            const whole = step[`present.${l}.${t}`].data as Float32Array;
+            const lastRows = Float32Array.from({ length: H * D }, (_, j) => whole[(Math.floor(j / D) * T + T - 1) * D + (j % D)]);
+            expect(maxAbsDiff(step[`present_delta.${l}.${t}`].data as Float32Array, lastRows)).toBe(0);
+          }
+        }
         const scalar = await run(s, { ids: prompt, pastLen: 0 }, { logits_to_keep: new ort.Tensor('int64', BigInt64Array.of(2n), []) });
         expect(scalar.logits.dims[1]).toBe(2);
         // k = 2 copies of each id with weight 1/2: 0.5·e + 0.5·e = e exactly.
@@ -132,13 +147,16 @@ describe('model prepare: equivalence on every family and variant', () => {
       for (const s of originals) await s.release();
       const cfg = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
       expect(cfg.superdraft.superposition).toEqual({ input: 'input_ids', weights: 'token_weights' });
+      expect(cfg.superdraft.prepared.version).toBe(2);
+      for (const v of variants) expect(cfg.superdraft.prepared.variants[`onnx/${v}`].present_delta_layers).toBe(2);
+      expect(report.variants.every((v) => v.deltas === 2)).toBe(true);
       if (family === 'gpt_bigcode') {
         // The fused key_value cache is split into key and value: [b, 1, past, head_dim] each (multi-query).
         expect(report.variants[0].splitCache).toBe(2);
         const s = await ort.InferenceSession.create(path.join(dir, 'onnx', 'model.onnx'));
         expect(s.inputNames).toContain('past_key_values.1.value');
         expect(s.inputNames.some((n) => n.endsWith('.key_value'))).toBe(false);
-        expect(s.outputNames).toEqual(['logits', 'present.0.key', 'present.0.value', 'present.1.key', 'present.1.value']);
+        expect(s.outputNames.filter((n) => !n.startsWith('present_delta.'))).toEqual(['logits', 'present.0.key', 'present.0.value', 'present.1.key', 'present.1.value']);
         await s.release();
       } else if (family === 'qwen2-quantized') {
         expect(cfg.superdraft.prepared.variants['onnx/model_int8.onnx']).toMatchObject({ embedding: expect.stringMatching(/^Gather .* \+ DequantizeLinear /), lm_head: expect.stringMatching(/^MatMulInteger/) });
@@ -181,6 +199,85 @@ describe('model prepare: the engine runs every strategy on a prepared replica', 
       }
     });
   }
+});
+
+describe('model prepare: the append-only KV store (present_delta.*) on prepared replicas', () => {
+  for (const family of FAMILIES) {
+    it(`${family}: every strategy gives the same drafts with the store as with the whole present.* fetched`, async () => {
+      const dir = copyFixture(family);
+      prepareModel(dir);
+      const withStore = await Engine.load({ modelDir: dir, device: 'cpu' });
+      const without = await Engine.load({ modelDir: dir, device: 'cpu', appendOnlyKv: false });
+      try {
+        expect((withStore as unknown as { runtime: { appendOnlyKv: boolean } }).runtime.appendOnlyKv).toBe(true);
+        expect((without as unknown as { runtime: { appendOnlyKv: boolean } }).runtime.appendOnlyKv).toBe(false);
+        const req = { prefix: 'function add(a, b) {\n  const sum = a + b;\n  return ', suffix: '\n}\n', k: 3, maxTokens: 12, mode: 'line' as const, languageId: 'javascript', path: 'a.js', seed: 11, ignoreStop: true };
+        for (const strategy of ['greedy', 'beam', 'sampling', 'superposed'] as const) {
+          for (const speculative of [false, true]) {
+            const a = await withStore.complete({ ...req, strategy, speculative });
+            const b = await without.complete({ ...req, strategy, speculative });
+            expect(a.drafts.length, `${strategy} speculative=${speculative}`).toBeGreaterThan(0);
+            expect(a.drafts.map((d) => d.text), `${strategy} speculative=${speculative}`).toEqual(b.drafts.map((d) => d.text));
+          }
+        }
+        // A second request on the same prefix reuses the cached prompt (a store state that is no longer the tip).
+        const again = await withStore.complete({ ...req, strategy: 'greedy', speculative: false, prefix: req.prefix + 'a' });
+        const ref = await without.complete({ ...req, strategy: 'greedy', speculative: false, prefix: req.prefix + 'a' });
+        expect(again.drafts.map((d) => d.text)).toEqual(ref.drafts.map((d) => d.text));
+      } finally {
+        await withStore.dispose();
+        await without.dispose();
+      }
+    });
+  }
+
+  it('a directory prepared before present_delta.* existed (version 1) gets only the deltas; then nothing', async () => {
+    const dir = copyFixture('qwen2');
+    prepareModel(dir);
+    // Turn it into what version 1 wrote: the same graph without the present_delta.* outputs and their nodes.
+    const variants = ['model.onnx', 'model_q4.onnx'].map((v) => path.join(dir, 'onnx', v));
+    const v1Logits: Float32Array[] = [];
+    for (const file of variants) {
+      const m = decodeModel(readFileSync(file));
+      m.graph.output = m.graph.output.filter((o) => !o.name.startsWith('present_delta.'));
+      const deltaNodes = (n: { output: string[] }): boolean => n.output.some((o) => o.startsWith('present_delta.') || /^\/superdraft\/(input_ids_shape|sequence_length|delta_start)_out/.test(o));
+      m.graph.node = m.graph.node.filter((n) => !deltaNodes(n));
+      writeFileSync(file, encodeModel(m));
+      const s = await ort.InferenceSession.create(file);
+      expect(s.outputNames.some((n) => n.startsWith('present_delta.'))).toBe(false);
+      v1Logits.push((await run(s, { ids: [5, 17, 300, 42], pastLen: 0 })).logits.data as Float32Array);
+      await s.release();
+    }
+    const cfgFile = path.join(dir, 'config.json');
+    const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
+    delete cfg.superdraft.present_delta;
+    cfg.superdraft.prepared.version = 1;
+    for (const v of Object.values(cfg.superdraft.prepared.variants) as Record<string, unknown>[]) delete v.present_delta_layers;
+    writeFileSync(cfgFile, JSON.stringify(cfg, null, 2) + '\n');
+    const nodesBefore = variants.map((f) => decodeModel(readFileSync(f)).graph.node.length);
+    const inputsBefore = variants.map((f) => decodeModel(readFileSync(f)).graph.input.map((i) => i.name));
+
+    const r = prepareModel(dir);
+    expect(r.changed).toBe(true);
+    for (const [i, v] of r.variants.entries()) {
+      expect(v).toMatchObject({ status: 'prepared', deltas: 2 });
+      expect(v.embedding).toBeUndefined(); // not redone
+      expect(v.lmHead).toBeUndefined();
+      const g = decodeModel(readFileSync(variants[i])).graph;
+      expect(g.input.map((x) => x.name)).toEqual(inputsBefore[i]);
+      expect(g.node.length).toBe(nodesBefore[i] + 3 + 4); // Shape, Gather, Neg + one Slice per delta (2 layers × 2)
+      const s = await ort.InferenceSession.create(variants[i]);
+      const out = await run(s, { ids: [5, 17, 300, 42], pastLen: 0 });
+      expect(maxAbsDiff(out.logits.data as Float32Array, v1Logits[i])).toBe(0);
+      expect(s.outputNames.filter((n) => n.startsWith('present_delta.'))).toEqual(['present_delta.0.key', 'present_delta.0.value', 'present_delta.1.key', 'present_delta.1.value']);
+      await s.release();
+    }
+    const after = JSON.parse(readFileSync(cfgFile, 'utf8'));
+    expect(after.superdraft.prepared.version).toBe(2);
+    expect(after.superdraft.prepared.variants['onnx/model_q4.onnx']).toMatchObject({ embedding: expect.stringMatching(/^Gather /), lm_head: expect.stringMatching(/^MatMulNBits/), present_delta_layers: 2 });
+    const again = prepareModel(dir);
+    expect(again.changed).toBe(false);
+  });
 });
 
 describe('model prepare: the engine runs on the prepared quantized variants', () => {
@@ -251,6 +348,8 @@ describe('model families: FIM conventions from the tokenizers', () => {
     prepareModel(dir);
     const after = modelInfo(dir);
     expect(after.superposition).toBe(true);
+    expect(after.present_delta).toBe(true);
+    expect(before.present_delta).toBe(false);
     expect(after.fix).toBeUndefined();
     expect(after.variants.every((v) => v.prepared)).toBe(true);
   });
@@ -309,6 +408,24 @@ describe('model prepare: bad input fails clearly, naming the file, with nothing 
     const data = path.join(dir, 'onnx', 'model.onnx_data');
     truncateSync(data, statSync(data).size - 100);
     expectFailure(dir, /model\.onnx: external data file .*model\.onnx_data is truncated/);
+  });
+
+  it('a graph whose attention takes the cache length from the mask (GroupQueryAttention) gets no present_delta.*', () => {
+    const dir = copyFixture('qwen2');
+    const file = path.join(dir, 'onnx', 'model_q4.onnx');
+    const m = decodeModel(readFileSync(file));
+    const sm = m.graph.node.find((n) => n.op_type === 'Softmax')!;
+    Object.assign(sm, { op_type: 'GroupQueryAttention', domain: 'com.microsoft' }); // prepare reads the graph only
+    writeFileSync(file, encodeModel(m));
+    const r = prepareModel(dir);
+    const q4 = r.variants.find((v) => v.file === file)!;
+    expect(q4.noDeltas).toMatch(/^GroupQueryAttention .* takes the cache length from the attention mask$/);
+    expect(q4.deltas).toBeUndefined();
+    expect(q4.embedding).toMatch(/^Gather /); // the rest is prepared
+    expect(decodeModel(readFileSync(file)).graph.output.some((o) => o.name.startsWith('present_delta.'))).toBe(false);
+    expect(r.variants.find((v) => v.file !== file)!.deltas).toBe(2);
+    expect(JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')).superdraft.prepared.variants['onnx/model_q4.onnx'].present_delta_layers).toBe(0);
+    expect(prepareModel(dir).changed).toBe(false); // and it counts as prepared
   });
 
   it('already prepared: no-op', () => {

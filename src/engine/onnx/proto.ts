@@ -1,11 +1,12 @@
 /**
- * ONNX protobuf messages through protobufjs and the official schema (onnx.proto, next to this file; copied next to
- * the bundle by esbuild.mjs). Only the fields the graph rewriter touches are typed here; decoding keeps every other
- * field (unknown ones included) so that encoding writes the model back unchanged apart from the edits.
+ * ONNX protobuf messages through protobufjs and the official schema (onnx.proto, next to this file). The bundles embed
+ * its text (esbuild.mjs defines __ONNX_PROTO__), so nothing is looked up at run time: the packaged extension ships only
+ * dist/*.js. Run from source (vitest, tsx), the file next to this one is read. Only the fields the graph rewriter touches are typed here; decoding keeps
+ * every other field (unknown ones included) so that encoding writes the model back unchanged apart from the edits.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import * as protobuf from 'protobufjs';
+import type * as protobuf from 'protobufjs';
 
 export interface Dim {
   dim_value?: number | Long | null;
@@ -46,6 +47,7 @@ export interface Node {
   attribute?: Attribute[];
 }
 export interface Graph {
+  name?: string;
   node: Node[];
   initializer: Tensor[];
   input: ValueInfo[];
@@ -54,6 +56,7 @@ export interface Graph {
 }
 export interface Model {
   ir_version?: number | Long;
+  producer_name?: string;
   opset_import: { domain?: string; version?: number | Long }[];
   graph: Graph;
   metadata_props?: StringEntry[];
@@ -67,16 +70,18 @@ export const ATTR = { INT: 2, TENSOR: 4, INTS: 7 } as const;
 
 let modelType: protobuf.Type | undefined;
 
-function schemaFile(): string {
-  const candidates = [path.join(__dirname, 'onnx.proto'), path.join(__dirname, 'onnx', 'onnx.proto'), path.join(__dirname, '..', 'src', 'engine', 'onnx', 'onnx.proto')];
-  const found = candidates.find((f) => existsSync(f));
-  if (!found) throw new Error(`onnx.proto not found (looked in ${candidates.join(', ')})`);
-  return found;
+declare const __ONNX_PROTO__: string | undefined;
+
+function schemaText(): string {
+  return typeof __ONNX_PROTO__ === 'string' ? __ONNX_PROTO__ : readFileSync(path.join(__dirname, 'onnx.proto'), 'utf8');
 }
 
 export function modelProto(): protobuf.Type {
   if (!modelType) {
-    const root = protobuf.parse(readFileSync(schemaFile(), 'utf8'), { keepCase: true }).root;
+    // Loaded on first use: the inference process starts without evaluating protobufjs (it needs it only when the
+    // first native helper graph is built).
+    const pb = require('protobufjs') as typeof protobuf;
+    const root = pb.parse(schemaText(), { keepCase: true }).root;
     modelType = root.lookupType('onnx.ModelProto');
   }
   return modelType;
