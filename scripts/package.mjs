@@ -138,7 +138,6 @@ const entries = r.stdout.split('\n').filter(Boolean);
 const must = [
   `extension/${relative(root, mainEntry)}`,
   'extension/dist/server.js',
-  'extension/dist/onnx.proto',
   'extension/package.json',
   'extension/models/default/config.json',
   ...[...needed].map((f) => `extension/models/default/${f}`),
