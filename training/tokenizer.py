@@ -38,30 +38,50 @@ def write_json_atomic(obj, path, **kw):
     os.replace(tmp, path)
 
 
+def merges_from_hf(path):
+    """The merges (id pairs) of a tokenizer.json this pipeline wrote (the shipped model's), checked to round-trip:
+    continuing a model's training needs its own tokenizer, not one retrained on a changed corpus."""
+    with open(path) as f:
+        hf = json.load(f)
+    vocab = hf["model"]["vocab"]
+    merges = []
+    for m in hf["model"]["merges"]:
+        a, b = m.split(" ") if isinstance(m, str) else m
+        merges.append((vocab[a], vocab[b]))
+    tok = bpe.Tokenizer(merges)
+    if tok.to_hf_json()["model"]["vocab"] != vocab:
+        raise SystemExit(f"tokenizer: {path} is not a byte-level BPE of this pipeline (its vocabulary does not round-trip)")
+    return merges
+
+
 def main():
     t0 = time.time()
     out = os.path.join(WORK, "tokenizer")
     os.makedirs(out, exist_ok=True)
     files = list(load_corpus())
-    train = [f for f in files if f["split"] == "train"]
-    total = sum(len(f["text"]) for f in train)
-    rng = random.Random(1234)
-    p = min(1.0, SAMPLE_BYTES / max(1, total))
-    counts = Counter()
-    sampled = 0
-    for f in train:
-        if rng.random() < p:
-            counts.update(bpe.pretokenize(f["text"]))
-            sampled += len(f["text"])
-    print(f"tokenizer: {len(counts)} distinct pre-tokens from {sampled/1e6:.1f} MB sample "
-          f"({time.time()-t0:.0f}s)")
-    merges = bpe.train_bpe(counts, VOCAB_SIZE)
+    if len(sys.argv) > 2 and sys.argv[1] == "--from":
+        merges = merges_from_hf(sys.argv[2])
+        print(f"tokenizer: {len(merges)} merges from {sys.argv[2]} (no training)")
+    else:
+        train = [f for f in files if f["split"] == "train"]
+        total = sum(len(f["text"]) for f in train)
+        rng = random.Random(1234)
+        p = min(1.0, SAMPLE_BYTES / max(1, total))
+        counts = Counter()
+        sampled = 0
+        for f in train:
+            if rng.random() < p:
+                counts.update(bpe.pretokenize(f["text"]))
+                sampled += len(f["text"])
+        print(f"tokenizer: {len(counts)} distinct pre-tokens from {sampled/1e6:.1f} MB sample "
+              f"({time.time()-t0:.0f}s)")
+        merges = bpe.train_bpe(counts, VOCAB_SIZE)
     tok = bpe.Tokenizer(merges)
     tok.save(os.path.join(out, "merges.json"))
     write_json_atomic(tok.to_hf_json(), os.path.join(out, "tokenizer.json"), ensure_ascii=False)
     write_json_atomic(bpe.tokenizer_config(), os.path.join(out, "tokenizer_config.json"), indent=2)
     t1 = time.time()
-    print(f"tokenizer: trained {len(merges)} merges in {t1-t0:.0f}s")
+    print(f"tokenizer: {len(merges)} merges ready in {t1-t0:.0f}s")
 
     # encode the corpus
     tokdir = os.path.join(WORK, "tokens")

@@ -23,6 +23,8 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bpe  # noqa: E402
+from warm_start import config_from_dir, state_from_onnx, verify_reference  # noqa: E402
+from cpu import cpu_info, reexec_with_heap_malloc  # noqa: E402
 from data import Corpus, Sampler, val_sets  # noqa: E402
 from model import Config, Model  # noqa: E402
 
@@ -186,6 +188,31 @@ def evaluate(model, seqs, bf16=True):
     return tot / max(1, n)
 
 
+def pick_dtype(choice, model, cfg, args):
+    """bf16 autocast or fp32 for this run: as asked, or (auto) whichever trains faster here, timed on a few steps of
+    random tokens in CPU time (AVX-512 BF16 machines run bf16 natively; AVX2-only ones emulate it). Logged with the
+    CPU's flags."""
+    info = cpu_info()
+    timing = {}
+    if choice == "auto":
+        saved = {k: v.clone() for k, v in model.state_dict().items()}
+        T = args.seq
+        batch = torch.randint(6, cfg.vocab_size, (max(1, args.batch_tokens // T), T + 1))
+        for dt in ("bf16", "fp32", "bf16", "fp32"):
+            lm_loss(model, batch, bf16=dt == "bf16").backward()  # warm-up
+            t0 = time.process_time()
+            for _ in range(2):
+                lm_loss(model, batch, bf16=dt == "bf16").backward()
+            timing[dt] = min(timing.get(dt, 1e9), time.process_time() - t0)
+        model.zero_grad(set_to_none=True)
+        model.load_state_dict(saved)
+        choice = "bf16" if timing["bf16"] < timing["fp32"] else "fp32"
+    rec = {"dtype": choice, "cpu_s_per_2_steps": {k: round(v, 3) for k, v in timing.items()}, "cpu": info,
+           "malloc": os.environ.get("GLIBC_TUNABLES", "default"), "threads": args.threads}
+    print(json.dumps(rec), flush=True)
+    return choice, rec
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--preset", default=os.environ.get("SD_PRESET", "small"), choices=sorted(PRESETS))
@@ -205,7 +232,12 @@ def main():
     ap.add_argument("--extend-minutes", type=float, default=0.0,
                     help="when resuming, add this much training time to the budget (the cosine tail re-stretches)")
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--dtype", default=os.environ.get("SD_DTYPE", "auto"), choices=("auto", "bf16", "fp32"),
+                    help="autocast dtype of the model; auto times both on this CPU and keeps the faster")
+    ap.add_argument("--init-onnx", default=os.environ.get("SD_INIT_ONNX"),
+                    help="without a checkpoint, start from a shipped model directory's weights (warm_start.py)")
     args = ap.parse_args()
+    reexec_with_heap_malloc()
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
     tok_path = os.path.join(WORK, "tokenizer", "merges.json")
@@ -230,6 +262,12 @@ def main():
             budget_s = max(budget_s, state["elapsed"]) + args.extend_minutes * 60
         print(f"resuming at step {state['step']}, {state['tokens']/1e6:.2f}M tokens, "
               f"{state['elapsed']/60:.1f} of {budget_s/60:.0f} min")
+    elif args.init_onnx:
+        cfg = config_from_dir(args.init_onnx)
+        if cfg.vocab_size != tok.vocab_size:
+            raise SystemExit(f"{args.init_onnx} has a {cfg.vocab_size}-token vocabulary, work/tokenizer {tok.vocab_size}: "
+                             f"encode with its tokenizer (training/tokenizer.py --from {args.init_onnx}/tokenizer.json)")
+        budget_s = args.minutes * 60
     else:
         h, L, nh, kvh, hd, inter = PRESETS[args.preset]
         cfg = Config(vocab_size=tok.vocab_size, hidden_size=h, num_hidden_layers=L, num_attention_heads=nh,
@@ -243,7 +281,18 @@ def main():
         model.load_state_dict(state["model"], strict=True)
         opt.load_state_dict(state["opt"])
         step, tokens, elapsed = state["step"], state["tokens"], state["elapsed"]
+    elif args.init_onnx:
+        # warm restart: the shipped weights, a fresh optimizer; the tokens seen so far continue the curve
+        model.load_state_dict(state_from_onnx(os.path.join(args.init_onnx, "model.onnx"), cfg), strict=True)
+        worst = verify_reference(model, args.init_onnx)
+        with open(os.path.join(args.init_onnx, "config.json")) as f:
+            seen = json.load(f).get("superdraft", {}).get("training", {})
+        step, tokens = int(seen.get("step", 0)), int(seen.get("tokens", 0))
+        print(f"warm start from {args.init_onnx}: step {step}, {tokens/1e6:.2f}M tokens seen, "
+              f"reference logits within {worst:.2e}", flush=True)
     print(f"model: {model.num_params()/1e6:.3f}M params ({cfg})", flush=True)
+    dtype, dtype_rec = pick_dtype(args.dtype, model, cfg, args)
+    use_bf16 = dtype == "bf16"
 
     train = Corpus(WORK, "train", tok)
     val = Corpus(WORK, "val", tok)
@@ -255,6 +304,8 @@ def main():
     def write_log(rec):
         log.write(json.dumps(rec) + "\n")
         log.flush()
+
+    write_log({"run": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "step": step, "tokens": tokens, **dtype_rec})
 
     def checkpoint():
         save_checkpoint({"model": model.state_dict(), "opt": opt.state_dict(), "config": cfg.to_dict(),
@@ -275,9 +326,7 @@ def main():
         lr = lr_at(elapsed / budget_s, args.warmup, args.lr)
         for g in opt.param_groups:
             g["lr"] = lr
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            logits = model(batch[:, :-1])
-        loss = F.cross_entropy(logits.float().reshape(-1, cfg.vocab_size), batch[:, 1:].reshape(-1))
+        loss = lm_loss(model, batch, bf16=use_bf16, fused=True)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
