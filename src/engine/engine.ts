@@ -25,7 +25,8 @@ import { PromptCache } from './kvcache';
 import { findUp } from './paths';
 import { rankDrafts, VERIFY_MAX_TOKENS } from './rank';
 import { NgramStore } from './ngram';
-import { buildPrompt, HealConstraint } from './prompt';
+import { buildPrompt, DEFAULT_BUDGET, HealConstraint } from './prompt';
+import { promptBudgetScale, scaleBudget } from './coldPath';
 import { LogFn, ModelRuntime } from './runtime';
 import { Speculator, TokenRecycler } from './speculative';
 import { postProcess } from './postprocess';
@@ -187,7 +188,9 @@ export class Engine {
     const t0 = performance.now();
     const forwards0 = this.runtime.forwards;
     try {
-      const prompt = buildPrompt(this.tokenizer, this.config, req);
+      // A slow device gets a smaller prompt, so that a cold prefill fits the latency target (coldPath.ts).
+      const budgetScale = promptBudgetScale(this.cache.msPerToken, DEFAULT_BUDGET.prefixTokens + DEFAULT_BUDGET.suffixTokens + DEFAULT_BUDGET.snippetTokens);
+      const prompt = buildPrompt(this.tokenizer, this.config, req, scaleBudget(DEFAULT_BUDGET, budgetScale));
       this.ngrams.setPrompt(prompt.contextIds);
       const pre = await this.cache.prefill(prompt.ids, signal);
       const prefillMs = performance.now() - t0;
