@@ -7,6 +7,8 @@
  * tokens cold in 20–300 ms): nothing changes for it. The real-size Qwen2.5-0.5B replica (q4, 2 threads, shared
  * machine) takes ~7 ms per token: 512-token chunks would delay a cancellation by 3.8 s and the default budget would
  * cost 7 s cold; here chunks shrink to ~32 tokens and the prompt to a quarter of the budget (~250 tokens, ~1.8 s).
+ * Applied to large models only (ModelRuntime.large): a small one keeps 512-token chunks and the whole budget whatever
+ * the load, so its completions never depend on how busy the machine is.
  */
 import type { PromptBudget } from './prompt';
 

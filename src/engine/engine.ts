@@ -189,7 +189,7 @@ export class Engine {
     const forwards0 = this.runtime.forwards;
     try {
       // A slow device gets a smaller prompt, so that a cold prefill fits the latency target (coldPath.ts).
-      const budgetScale = promptBudgetScale(this.cache.msPerToken, DEFAULT_BUDGET.prefixTokens + DEFAULT_BUDGET.suffixTokens + DEFAULT_BUDGET.snippetTokens);
+      const budgetScale = this.runtime.large ? promptBudgetScale(this.cache.msPerToken, DEFAULT_BUDGET.prefixTokens + DEFAULT_BUDGET.suffixTokens + DEFAULT_BUDGET.snippetTokens) : 1;
       const prompt = buildPrompt(this.tokenizer, this.config, req, scaleBudget(DEFAULT_BUDGET, budgetScale));
       this.ngrams.setPrompt(prompt.contextIds);
       const pre = await this.cache.prefill(prompt.ids, signal);
@@ -266,10 +266,13 @@ export class Engine {
     }
   }
 
-  /** Tokens per draft the verification pass scores: fixed by EngineOptions.verifyTokens, else by the measured costs. */
+  /**
+   * Tokens per draft the verification pass scores: fixed by EngineOptions.verifyTokens, else by the measured costs on
+   * a large model (a small one always scores VERIFY_MAX_TOKENS: its passes cost a few ms, whatever the load).
+   */
   private verifyTokenCount(drafts: number, longest: number, decodeMs: number): number {
     const costs = this.runtime.costs.estimate();
-    const t = this.fixedVerifyTokens ?? (costs ? verifyTokenCount(drafts, longest, decodeMs, costs) : VERIFY_MAX_TOKENS);
+    const t = this.fixedVerifyTokens ?? (costs && this.runtime.large ? verifyTokenCount(drafts, longest, decodeMs, costs) : VERIFY_MAX_TOKENS);
     this.lastVerify = { tokens: t, drafts, decodeMs, ...(costs ? { stepMs: costs.stepMs, rowMs: costs.rowMs } : {}) };
     return t;
   }

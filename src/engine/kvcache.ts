@@ -81,7 +81,8 @@ export class PromptCache {
     let lastLogits = new Float32Array(0);
     for (let start = reuse; start < tokens.length; ) {
       if (signal?.aborted) throw abortError();
-      const piece = tokens.slice(start, Math.min(tokens.length, start + prefillChunkTokens(this.msPerToken, this.chunk)));
+      const chunk = this.runtime.large ? prefillChunkTokens(this.msPerToken, this.chunk) : this.chunk;
+      const piece = tokens.slice(start, Math.min(tokens.length, start + chunk));
       start += piece.length;
       const t = performance.now();
       const out = await this.runtime.forward({ ids: piece, batch: 1, seq: piece.length, past: kv, lastRows: 1 });

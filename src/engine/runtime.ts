@@ -12,7 +12,8 @@
  * have one KV head keep batch-1 caches in an append-only `KvStore` instead: each step fetches only its own entries
  * and appends them, and the next forward's past is a view of the store.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import * as path from 'node:path';
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import type { DeviceName } from '../protocol';
@@ -104,14 +105,28 @@ const VULKAN_LOADERS = ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/aa
  * Larger models get up to half the cores (at most 4).
  */
 export function defaultThreads(modelFile: string): number {
-  let bytes = 0;
-  try {
-    bytes = statSync(modelFile).size;
-  } catch {
-    /* reported when the session is created */
-  }
-  if (bytes < 100 * 1024 * 1024) return 1;
+  if (modelBytes(modelFile) < LARGE_MODEL_BYTES) return 1;
   return Math.max(1, Math.min(4, Math.floor(availableParallelism() / 2)));
+}
+
+/**
+ * From this size on (ONNX file and external data) a model is "large": its forwards, not the engine's fixed per-draft
+ * work, dominate a request, so the cost-driven policies (verifyPolicy.ts, coldPath.ts) apply. The embedded model
+ * (~9 MB) stays below: its behaviour does not depend on the machine's load.
+ */
+export const LARGE_MODEL_BYTES = 100 * 1024 * 1024;
+
+/** Bytes of an ONNX file and its external data (files next to it named after it: model.onnx_data, model.onnx.data). */
+export function modelBytes(modelFile: string): number {
+  try {
+    const dir = path.dirname(modelFile);
+    const base = path.basename(modelFile);
+    let total = statSync(modelFile).size;
+    for (const f of readdirSync(dir)) if (f !== base && f.startsWith(base) && /_data$|\.data$/.test(f)) total += statSync(path.join(dir, f)).size;
+    return total;
+  } catch {
+    return 0; // reported when the session is created
+  }
 }
 
 /**
@@ -188,6 +203,8 @@ export class ModelRuntime {
   /** The native log-sum-exp helper: created on first use; null once it failed to load. */
   private lseOp: Promise<RowLogSumExp> | null | undefined;
   forwards = 0;
+  /** ONNX file and external data bytes ≥ LARGE_MODEL_BYTES: the cost-driven policies apply. */
+  readonly large: boolean;
   /** Measured forward costs (verification policy: verifyPolicy.ts). */
   readonly costs = new ForwardCostMeter();
 
@@ -199,6 +216,7 @@ export class ModelRuntime {
     appendOnlyKv = true,
   ) {
     this.inputNames = new Set(session.inputNames);
+    this.large = modelBytes(config.modelFile) >= LARGE_MODEL_BYTES;
     const weights = config.superposition?.weights ?? 'token_weights';
     this.superposition = this.inputNames.has(weights);
     this.weightsName = this.superposition ? weights : undefined;

@@ -3,10 +3,10 @@
  * step against its bandwidth roofline (weight bytes ÷ bandwidth: a batch-1 step must stream every weight once), and
  * the cold path (prefill of 256 and 1,024 tokens, at 1 thread and at the bench's threads).
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { readModelConfig, type ModelConfig } from '../../engine/config';
-import { ModelRuntime } from '../../engine/runtime';
+import { modelBytes, ModelRuntime } from '../../engine/runtime';
 import { percentile, round } from '../metrics';
 import { progress } from '../run';
 
@@ -25,21 +25,12 @@ export function measureBandwidth(bytes = 256 * 1024 * 1024, reps = 6): number {
   return (2 * bytes) / (best / 1000) / 1e9;
 }
 
-/** Bytes of an ONNX file and its external data (files next to it named after it). */
-export function onnxBytes(modelFile: string): number {
-  const dir = path.dirname(modelFile);
-  const base = path.basename(modelFile);
-  let total = statSync(modelFile).size;
-  for (const f of readdirSync(dir)) if (f !== base && f.startsWith(base) && /_data$|\.data$/.test(f)) total += statSync(path.join(dir, f)).size;
-  return total;
-}
-
 /**
  * Bytes a batch-1 decoding step streams: the weights, less the float32 embedding table (a step reads one row of it).
  * Variants with a quantized embedding (q4g, int8) keep the whole size: an upper bound.
  */
 export function streamedBytes(config: ModelConfig, variant: string): number {
-  const all = onnxBytes(config.modelFile);
+  const all = modelBytes(config.modelFile);
   const fp32Embedding = variant === 'fp32' || variant === 'q4';
   return fp32Embedding ? Math.max(0, all - config.vocabSize * config.hiddenSize * 4) : all;
 }
