@@ -206,6 +206,27 @@ async function timeConfig(engine: Engine, req: (seed: number) => CompletionReque
   return { ms, tokens, text };
 }
 
+/** The peer (benchPeer.ts) on the bench's prompts, ours timed alongside it prompt by prompt (primed prompt cache). */
+async function runPeer(flags: Flags, engine: Engine, prompts: BenchPrompt[], maxTokens: number, nextSeed: () => number): Promise<Record<string, unknown>> {
+  const opts = engineOptions(flags);
+  const modelDir = opts.modelDir ? path.resolve(opts.modelDir) : defaultModelDir();
+  const over = { greedy: CONFIGS[0]!.over, superposed_k4: CONFIGS[2]!.over };
+  return benchPeer({
+    modelDir,
+    variant: opts.variant ?? 'q4',
+    gguf: flags['peer-gguf'] as string | undefined,
+    threads: opts.threads ?? defaultThreads(readModelConfig(modelDir, opts.variant).modelFile),
+    prompts: prompts.map((p) => engine.tokenizer.encode(p.prefix)),
+    maxTokens,
+    ours: async (i, kind) => {
+      const p = prompts[i]!;
+      await complete(engine, benchRequest(p, maxTokens, { maxTokens: 1 }));
+      const run = await timeConfig(engine, (s) => benchRequest(p, maxTokens, { ...over[kind], seed: s }), 1, nextSeed);
+      return { ms: run.ms, tokens: run.tokens };
+    },
+  });
+}
+
 export async function cmdBench(flags: Flags): Promise<number> {
   const dir = (flags.prompts as string | undefined) ?? path.join(packageRoot(), 'bench', 'prompts');
   const repeat = intFlag(flags, 'repeat', 1, 100, 2);
@@ -218,6 +239,7 @@ export async function cmdBench(flags: Flags): Promise<number> {
   const engine = await loadEngine(flags, false);
   const tally = new BenchTally();
   const rssAfterLoad = tally.rssPeak;
+  let peer: Record<string, unknown> | null = null;
   let seed = 1;
   const nextSeed = () => seed++;
   try {
@@ -243,6 +265,7 @@ export async function cmdBench(flags: Flags): Promise<number> {
       const last = (name: string) => tally.stats[name]!.latency.at(-1)?.toFixed(0);
       progress(`bench ${pi + 1}/${prompts.length} ${p.id}${p.repetition ? ' (repetition)' : ''}: greedy ${last('greedy')} ms, superposed k=4 ${last('superposed_k4')} ms`);
     }
+    if (flags.peer === true) peer = await runPeer(flags, engine, prompts, maxTokens, nextSeed);
   } finally {
     tally.sampleRss();
     await engine.dispose();
@@ -252,23 +275,7 @@ export async function cmdBench(flags: Flags): Promise<number> {
   const kvStore = await benchKvStore(opts);
   const modelDir = opts.modelDir ? path.resolve(opts.modelDir) : defaultModelDir();
   const device = await benchDevice(modelDir, opts.variant, opts.threads, 1000);
-  const result = benchResult(engine, prompts, repeat, maxTokens, tally, { rssBefore, rssAfterLoad }, kvStore, device);
-  let peer: Record<string, unknown> | null = null;
-  if (flags.peer === true) {
-    const greedyTps = result.strategies.greedy!.tokens_per_s;
-    const k4DraftsPerS = 4000 / Math.max(1e-9, result.strategies.superposed_k4!.latency_ms_p50);
-    peer = await benchPeer({
-      modelDir,
-      variant: opts.variant ?? 'q4',
-      gguf: flags['peer-gguf'] as string | undefined,
-      threads: opts.threads ?? defaultThreads(readModelConfig(modelDir, opts.variant).modelFile),
-      prompts: prompts.map((p) => engine.tokenizer.encode(p.prefix).slice(-1024)),
-      maxTokens,
-      oursGreedyTokensPerS: greedyTps,
-      oursK4DraftsPerS: k4DraftsPerS,
-    });
-  }
-  Object.assign(result, { peer });
+  const result = { ...benchResult(engine, prompts, repeat, maxTokens, tally, { rssBefore, rssAfterLoad }, kvStore, device), peer };
   if (flags.json) out(result);
   else printBench(result, kvStore);
   return 0;
@@ -287,6 +294,8 @@ function benchResult(
   const { stats, statsRep, kv } = tally;
   const med = (name: string, s = stats) => percentile(s[name]!.latency, 0.5);
   const tps = (name: string, s = stats) => (s[name]!.ms > 0 ? s[name]!.tokens / s[name]!.ms : 0);
+  /** ms per position of `drafts` drafts decoded together */
+  const perPos = (name: string, drafts: number) => drafts / Math.max(1e-12, tps(name));
   return {
     model: engine.info.model,
     device: engine.info.device,
@@ -308,6 +317,13 @@ function benchResult(
       speculative_identical_outputs: `${tally.identical}/${tally.identicalOf}`,
       typed_char_over_cold_request: round(percentile(kv.typed, 0.5) / percentile(kv.cold, 0.5)),
       typed_char_prefill_over_cold_prefill: round(percentile(kv.typedPrefill, 0.5) / Math.max(1e-9, percentile(kv.coldPrefill, 0.5))),
+    },
+    // The same ratios per decoded draft position (time ÷ tokens of all drafts × drafts per request): where drafts can
+    // end early (a random-weight replica emits special tokens), latencies compare drafts of different lengths.
+    ratios_per_draft_token: {
+      superposed_k4_over_greedy: round(perPos('superposed_k4', K) / perPos('greedy', 1)),
+      sequential_nucleus_x4_over_superposed_k4: round(perPos('sampling_k1_x4_sequential', K) / perPos('superposed_k4', K)),
+      batched_nucleus_k4_over_superposed_k4: round(perPos('sampling_k4_batched', K) / perPos('superposed_k4', K)),
     },
     kv_reuse: {
       cold_ms_p50: round(percentile(kv.cold, 0.5), 1),
