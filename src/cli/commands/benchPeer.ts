@@ -69,9 +69,9 @@ export async function benchPeer(input: PeerInput): Promise<Record<string, unknow
   const T = input.threads;
   const ctx = await model.createContext({ contextSize: 2048, sequences: 4, batchSize: 512, threads: { ideal: T, min: T } });
   try {
-    const check = await compareLogits(input, ctx);
-    const prompts = input.prompts.map((p) => p.slice(-PEER_CONTEXT));
     const seqs = [0, 1, 2, 3].map(() => ctx.getSequence());
+    const check = await compareLogits(input, seqs[0]);
+    const prompts = input.prompts.map((p) => p.slice(-PEER_CONTEXT));
     // Per prompt, interleaved: ours greedy, theirs greedy, ours superposed k=4, theirs 4 parallel sequences (sampled,
     // as n_cmpl is; the peer batches them into one decode per step). Drafts/s count full-length draft equivalents
     // (draft tokens ÷ maxTokens): a random-weight replica's drafts can end early at a special token.
@@ -130,7 +130,7 @@ export async function benchPeer(input: PeerInput): Promise<Record<string, unknow
  * Both runtimes on the same input tokens: log-probabilities of the next token at the last 8 positions. Reports the
  * largest |Δ log p| over each position's 50 most likely tokens (ours) and how often the most likely token agrees.
  */
-async function compareLogits(input: PeerInput, ctx: Any): Promise<Record<string, unknown>> {
+async function compareLogits(input: PeerInput, seq: Any): Promise<Record<string, unknown>> {
   progress('peer: logits check ...');
   const ids = (input.prompts[0] ?? []).slice(0, 48);
   if (ids.length < 9) return { skipped: 'first prompt shorter than 9 tokens' };
@@ -143,10 +143,10 @@ async function compareLogits(input: PeerInput, ctx: Any): Promise<Record<string,
   } finally {
     await rt.dispose();
   }
-  const seq = ctx.getSequence();
+  await seq.clearHistory();
   const items = ids.map((t, i) => (i >= ids.length - positions ? [t, { generateNext: { probabilities: true } }] : t));
   const res = await seq.controlledEvaluate(items);
-  seq.dispose();
+  await seq.clearHistory();
   let maxDiff = 0;
   let agree = 0;
   const V = ours.vocab;
