@@ -27,9 +27,10 @@ describe('verification policy', () => {
     expect(verifyCostMs(4, t + 1, real)).toBeGreaterThan(VERIFY_POLICY.share * decodeMs);
   });
 
-  it('falls back to the free first token when not even one row fits, and grows with the decoding time', () => {
+  it('never goes below 2 tokens (the first token alone ranks worse than no verification), and grows with the decoding time', () => {
     const slow = { stepMs: 400, rowMs: 60 };
-    expect(verifyTokenCount(4, 32, 1000, slow)).toBe(1);
+    expect(verifyTokenCount(4, 32, 1000, slow)).toBe(2);
+    expect(verifyTokenCount(4, 1, 1000, slow)).toBe(1); // a one-token draft: the free first token is all there is
     expect(verifyCostMs(4, 1, slow)).toBe(0);
     const real = { stepMs: 48, rowMs: 7 };
     const counts = [400, 1600, 6400, 25600].map((ms) => verifyTokenCount(4, 64, ms, real));
