@@ -10,6 +10,8 @@ export type Flags = Record<string, string | boolean | undefined>;
 
 const COMMON = {
   model: { type: 'string' },
+  variant: { type: 'string' },
+  'verify-tokens': { type: 'string' },
   'no-verify': { type: 'boolean' },
   'no-copy': { type: 'boolean' },
   device: { type: 'string' },
@@ -52,6 +54,8 @@ export const COMMAND_OPTIONS = {
     ...COMMON,
     prompts: { type: 'string' },
     repeat: { type: 'string' },
+    peer: { type: 'boolean' },
+    'peer-gguf': { type: 'string' },
     'max-tokens': { type: 'string' },
     limit: { type: 'string' },
   },
@@ -123,8 +127,13 @@ export function engineOptions(flags: Flags): EngineOptions {
     if (!statSync(model).isDirectory()) throw new UsageError(`--model ${model} is not a directory`);
   }
   const verbose = flags.verbose === true;
+  const variant = flags.variant as string | undefined;
+  if (variant !== undefined && !variant) throw new UsageError('--variant needs a name (q4, fp32, …)');
+  const verifyTokens = intFlag(flags, 'verify-tokens', 1, 16);
   return {
     modelDir: model,
+    ...(variant ? { variant } : {}),
+    ...(verifyTokens !== undefined ? { verifyTokens } : {}),
     device,
     threads,
     ...(flags['no-verify'] === true ? { superposed: { verify: false } } : {}),

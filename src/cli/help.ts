@@ -18,9 +18,11 @@ Commands:
 
 Common options:
   --model DIR      model directory (default: the embedded model, models/default)
+  --variant V      ONNX variant of the model directory: q4, fp32, … (onnx/model_V.onnx) or a file name
   --device D       auto | cpu | cuda | dml | coreml | webgpu (default ${DEFAULTS.device})
   --threads N      inference threads (default: onnxruntime's choice)
   --no-verify      superposed: skip the verification pass (rank drafts by their search score)
+  --verify-tokens N  score N tokens per draft in the verification pass, 1..16 (default: chosen from measured costs)
   --no-copy        no drafts copied from the code (continuations of earlier matches in the file), model drafts only
   --json           print exactly one JSON object on stdout (progress stays on stderr)
   --verbose        engine logs on stderr
@@ -71,13 +73,19 @@ with fixed-length drafts (32 tokens, stop rules off): latency median and p95, to
 and the ratios superposed k=4 / greedy, 4 sequential nucleus runs / superposed k=4, batched nucleus k=4 /
 superposed k=4, speculative speed-up over greedy (tokens/s) with the count of identical outputs, and a request
 after typing one more character / a cold request (KV cache reuse); and, for a model with present_delta.* outputs,
-one decoding step with the append-only KV store and without it at 100, 400 and 800 context tokens.
+one decoding step with the append-only KV store and without it at 100, 400 and 800 context tokens. Then the device:
+memory bandwidth (a STREAM-like copy) and each variant's decoding step against its roofline (roofline.*), prefill
+of 256 and 1,024 tokens at 1 thread and at --threads with the context budget a 1 s cold prefill allows (cold_path.*).
 
 Options:
   --prompts DIR        prompt set directory (default: the bundled bench/prompts)
   --repeat N           timed runs per prompt and strategy (default 2)
   --max-tokens N       draft length (default 32)
   --limit N            first N prompts only
+  --peer               also run llama.cpp (bash scripts/install-peer.sh) on the model's GGUF conversion
+                       (training/onnx_to_gguf.py → DIR/model-VARIANT.gguf): logits check, greedy tokens/s and 4
+                       parallel sequences against ours (peer.*); says so when either is absent
+  --peer-gguf FILE     the GGUF file for --peer (default DIR/model-VARIANT.gguf)
   --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command`,
   demo: `Usage: superdraft demo [options]
 

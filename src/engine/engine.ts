@@ -24,9 +24,10 @@ import { findMirrors } from './mirror';
 import { DraftState, type DecodeContext, type RawDraft, type Strategy } from './decode';
 import { PromptCache } from './kvcache';
 import { findUp } from './paths';
-import { rankDrafts } from './rank';
+import { rankDrafts, VERIFY_MAX_TOKENS } from './rank';
 import { NgramStore } from './ngram';
-import { buildPrompt, HealConstraint } from './prompt';
+import { buildPrompt, DEFAULT_BUDGET, HealConstraint } from './prompt';
+import { promptBudgetScale, scaleBudget } from './coldPath';
 import { LogFn, ModelRuntime } from './runtime';
 import { Speculator, TokenRecycler } from './speculative';
 import { postProcess } from './postprocess';
@@ -36,6 +37,7 @@ import { GreedyStrategy } from './strategies/greedy';
 import { SamplingStrategy } from './strategies/sampling';
 import { SUPERPOSED_DEFAULTS, SuperposedOptions, SuperposedStrategy } from './strategies/superposed';
 import { Tokenizer, TokenizerError } from './tokenizer';
+import { verifyTokenCount } from './verifyPolicy';
 
 export type { LogFn } from './runtime';
 
@@ -56,6 +58,8 @@ export interface EngineOptions {
   rankAll?: boolean;
   /** false: fetch the whole `present.*` cache on every forward even where the model has `present_delta.*` (comparisons). */
   appendOnlyKv?: boolean;
+  /** Experiments: verify this many tokens per draft (1..16) instead of the measured-cost policy (verifyPolicy.ts). */
+  verifyTokens?: number;
 }
 
 /** The request defaults (also the extension's and the CLI's): src/protocol/defaults.ts. */
@@ -95,6 +99,7 @@ export class Engine {
   private readonly copyIndex = new CopyIndex();
   private readonly verifyWindow: number;
   private readonly rankAll: boolean;
+  private fixedVerifyTokens?: number;
 
   private constructor(
     readonly config: ModelConfig,
@@ -154,7 +159,9 @@ export class Engine {
         superposition: runtime.superposition,
       };
       log('info', `model ${config.modelFile} loaded on ${runtime.device} in ${info.loadMs.toFixed(0)} ms`);
-      return new Engine(config, runtime, tokenizer, ngrams, info, log, opts.superposed, opts.rankAll);
+      const engine = new Engine(config, runtime, tokenizer, ngrams, info, log, opts.superposed, opts.rankAll);
+      if (opts.verifyTokens !== undefined) engine.fixedVerifyTokens = Math.max(1, Math.min(VERIFY_MAX_TOKENS, Math.floor(opts.verifyTokens)));
+      return engine;
     } catch (e) {
       if (e instanceof EngineError) throw e;
       if (e instanceof ModelLoadError || e instanceof TokenizerError) throw new EngineError('model_load', e.message);
@@ -186,7 +193,9 @@ export class Engine {
     const t0 = performance.now();
     const forwards0 = this.runtime.forwards;
     try {
-      const prompt = buildPrompt(this.tokenizer, this.config, req);
+      // A slow device gets a smaller prompt, so that a cold prefill fits the latency target (coldPath.ts).
+      const budgetScale = this.runtime.large ? promptBudgetScale(this.cache.msPerToken, DEFAULT_BUDGET.prefixTokens + DEFAULT_BUDGET.suffixTokens + DEFAULT_BUDGET.snippetTokens) : 1;
+      const prompt = buildPrompt(this.tokenizer, this.config, req, scaleBudget(DEFAULT_BUDGET, budgetScale));
       this.ngrams.setPrompt(prompt.contextIds);
       const pre = await this.cache.prefill(prompt.ids, signal);
       const prefillMs = performance.now() - t0;
@@ -218,7 +227,9 @@ export class Engine {
         stats: { forwards: 0, acceptedSpeculative: 0, budgetCuts: 0 },
         ...(req.timeBudgetMs && !ignoreStop ? { deadline: t0 + req.timeBudgetMs } : {}),
       };
+      const tDecode = performance.now();
       const raw = await this.strategies[req.strategy].decode(ctx);
+      const decodeMs = performance.now() - tDecode;
       this.remember(prompt.contextIds, raw);
       // Drafts copied from the code, for multi-draft strategies (greedy stays the model's own chain).
       const tCopy = performance.now();
@@ -235,6 +246,7 @@ export class Engine {
         dedupe: !ignoreStop,
         keepOrder: req.strategy === 'greedy',
         verifyWindow: this.verifyWindow,
+        verifyTokens: (n, longest) => this.verifyTokenCount(n, longest, decodeMs),
         all: this.rankAll,
       });
       const rankMs = performance.now() - tRank;
@@ -258,6 +270,20 @@ export class Engine {
       throw e;
     }
   }
+
+  /**
+   * Tokens per draft the verification pass scores: fixed by EngineOptions.verifyTokens, else by the measured costs on
+   * a large model (a small one always scores VERIFY_MAX_TOKENS: its passes cost a few ms, whatever the load).
+   */
+  private verifyTokenCount(drafts: number, longest: number, decodeMs: number): number {
+    const costs = this.runtime.costs.estimate();
+    const t = this.fixedVerifyTokens ?? (costs && this.runtime.large ? verifyTokenCount(drafts, longest, decodeMs, costs) : VERIFY_MAX_TOKENS);
+    this.lastVerify = { tokens: t, drafts, decodeMs, ...(costs ? { stepMs: costs.stepMs, rowMs: costs.rowMs } : {}) };
+    return t;
+  }
+
+  /** The last verification decision and the costs it was made on (benchmarks, diagnostics). */
+  lastVerify?: { tokens: number; drafts: number; decodeMs: number; stepMs?: number; rowMs?: number };
 
   private remember(context: number[], raw: RawDraft[]): void {
     const tail = context.slice(-8);

@@ -3,6 +3,7 @@
  * of its last position. A new prompt reuses the entry with the longest common token prefix: only the tokens
  * after it are computed. Entries are bounded by count and by bytes (least recently used go first).
  */
+import { prefillChunkTokens } from './coldPath';
 import { abortError } from './math';
 import type { KvState, ModelRuntime } from './runtime';
 
@@ -34,12 +35,14 @@ export class PromptCache {
   private entries: Entry[] = [];
   private clock = 0;
   readonly stats: CacheStats = { hits: 0, misses: 0, reusedTokens: 0, computedTokens: 0, entries: 0 };
+  /** Measured prefill speed (ms per prompt token, from forwards of 16+ tokens); NaN until measured. */
+  msPerToken = NaN;
 
   constructor(
     private readonly runtime: ModelRuntime,
     private readonly maxEntries = 4,
     private readonly maxBytes = 256 * 1024 * 1024,
-    /** Prompt tokens per prefill forward (bounds the size of one forward's activations). */
+    /** Most prompt tokens per prefill forward (bounds one forward's activations); fewer on slow devices (coldPath.ts). */
     private readonly chunk = 512,
   ) {}
 
@@ -76,10 +79,17 @@ export class PromptCache {
       this.stats.hits++;
     } else this.stats.misses++;
     let lastLogits = new Float32Array(0);
-    for (let start = reuse; start < tokens.length; start += this.chunk) {
+    for (let start = reuse; start < tokens.length; ) {
       if (signal?.aborted) throw abortError();
-      const piece = tokens.slice(start, Math.min(tokens.length, start + this.chunk));
+      const chunk = this.runtime.large ? prefillChunkTokens(this.msPerToken, this.chunk) : this.chunk;
+      const piece = tokens.slice(start, Math.min(tokens.length, start + chunk));
+      start += piece.length;
+      const t = performance.now();
       const out = await this.runtime.forward({ ids: piece, batch: 1, seq: piece.length, past: kv, lastRows: 1 });
+      if (piece.length >= 16) {
+        const ms = (performance.now() - t) / piece.length;
+        this.msPerToken = Number.isNaN(this.msPerToken) ? ms : (this.msPerToken + ms) / 2;
+      }
       kv = out.kv;
       lastLogits = out.logits.slice((out.rows - 1) * out.vocab, out.rows * out.vocab);
     }

@@ -30,6 +30,8 @@ export interface RankInput {
   all?: boolean;
   /** Prompt entries the verification pass attends to. */
   verifyWindow: number;
+  /** Tokens per draft the verification pass scores, given the drafts' count and longest length (default VERIFY_MAX_TOKENS). */
+  verifyTokens?: (drafts: number, longest: number) => number;
 }
 
 interface Candidate {
@@ -117,7 +119,9 @@ export async function rankDrafts(ctx: DecodeContext, input: RankInput): Promise<
   // One forward for every candidate the model has not scored.
   const unscored = pool.filter((c) => c.raw.scored === false || !c.model);
   if (unscored.length > 0) {
-    const lps = await verifyTokens(ctx, unscored.map((c) => c.raw.tokens.slice(0, VERIFY_MAX_TOKENS)), input.verifyWindow);
+    const longest = Math.max(...unscored.map((c) => c.raw.tokens.length));
+    const keep = Math.min(VERIFY_MAX_TOKENS, input.verifyTokens?.(unscored.length, longest) ?? VERIFY_MAX_TOKENS);
+    const lps = await verifyTokens(ctx, unscored.map((c) => c.raw.tokens.slice(0, keep)), input.verifyWindow);
     unscored.forEach((c, i) => (c.lps = lps[i]));
   }
   const ranked = pool.map((c) => {

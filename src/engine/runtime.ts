@@ -16,7 +16,8 @@
  * `length` are fed as masked positions (attention_mask 0). Keys carry their rotary / learned positions already
  * (position_ids are explicit), so where an entry sits in the cache does not change what it contributes.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import * as path from 'node:path';
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import type { DeviceName } from '../protocol';
@@ -113,14 +114,78 @@ const VULKAN_LOADERS = ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/aa
  * Larger models get up to half the cores (at most 4).
  */
 export function defaultThreads(modelFile: string): number {
-  let bytes = 0;
-  try {
-    bytes = statSync(modelFile).size;
-  } catch {
-    /* reported when the session is created */
-  }
-  if (bytes < 100 * 1024 * 1024) return 1;
+  if (modelBytes(modelFile) < LARGE_MODEL_BYTES) return 1;
   return Math.max(1, Math.min(4, Math.floor(availableParallelism() / 2)));
+}
+
+/**
+ * From this size on (ONNX file and external data) a model is "large": its forwards, not the engine's fixed per-draft
+ * work, dominate a request, so the cost-driven policies (verifyPolicy.ts, coldPath.ts) apply. The embedded model
+ * (~9 MB) stays below: its behaviour does not depend on the machine's load.
+ */
+export const LARGE_MODEL_BYTES = 100 * 1024 * 1024;
+
+/** Bytes of an ONNX file and its external data (files next to it named after it: model.onnx_data, model.onnx.data). */
+export function modelBytes(modelFile: string): number {
+  try {
+    const dir = path.dirname(modelFile);
+    const base = path.basename(modelFile);
+    let total = statSync(modelFile).size;
+    for (const f of readdirSync(dir)) if (f !== base && f.startsWith(base) && /_data$|\.data$/.test(f)) total += statSync(path.join(dir, f)).size;
+    return total;
+  } catch {
+    return 0; // reported when the session is created
+  }
+}
+
+/**
+ * What forwards cost on this device under its current load: a decoding step, and each row of a scoring forward beyond
+ * that fixed part. Medians of the last observations, so one slow outlier (a helper session created, an allocator
+ * growing for a new shape, another process's burst) does not swing a decision. NaN until measured.
+ */
+export class ForwardCostMeter {
+  private readonly steps: number[] = [];
+  private readonly rows: number[] = [];
+  private static readonly KEEP = 9;
+
+  private static push(list: number[], v: number): void {
+    list.push(v);
+    if (list.length > ForwardCostMeter.KEEP) list.shift();
+  }
+
+  private static median(list: number[]): number {
+    if (list.length === 0) return NaN;
+    const s = [...list].sort((a, b) => a - b);
+    return s[s.length >> 1]!;
+  }
+
+  get stepMs(): number {
+    return ForwardCostMeter.median(this.steps);
+  }
+
+  get rowMs(): number {
+    return ForwardCostMeter.median(this.rows);
+  }
+
+  recordStep(ms: number): void {
+    ForwardCostMeter.push(this.steps, ms);
+  }
+
+  /** A scoring pass of `rows` rows (forward and log-sum-exp) took `ms`. */
+  recordRows(rows: number, ms: number): void {
+    const step = this.stepMs;
+    if (rows <= 0 || Number.isNaN(step)) return;
+    ForwardCostMeter.push(this.rows, Math.max(0, ms - step) / rows);
+  }
+
+  /** Costs for the verification policy, or undefined before any decoding step was measured. */
+  estimate(): { stepMs: number; rowMs: number } | undefined {
+    const step = this.stepMs;
+    if (Number.isNaN(step)) return undefined;
+    // Before the first scoring pass: a row costs about a quarter of a step (measured: 1/7 on Qwen2.5-0.5B q4).
+    const row = this.rowMs;
+    return { stepMs: step, rowMs: Number.isNaN(row) ? step / 4 : row };
+  }
 }
 
 export interface RuntimeOptions {
@@ -147,6 +212,10 @@ export class ModelRuntime {
   /** The native log-sum-exp helper: created on first use; null once it failed to load. */
   private lseOp: Promise<RowLogSumExp> | null | undefined;
   forwards = 0;
+  /** ONNX file and external data bytes ≥ LARGE_MODEL_BYTES: the cost-driven policies apply. */
+  readonly large: boolean;
+  /** Measured forward costs (verification policy: verifyPolicy.ts). */
+  readonly costs = new ForwardCostMeter();
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -156,6 +225,7 @@ export class ModelRuntime {
     appendOnlyKv = true,
   ) {
     this.inputNames = new Set(session.inputNames);
+    this.large = modelBytes(config.modelFile) >= LARGE_MODEL_BYTES;
     const weights = config.superposition?.weights ?? 'token_weights';
     this.superposition = this.inputNames.has(weights);
     this.weightsName = this.superposition ? weights : undefined;
@@ -311,7 +381,9 @@ export class ModelRuntime {
     const wantKv = input.wantKv !== false;
     const append = wantKv && batch === 1 && this.deltaFetches !== undefined;
     if (wantKv && !append && slots !== past.length) throw new Error('a padded store view can only be continued through the store');
+    const t0 = performance.now();
     const out = append ? await this.session.run(feeds, this.deltaFetches) : wantKv ? await this.session.run(feeds) : await this.session.run(feeds, ['logits']);
+    if (batch * seq === 1) this.costs.recordStep(performance.now() - t0);
     this.forwards++;
     const logitsT = out.logits;
     const vocab = logitsT.dims[logitsT.dims.length - 1];

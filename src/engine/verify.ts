@@ -20,11 +20,13 @@ export async function verifyTokens(ctx: DecodeContext, drafts: readonly (readonl
     checkAbort(ctx.signal);
     const ids: number[] = [];
     for (const d of drafts) for (let j = 0; j < seq; j++) ids.push(d[Math.min(j, d.length - 1)] ?? 0);
+    const t0 = performance.now();
     const past = runtime.selectRows(ctx.kv, new Array(n).fill(0), ctx.kv.length - window);
     out = await runtime.forward({ ids, batch: n, seq, past, wantKv: false });
     ctx.stats.forwards++;
     // Every row's normaliser at once (natively for many rows): the dominant cost of verification in JavaScript.
     lses = await runtime.rowLogSumExp(out.logits, n * seq, V);
+    runtime.costs.recordRows(n * seq, performance.now() - t0);
   }
   const firstLse = logSumExp(ctx.lastLogits, V, 0);
   return drafts.map((d, r) =>

@@ -191,6 +191,14 @@ describe('JSON output on the embedded model', () => {
       expect(v.store_ms_per_step).toBeGreaterThan(0);
       expect(v.present_ms_per_step).toBeGreaterThan(0);
     }
+    expect(obj.strategies.greedy.decode_ms_per_token).toBeGreaterThan(0);
+    for (const v of Object.values(obj.ratios_per_draft_token) as number[]) expect(v).toBeGreaterThan(0);
+    // the device: copy bandwidth, the decoding step against its roofline, the cold path at 1 thread and the default
+    expect(obj.roofline.bandwidth_gb_s).toBeGreaterThan(0);
+    expect(obj.roofline.decode_over_roofline.default).toBeGreaterThan(0);
+    expect(Object.keys(obj.cold_path).sort()).toEqual(['default_threads_1', 'default_threads_default', 'latency_target_ms']);
+    expect(obj.cold_path.default_threads_default.prefill_ms_1024).toBeGreaterThan(obj.cold_path.default_threads_default.prefill_ms_256 / 8);
+    expect(obj.peer).toBeNull(); // only with --peer
   });
 
   it('demo --json runs every strategy on the bundled example', () => {

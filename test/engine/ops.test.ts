@@ -41,11 +41,11 @@ describe('native row log-sum-exp', () => {
     await op.dispose();
   });
 
-  it('ModelRuntime.rowLogSumExp matches on real logits, natively (many rows) and in JS (few rows)', async () => {
+  it('ModelRuntime.rowLogSumExp matches on real logits, natively (many rows, in runs of 8 with a partial last run) and in JS (few rows)', async () => {
     const cfg = readModelConfig(process.env.SUPERDRAFT_MODEL_DIR || defaultModelDir());
     const rt = await ModelRuntime.load(cfg, { device: 'cpu' });
     try {
-      const ids = Array.from({ length: 24 }, (_, i) => 40 + ((i * 37) % 500));
+      const ids = Array.from({ length: 21 }, (_, i) => 40 + ((i * 37) % 500));
       const out = await rt.forward({ ids, batch: 1, seq: ids.length, past: rt.emptyKv(1), wantKv: false });
       const V = out.logits.length / ids.length;
       const many = await rt.rowLogSumExp(out.logits, ids.length, V);

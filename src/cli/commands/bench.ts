@@ -6,12 +6,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { readModelConfig } from '../../engine/config';
 import { defaultModelDir, type Engine, type EngineOptions } from '../../engine/engine';
-import { ModelRuntime } from '../../engine/runtime';
+import { defaultThreads, ModelRuntime } from '../../engine/runtime';
 import type { CompletionRequest } from '../../protocol';
 import { UsageError, languageOf, readTextFile, splitAt } from '../files';
 import { engineOptions, intFlag, type Flags } from '../flags';
 import { percentile, round } from '../metrics';
 import { complete, loadEngine, out, packageRoot, progress } from '../run';
+import { benchPeer } from './benchPeer';
+import { benchDevice, type DeviceFigures } from './benchRoofline';
 
 export interface BenchPrompt {
   id: string;
@@ -56,9 +58,11 @@ function series(): Series {
   return { latency: [], tokens: 0, ms: 0, requests: 0 };
 }
 
-function summary(s: Series) {
+function summary(s: Series, maxTokens: number) {
   return {
     requests: s.requests,
+    // fixed-length drafts: ms per decoded position (a multi-draft strategy decodes k drafts per position)
+    decode_ms_per_token: round(percentile(s.latency, 0.5) / maxTokens, 2),
     latency_ms_p50: round(percentile(s.latency, 0.5), 1),
     latency_ms_p95: round(percentile(s.latency, 0.95), 1),
     tokens_per_s: round(s.ms > 0 ? (1000 * s.tokens) / s.ms : 0, 1),
@@ -134,6 +138,8 @@ class BenchTally {
   private greedyText = '';
   readonly kv = { cold: [] as number[], typed: [] as number[], coldPrefill: [] as number[], typedPrefill: [] as number[], reused: [] as number[] };
   rssPeak = process.memoryUsage().rss;
+  /** Verification decisions of the superposed k=4 runs (tokens per draft, the costs they were made on). */
+  readonly verifyCosts: { tokens: number[]; last?: Record<string, number> } = { tokens: [] };
 
   constructor() {
     for (const c of CONFIGS) {
@@ -200,6 +206,27 @@ async function timeConfig(engine: Engine, req: (seed: number) => CompletionReque
   return { ms, tokens, text };
 }
 
+/** The peer (benchPeer.ts) on the bench's prompts, ours timed alongside it prompt by prompt (primed prompt cache). */
+async function runPeer(flags: Flags, engine: Engine, prompts: BenchPrompt[], maxTokens: number, nextSeed: () => number): Promise<Record<string, unknown>> {
+  const opts = engineOptions(flags);
+  const modelDir = opts.modelDir ? path.resolve(opts.modelDir) : defaultModelDir();
+  const over = { greedy: CONFIGS[0]!.over, superposed_k4: CONFIGS[2]!.over };
+  return benchPeer({
+    modelDir,
+    variant: opts.variant ?? 'q4',
+    gguf: flags['peer-gguf'] as string | undefined,
+    threads: opts.threads ?? defaultThreads(readModelConfig(modelDir, opts.variant).modelFile),
+    prompts: prompts.map((p) => engine.tokenizer.encode(p.prefix)),
+    maxTokens,
+    ours: async (i, kind) => {
+      const p = prompts[i]!;
+      await complete(engine, benchRequest(p, maxTokens, { maxTokens: 1 }));
+      const run = await timeConfig(engine, (s) => benchRequest(p, maxTokens, { ...over[kind], seed: s }), 1, nextSeed);
+      return { ms: run.ms, tokens: run.tokens };
+    },
+  });
+}
+
 export async function cmdBench(flags: Flags): Promise<number> {
   const dir = (flags.prompts as string | undefined) ?? path.join(packageRoot(), 'bench', 'prompts');
   const repeat = intFlag(flags, 'repeat', 1, 100, 2);
@@ -212,6 +239,7 @@ export async function cmdBench(flags: Flags): Promise<number> {
   const engine = await loadEngine(flags, false);
   const tally = new BenchTally();
   const rssAfterLoad = tally.rssPeak;
+  let peer: Record<string, unknown> | null = null;
   let seed = 1;
   const nextSeed = () => seed++;
   try {
@@ -228,18 +256,26 @@ export async function cmdBench(flags: Flags): Promise<number> {
           const run = await timeConfig(engine, (s) => benchRequest(p, maxTokens, { ...c.over, seed: s }), c.runs ?? 1, nextSeed);
           tally.sampleRss();
           tally.record(c, p, run);
+          if (c.name === 'superposed_k4' && engine.lastVerify) {
+            tally.verifyCosts.tokens.push(engine.lastVerify.tokens);
+            tally.verifyCosts.last = Object.fromEntries(Object.entries(engine.lastVerify).map(([k, v]) => [k, round(v, 2)]));
+          }
         }
       }
       const last = (name: string) => tally.stats[name]!.latency.at(-1)?.toFixed(0);
       progress(`bench ${pi + 1}/${prompts.length} ${p.id}${p.repetition ? ' (repetition)' : ''}: greedy ${last('greedy')} ms, superposed k=4 ${last('superposed_k4')} ms`);
     }
+    if (flags.peer === true) peer = await runPeer(flags, engine, prompts, maxTokens, nextSeed);
   } finally {
     tally.sampleRss();
     await engine.dispose();
   }
   progress('KV store: decoding steps with and without it ...');
-  const kvStore = await benchKvStore(engineOptions(flags));
-  const result = benchResult(engine, prompts, repeat, maxTokens, tally, { rssBefore, rssAfterLoad }, kvStore);
+  const opts = engineOptions(flags);
+  const kvStore = await benchKvStore(opts);
+  const modelDir = opts.modelDir ? path.resolve(opts.modelDir) : defaultModelDir();
+  const device = await benchDevice(modelDir, opts.variant, opts.threads, 1000);
+  const result = { ...benchResult(engine, prompts, repeat, maxTokens, tally, { rssBefore, rssAfterLoad }, kvStore, device), peer };
   if (flags.json) out(result);
   else printBench(result, kvStore);
   return 0;
@@ -253,10 +289,13 @@ function benchResult(
   tally: BenchTally,
   rss: { rssBefore: number; rssAfterLoad: number },
   kvStore: Record<string, unknown> | undefined,
+  device: DeviceFigures,
 ) {
   const { stats, statsRep, kv } = tally;
   const med = (name: string, s = stats) => percentile(s[name]!.latency, 0.5);
   const tps = (name: string, s = stats) => (s[name]!.ms > 0 ? s[name]!.tokens / s[name]!.ms : 0);
+  /** ms per position of `drafts` drafts decoded together */
+  const perPos = (name: string, drafts: number) => drafts / Math.max(1e-12, tps(name));
   return {
     model: engine.info.model,
     device: engine.info.device,
@@ -266,8 +305,8 @@ function benchResult(
     max_tokens: maxTokens,
     model_load_ms: round(engine.info.loadMs, 1),
     rss_bytes: { before_load: rss.rssBefore, after_load: rss.rssAfterLoad, peak: tally.rssPeak },
-    strategies: Object.fromEntries(CONFIGS.map((c) => [c.name, summary(stats[c.name]!)])),
-    strategies_on_repetition_prompts: Object.fromEntries(CONFIGS.map((c) => [c.name, summary(statsRep[c.name]!)])),
+    strategies: Object.fromEntries(CONFIGS.map((c) => [c.name, summary(stats[c.name]!, maxTokens)])),
+    strategies_on_repetition_prompts: Object.fromEntries(CONFIGS.map((c) => [c.name, summary(statsRep[c.name]!, maxTokens)])),
     ratios: {
       superposed_k4_over_greedy: round(med('superposed_k4') / med('greedy')),
       superposed_k4_over_greedy_paired_median: round(percentile(tally.pairedRatios, 0.5)),
@@ -278,6 +317,13 @@ function benchResult(
       speculative_identical_outputs: `${tally.identical}/${tally.identicalOf}`,
       typed_char_over_cold_request: round(percentile(kv.typed, 0.5) / percentile(kv.cold, 0.5)),
       typed_char_prefill_over_cold_prefill: round(percentile(kv.typedPrefill, 0.5) / Math.max(1e-9, percentile(kv.coldPrefill, 0.5))),
+    },
+    // The same ratios per decoded draft position (time ÷ tokens of all drafts × drafts per request): where drafts can
+    // end early (a random-weight replica emits special tokens), latencies compare drafts of different lengths.
+    ratios_per_draft_token: {
+      superposed_k4_over_greedy: round(perPos('superposed_k4', K) / perPos('greedy', 1)),
+      sequential_nucleus_x4_over_superposed_k4: round(perPos('sampling_k1_x4_sequential', K) / perPos('superposed_k4', K)),
+      batched_nucleus_k4_over_superposed_k4: round(perPos('sampling_k4_batched', K) / perPos('superposed_k4', K)),
     },
     kv_reuse: {
       cold_ms_p50: round(percentile(kv.cold, 0.5), 1),
@@ -290,6 +336,9 @@ function benchResult(
     // ms per decoding step (batch 1, one token) at each context length: the append-only KV store (the model's
     // present_delta.* outputs) against fetching the whole present.*; null for models without present_delta.*
     kv_store: kvStore ?? null,
+    roofline: device.roofline,
+    cold_path: device.cold_path,
+    verify_costs: tally.verifyCosts,
     notes:
       'Drafts are fixed-length (stop rules off, EOS still ends a draft). Strategy latencies are measured with the ' +
       'prompt already in the KV cache (primed per prompt), so they compare decoding; the kv_reuse block compares a cold ' +
