@@ -312,6 +312,7 @@ def main():
                          "step": step, "tokens": tokens, "elapsed": elapsed, "budget_s": budget_s,
                          "args": vars(args)}, args.out)
 
+    tokens0, elapsed0 = tokens, elapsed  # this run's rate (a warm start or a resume begins with tokens seen)
     last_ckpt = last_eval = time.time()
     if state is None:
         vl, vf = evaluate(model, val_l2r), evaluate(model, val_fim)
@@ -342,7 +343,7 @@ def main():
         ema = lv if ema is None else 0.98 * ema + 0.02 * lv
         if step % 10 == 0:
             rec = {"step": step, "tokens": tokens, "elapsed": round(elapsed, 1), "loss": round(ema, 4),
-                   "lr": lr, "gnorm": round(float(gn), 3), "tok_s": round(tokens / max(1e-9, elapsed))}
+                   "lr": lr, "gnorm": round(float(gn), 3), "tok_s": round((tokens - tokens0) / max(1e-9, elapsed - elapsed0))}
             write_log(rec)
             print(json.dumps(rec), flush=True)
         if now - last_eval > args.eval_minutes * 60:
