@@ -316,7 +316,7 @@ def main():
     last_ckpt = last_eval = time.time()
     if state is None:
         vl, vf = evaluate(model, val_l2r), evaluate(model, val_fim)
-        write_log({"step": 0, "tokens": 0, "elapsed": 0, "val_loss": vl, "val_fim_loss": vf})
+        write_log({"step": step, "tokens": tokens, "elapsed": elapsed, "val_loss": vl, "val_fim_loss": vf})
     t_prev = time.time()
     ema = None
     while elapsed < budget_s:

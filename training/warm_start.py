@@ -97,6 +97,18 @@ def load_warm(model_dir):
 
 
 if __name__ == "__main__":
-    d = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "models", "default")
+    # warm_start.py [DIR] [--val]: load and verify; --val adds evaluate.py's fp32 validation loss on work/'s current
+    # held-out split (the same 128 + 128 sequences), to compare a shipped model with a new checkpoint
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    d = args[0] if args else os.path.join(HERE, "..", "models", "default")
     m, c, worst = load_warm(d)
-    print(json.dumps({"model_dir": d, "params": m.num_params(), "max_abs_logit_diff": worst}))
+    out = {"model_dir": d, "params": m.num_params(), "max_abs_logit_diff": worst}
+    if "--val" in sys.argv:
+        import bpe
+        from data import Corpus, val_sets
+        from evaluate import N_SEQ, WORK
+        from train import evaluate
+        torch.set_num_threads(int(os.environ.get("SD_THREADS", "2")))
+        l2r, fim = val_sets(Corpus(WORK, "val", bpe.Tokenizer.load(os.path.join(WORK, "tokenizer", "merges.json"))), 512, N_SEQ, N_SEQ)
+        out.update(val_loss=evaluate(m, l2r, bf16=False), val_fim_loss=evaluate(m, fim, bf16=False))
+    print(json.dumps(out))
