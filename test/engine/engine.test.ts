@@ -115,7 +115,7 @@ describe('engine on the embedded model', () => {
 
   it('a spent time budget ends block drafts at their last complete line; none leaves them whole', async () => {
     const block = base({
-      prefix: 'import math\nimport os\n\ndef fibonacci(n):',
+      prefix: 'import os\n\ndef read_lines(path):',
       suffix: '\n',
       languageId: 'python',
       path: 'files.py',
@@ -136,6 +136,7 @@ describe('engine on the embedded model', () => {
     }
     expect(Math.max(...cut.drafts.map((d) => d.tokens))).toBeLessThan(Math.max(...full.drafts.map((d) => d.tokens)));
     // each cut draft is the opening line of a draft the search would have continued (same model, same prompt)
+    // (the prompt is one whose greedy block runs over several lines, so that cutting it is visible)
     const greedyFull = (await engine.complete({ ...block, strategy: 'greedy', k: 1, speculative: false })).drafts[0].text;
     const greedyCut = (await engine.complete({ ...block, strategy: 'greedy', k: 1, speculative: false, timeBudgetMs: 1 })).drafts[0].text;
     expect(greedyFull.startsWith(greedyCut.trimEnd()), `${JSON.stringify(greedyCut)} / ${JSON.stringify(greedyFull)}`).toBe(true);
