@@ -26,15 +26,25 @@ N_SEQ = int(os.environ.get("SD_EVAL_SEQS", "128"))
 N_ONNX = int(os.environ.get("SD_EVAL_ONNX_SEQS", "24"))
 
 
+def held_out_sets(tok):
+    """The validation sequences every fp32 figure is measured on: N_SEQ left-to-right windows and N_SEQ FIM middles
+    of work/'s held-out files."""
+    return val_sets(Corpus(WORK, "val", tok), 512, N_SEQ, N_SEQ)
+
+
+def fp32_val_loss(model, sets):
+    """(left-to-right, FIM middle) validation loss in PyTorch fp32 on held_out_sets()."""
+    l2r, fim = sets
+    return evaluate(model, l2r, bf16=False), evaluate(model, fim, bf16=False)
+
+
 def main():
     t0 = time.time()
     torch.set_num_threads(int(os.environ.get("SD_THREADS", "2")))
     model, state = load_model_from_checkpoint(os.path.join(WORK, "train"))
     tok = bpe.Tokenizer.load(os.path.join(WORK, "tokenizer", "merges.json"))
-    val = Corpus(WORK, "val", tok)
-    l2r, fim = val_sets(val, 512, N_SEQ, N_SEQ)
-    vl = evaluate(model, l2r, bf16=False)
-    vf = evaluate(model, fim, bf16=False)
+    l2r, fim = held_out_sets(tok)
+    vl, vf = fp32_val_loss(model, (l2r, fim))
     n_l2r = sum(sum(m[1:]) for _, m in l2r)
     n_fim = sum(sum(m[1:]) for _, m in fim)
     print(f"evaluate: torch fp32 val loss L2R {vl:.4f} ({n_l2r} tokens), FIM middle {vf:.4f} ({n_fim} tokens)")

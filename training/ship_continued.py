@@ -25,9 +25,8 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bpe  # noqa: E402
-from data import Corpus, val_sets  # noqa: E402
-from evaluate import N_SEQ  # noqa: E402
-from train import WORK, evaluate, load_model_from_checkpoint  # noqa: E402
+from evaluate import N_SEQ, fp32_val_loss, held_out_sets  # noqa: E402
+from train import WORK, load_model_from_checkpoint  # noqa: E402
 from write_model import read_log, svg_plot  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
@@ -59,8 +58,7 @@ def main():
         shipped_merges = json.load(f)["model"]["merges"]
     if tok.to_hf_json()["model"]["merges"] != shipped_merges:
         sys.exit("ship_continued: work/tokenizer differs from the shipped tokenizer (tokenizer.py --from models/default/tokenizer.json)")
-    l2r, fim = val_sets(Corpus(WORK, "val", tok), 512, N_SEQ, N_SEQ)
-    vl, vf = evaluate(model, l2r, bf16=False), evaluate(model, fim, bf16=False)
+    vl, vf = fp32_val_loss(model, held_out_sets(tok))
     print(f"ship_continued: fp32 val loss L2R {vl:.4f} (shipped {args.before_val:.4f}), FIM {vf:.4f}")
 
     cfg_path = os.path.join(args.out, "config.json")

@@ -29,7 +29,7 @@ import bpe  # noqa: E402
 from cpu import HEAP_TUNABLES, cpu_info  # noqa: E402
 from data import Corpus, Sampler  # noqa: E402
 from model import Config, Model  # noqa: E402
-from train import PRESETS, WORK, lm_loss  # noqa: E402
+from train import PRESETS, WORK, train_step  # noqa: E402
 
 DEFAULT_VARIANTS = ",".join([
     "bf16-1-4096-512-full",            # the last run's setting (on one thread)
@@ -68,11 +68,7 @@ def run_one(v, preset, steps, seed):
         batch = torch.from_numpy(sampler.batch(B, T))
         if step >= 2:
             data_s += time.perf_counter() - t0
-        loss = lm_loss(model, batch, bf16=v["dtype"] == "bf16", fused=v["fused"])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        train_step(model, opt, batch, bf16=v["dtype"] == "bf16", fused=v["fused"])
     dt, cpu = time.perf_counter() - t_start, time.process_time() - c_start
     return {"tok_s": steps * B * T / dt, "tok_cpu_s": steps * B * T / cpu, "data_share": data_s / dt,
             "params": model.num_params()}

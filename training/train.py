@@ -163,6 +163,16 @@ def lm_loss(model, batch, bf16=True, fused=True):
     return FusedLMLoss.apply(h, model.embed_tokens.weight, y)
 
 
+def train_step(model, opt, batch, bf16, fused=True):
+    """One optimizer step on a [B, T+1] batch (gradient norm clipped to 1); returns (loss, gradient norm)."""
+    loss = lm_loss(model, batch, bf16=bf16, fused=fused)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return loss, gn
+
+
 def lr_at(progress, warm_frac, peak, floor=0.1):
     if progress < warm_frac:
         return peak * progress / warm_frac
@@ -327,11 +337,7 @@ def main():
         lr = lr_at(elapsed / budget_s, args.warmup, args.lr)
         for g in opt.param_groups:
             g["lr"] = lr
-        loss = lm_loss(model, batch, bf16=use_bf16, fused=True)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        loss, gn = train_step(model, opt, batch, bf16=use_bf16)
         step += 1
         tokens += B * T
         now = time.time()

@@ -105,10 +105,8 @@ if __name__ == "__main__":
     out = {"model_dir": d, "params": m.num_params(), "max_abs_logit_diff": worst}
     if "--val" in sys.argv:
         import bpe
-        from data import Corpus, val_sets
-        from evaluate import N_SEQ, WORK
-        from train import evaluate
+        from evaluate import WORK, fp32_val_loss, held_out_sets
         torch.set_num_threads(int(os.environ.get("SD_THREADS", "2")))
-        l2r, fim = val_sets(Corpus(WORK, "val", bpe.Tokenizer.load(os.path.join(WORK, "tokenizer", "merges.json"))), 512, N_SEQ, N_SEQ)
-        out.update(val_loss=evaluate(m, l2r, bf16=False), val_fim_loss=evaluate(m, fim, bf16=False))
+        vl, vf = fp32_val_loss(m, held_out_sets(bpe.Tokenizer.load(os.path.join(WORK, "tokenizer", "merges.json"))))
+        out.update(val_loss=vl, val_fim_loss=vf)
     print(json.dumps(out))

@@ -77,7 +77,10 @@ function rename(token: string, whole: ReadonlyMap<string, string>, parts: readon
 
 /** The lines near the cursor's line, nearest first, with their offsets (negative: above). */
 function nearbyLines(prefix: string, suffix: string, lineStart: number): [string, number][] {
-  const above = lineStart > 0 ? prefix.slice(0, lineStart - 1).split('\n').slice(-LINES_ABOVE).reverse() : [];
+  // walk back LINES_ABOVE line breaks rather than splitting the whole prefix (documents run to megabytes)
+  let from = lineStart - 1;
+  for (let n = 0; n < LINES_ABOVE && from >= 0; n++) from = from > 0 ? prefix.lastIndexOf('\n', from - 1) : -1;
+  const above = lineStart > 0 ? prefix.slice(from + 1, lineStart - 1).split('\n').reverse() : [];
   const nl = suffix.indexOf('\n');
   const below = nl < 0 ? [] : suffix.slice(nl + 1, nl + 1 + 64 * 1024).split('\n').slice(0, LINES_BELOW);
   const out: [string, number][] = [];
