@@ -37,10 +37,16 @@ function run(args: string[], env: Record<string, string> = {}, onStderr?: (s: st
     const p = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...base, HF_ENDPOINT: hub.url, ...env } });
     let stdout = '';
     let stderr = '';
+    // one Ctrl-C: a second SIGINT landing while the process tears down would end it by the signal (no exit code)
+    let interrupted = false;
+    const interrupt = (): void => {
+      if (!interrupted) p.kill('SIGINT');
+      interrupted = true;
+    };
     p.stdout.on('data', (d) => (stdout += d));
     p.stderr.on('data', (d) => {
       stderr += d;
-      onStderr?.(stderr, () => p.kill('SIGINT'));
+      onStderr?.(stderr, interrupt);
     });
     p.on('close', (code) => res({ code, stdout, stderr }));
   });
