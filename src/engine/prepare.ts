@@ -14,6 +14,11 @@
  *     caches in an append-only store instead of fetching the whole `present.*` every step. A directory prepared
  *     before these outputs existed gets only them (the other rewrites are already there).
  *  d. config.json's `superdraft` block records what was done (other keys kept).
+ *  e. with `--int8-activations`: next to each graph with 4-bit MatMulNBits weights, a companion graph
+ *     (`model_q4.onnx` → `model_q4a8.onnx`, variant `q4a8`) whose MatMulNBits nodes have `accuracy_level` 4: onnxruntime
+ *     then quantizes the activations to 8 bits per block and multiplies in integers (VNNI / AVX2), as llama.cpp does for
+ *     Q4_0 (its activations go to Q8_0). It reads the same external data file; only the ~300 KB graph is new. The
+ *     logits move by about what the peer's differ by, so it is a separate variant the user picks, never the default.
  *
  * Only the graph (protobuf) is read and written: initializers stored as external data (`*.onnx_data`) keep their
  * location entries; the data file is size-checked against the tensors' offsets and lengths, never read. Every file
@@ -60,6 +65,8 @@ export interface VariantReport {
   deltas?: number;
   /** Why the graph gets no present_delta.* outputs. */
   noDeltas?: string;
+  /** A companion graph with 8-bit activations (e. above): the variant file it was made from. */
+  int8ActivationsFrom?: string;
   graphBytes: number;
   externalData: { file: string; bytes: number }[];
 }
@@ -446,6 +453,40 @@ function writeAtomic(file: string, data: Uint8Array | string): string {
 export interface PrepareOptions {
   /** Only these ONNX files (default: every onnx/*.onnx and *.onnx). */
   files?: string[];
+  /** Also write the 8-bit-activation companion of each 4-bit graph (e. above). */
+  int8Activations?: boolean;
+}
+
+/** `accuracy_level` of MatMulNBits that makes onnxruntime quantize activations to int8 (its CompInt8). */
+export const INT8_ACTIVATIONS_LEVEL = 4;
+
+/** The companion graph's file for `file` (model_q4.onnx → model_q4a8.onnx). */
+export function int8ActivationsFile(file: string): string {
+  return file.replace(/\.onnx$/, 'a8.onnx');
+}
+
+function matMulNBits(g: Graph): Node[] {
+  return g.node.filter((n) => n.op_type === 'MatMulNBits');
+}
+
+/**
+ * The 8-bit-activation companion of a planned graph, or undefined when it has no 4-bit MatMulNBits below level 4,
+ * is itself a companion, or its companion is already there and up to date.
+ */
+function planInt8Activations(p: Plan, all: Set<string>): Plan | undefined {
+  if (/a8\.onnx$/.test(p.file)) return undefined;
+  const nodes = matMulNBits(p.model.graph).filter((n) => toNum((n.attribute ?? []).find((a) => a.name === 'bits')?.i ?? 4) === 4);
+  if (nodes.length === 0 || nodes.every((n) => toNum((n.attribute ?? []).find((a) => a.name === 'accuracy_level')?.i ?? 0) >= INT8_ACTIVATIONS_LEVEL)) return undefined;
+  const file = int8ActivationsFile(p.file);
+  if (all.has(file) && !p.changed) return undefined;
+  const model = decodeModel(encodeModel(p.model));
+  for (const n of matMulNBits(model.graph)) {
+    const attrs = (n.attribute ?? []).filter((a) => a.name !== 'accuracy_level');
+    attrs.push({ name: 'accuracy_level', type: ATTR.INT, i: INT8_ACTIVATIONS_LEVEL });
+    n.attribute = attrs;
+  }
+  const report: VariantReport = { ...p.report, file, status: 'prepared', int8ActivationsFrom: p.file };
+  return { file, model, report, changed: true };
 }
 
 export function prepareModel(dir: string, opts: PrepareOptions = {}): PrepareReport {
@@ -470,6 +511,16 @@ export function prepareModel(dir: string, opts: PrepareOptions = {}): PrepareRep
   if (files.length === 0) throw new PrepareError(`no ONNX model in ${dir} (looked for onnx/*.onnx and *.onnx)`);
   // Check and plan every variant before writing any.
   const plans = files.map((f) => planVariant(f));
+  if (opts.int8Activations) {
+    const all = new Set(files);
+    for (const p of [...plans]) {
+      const c = planInt8Activations(p, all);
+      if (!c) continue;
+      const at = plans.findIndex((q) => q.file === c.file);
+      if (at >= 0) plans[at] = c;
+      else plans.push(c);
+    }
+  }
   const changed = plans.some((p) => p.changed);
   const sd = (typeof cfg.superdraft === 'object' && cfg.superdraft !== null ? cfg.superdraft : {}) as Record<string, unknown>;
   const wantCfg = {
@@ -485,10 +536,12 @@ export function prepareModel(dir: string, opts: PrepareOptions = {}): PrepareRep
         variants: Object.fromEntries(
           plans.map((p) => {
             const key = path.relative(dir, p.file).split(path.sep).join('/');
-            const prev = (sd.prepared as { variants?: Record<string, { embedding?: string; lm_head?: string }> } | undefined)?.variants?.[key];
+            const prev = (sd.prepared as { variants?: Record<string, { embedding?: string; lm_head?: string; int8_activations_from?: string }> } | undefined)?.variants?.[key];
             // Layers with present_delta.{i}.key / .value outputs (0: the runtime fetches present.* every step).
             const deltaLayers = p.model.graph.output.filter((o) => o.name.startsWith(`${PRESENT_DELTA}.`)).length / 2;
-            return [key, { embedding: p.report.embedding ?? prev?.embedding, lm_head: p.report.lmHead ?? prev?.lm_head, present_delta_layers: deltaLayers }];
+            // A companion with 8-bit activations (e.) names the graph it was made from.
+            const from = p.report.int8ActivationsFrom ? path.relative(dir, p.report.int8ActivationsFrom).split(path.sep).join('/') : prev?.int8_activations_from;
+            return [key, { embedding: p.report.embedding ?? prev?.embedding, lm_head: p.report.lmHead ?? prev?.lm_head, present_delta_layers: deltaLayers, ...(from ? { int8_activations_from: from } : {}) }];
           }),
         ),
       },
