@@ -59,9 +59,10 @@ export async function benchPeer(input: PeerInput): Promise<Record<string, unknow
   const name = `llama.cpp (${PEER_PACKAGE} ${PEER_VERSION}, prebuilt CPU binary)`;
   const entry = peerEntry();
   if (!existsSync(entry)) return { name, absent: `${PEER_PACKAGE} is not installed in .cache/peer: run \`bash scripts/install-peer.sh\`` };
-  const gguf = input.gguf ?? path.join(input.modelDir, `model-${input.variant}.gguf`);
+  // q4a8 (model prepare --int8-activations) multiplies the q4 weights: the peer reads the same weights' GGUF.
+  const gguf = input.gguf ?? path.join(input.modelDir, `model-${input.variant.replace(/a8$/, '')}.gguf`);
   if (!existsSync(gguf)) {
-    return { name, absent: `no GGUF file ${gguf}: convert the replica with \`/usr/bin/python3 training/onnx_to_gguf.py ${input.modelDir} --variant ${input.variant}\`` };
+    return { name, absent: `no GGUF file ${gguf}: convert the replica with \`/usr/bin/python3 training/onnx_to_gguf.py ${input.modelDir} --variant ${input.variant.replace(/a8$/, '')}\`` };
   }
   const { getLlama } = await importEsm(pathToFileURL(entry).href);
   const llama = await getLlama({ gpu: false, build: 'never', progressLogs: false, logLevel: 'error' });
