@@ -21,20 +21,33 @@ export const COLD_PATH = {
   coldTargetMs: 2000,
   /** The prompt budget shrinks by halves, to at most this fraction (a prompt of nothing helps nobody). */
   minScale: 0.25,
+  /** Tokens of the first prefill forward before any measurement (it measures the speed). */
+  firstChunk: 64,
 };
 
-/** Tokens per prefill forward for a measured `msPerToken` (NaN: unmeasured → `maxChunk`). */
+/**
+ * Tokens per prefill forward for a measured `msPerToken`. Unmeasured (NaN: the first request after loading a large
+ * model): a short first forward, whose time measures the speed for the rest.
+ */
 export function prefillChunkTokens(msPerToken: number, maxChunk: number, policy = COLD_PATH): number {
-  if (!(msPerToken > 0)) return maxChunk;
+  if (!(msPerToken > 0)) return Math.min(maxChunk, policy.firstChunk);
   return Math.max(Math.min(policy.minChunk, maxChunk), Math.min(maxChunk, Math.floor(policy.chunkMs / msPerToken)));
 }
 
 /**
  * Fraction of the default prompt budget (1, 1/2, 1/4 …, at least `minScale`) whose cold prefill fits the latency
  * target. Powers of two only, so the prompt (and the prompt cache's prefix) does not move with every measurement.
+ * Unmeasured (the first request after loading a large model): the floor, so that the first completion does not take
+ * the whole budget's prefill (13 s for the 0.5B replica's 618-token prompt on a busy 2-core CPU); the next request
+ * grows it if the device is fast.
  */
-export function promptBudgetScale(msPerToken: number, budgetTokens: number, policy = COLD_PATH): number {
-  if (!(msPerToken > 0)) return 1;
+export function promptBudgetScale(msPerToken: number, budgetTokens: number, policy = COLD_PATH, current?: number): number {
+  if (!(msPerToken > 0)) return current ?? policy.minScale;
+  // Hysteresis: the scale in use stays while it is not clearly too slow nor clearly room for twice as much. Every
+  // change moves the prompt, so the next request prefills it all again (typing one character then costs a cold
+  // request: a measurement near a boundary flipping the scale between two keystrokes did exactly that).
+  const cost = (s: number) => msPerToken * budgetTokens * s;
+  if (current !== undefined && cost(current) <= policy.coldTargetMs * 1.25 && (current >= 1 || cost(current * 2) > policy.coldTargetMs * 0.8)) return current;
   let scale = 1;
   while (scale / 2 >= policy.minScale && msPerToken * budgetTokens * scale > policy.coldTargetMs) scale /= 2;
   return scale;

@@ -100,6 +100,8 @@ export class Engine {
   private readonly verifyWindow: number;
   private readonly rankAll: boolean;
   private fixedVerifyTokens?: number;
+  /** The prompt budget's scale in use on a large model (coldPath.ts); undefined until the first request. */
+  private budgetScale?: number;
 
   private constructor(
     readonly config: ModelConfig,
@@ -194,7 +196,7 @@ export class Engine {
     const forwards0 = this.runtime.forwards;
     try {
       // A slow device gets a smaller prompt, so that a cold prefill fits the latency target (coldPath.ts).
-      const budgetScale = this.runtime.large ? promptBudgetScale(this.cache.msPerToken, DEFAULT_BUDGET.prefixTokens + DEFAULT_BUDGET.suffixTokens + DEFAULT_BUDGET.snippetTokens) : 1;
+      const budgetScale = this.runtime.large ? (this.budgetScale = promptBudgetScale(this.cache.msPerToken, DEFAULT_BUDGET.prefixTokens + DEFAULT_BUDGET.suffixTokens + DEFAULT_BUDGET.snippetTokens, undefined, this.budgetScale)) : 1;
       const prompt = buildPrompt(this.tokenizer, this.config, req, scaleBudget(DEFAULT_BUDGET, budgetScale));
       this.ngrams.setPrompt(prompt.contextIds);
       const pre = await this.cache.prefill(prompt.ids, signal);

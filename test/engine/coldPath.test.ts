@@ -60,7 +60,7 @@ describe('chunked prefill', () => {
   });
 
   it('chunks shrink on a slow device and stay whole on a fast one', () => {
-    expect(prefillChunkTokens(NaN, 512)).toBe(512);
+    expect(prefillChunkTokens(NaN, 512)).toBe(COLD_PATH.firstChunk); // unmeasured: a short forward measures it
     expect(prefillChunkTokens(0.02, 512)).toBe(512); // embedded model
     const slow = prefillChunkTokens(7.4, 512); // Qwen2.5-0.5B q4 on 2 busy cores
     expect(slow).toBeGreaterThanOrEqual(COLD_PATH.minChunk);
@@ -70,12 +70,20 @@ describe('chunked prefill', () => {
 
   it('the prompt budget halves until a cold prefill fits the target, down to its floor', () => {
     const total = DEFAULT_BUDGET.prefixTokens + DEFAULT_BUDGET.suffixTokens + DEFAULT_BUDGET.snippetTokens;
-    expect(promptBudgetScale(NaN, total)).toBe(1);
+    expect(promptBudgetScale(NaN, total)).toBe(COLD_PATH.minScale); // unmeasured large model: start small
     expect(promptBudgetScale(0.3, total)).toBe(1); // embedded model under load
     const s = promptBudgetScale(7.4, total);
     expect(s).toBeLessThan(1);
     expect(s).toBeGreaterThanOrEqual(COLD_PATH.minScale);
     expect(promptBudgetScale(1000, total)).toBe(COLD_PATH.minScale);
+    // hysteresis: a measurement near a boundary keeps the scale in use (each change re-prefills the whole prompt)
+    const at = (scale: number) => COLD_PATH.coldTargetMs / (total * scale); // ms per token at which `scale` just fits
+    expect(promptBudgetScale(at(0.5) * 1.1, total)).toBe(0.25);
+    expect(promptBudgetScale(at(0.5) * 1.1, total, COLD_PATH, 0.5)).toBe(0.5);
+    expect(promptBudgetScale(at(0.5) * 1.5, total, COLD_PATH, 0.5)).toBe(0.25);
+    expect(promptBudgetScale(at(0.5) * 0.9, total, COLD_PATH, 0.25)).toBe(0.25);
+    expect(promptBudgetScale(at(0.5) * 0.7, total, COLD_PATH, 0.25)).toBe(0.5);
+    expect(promptBudgetScale(NaN, total, COLD_PATH, 0.5)).toBe(0.5);
     expect(scaleBudget(DEFAULT_BUDGET, 1)).toBe(DEFAULT_BUDGET);
     expect(scaleBudget(DEFAULT_BUDGET, 0.5).prefixTokens).toBe(DEFAULT_BUDGET.prefixTokens / 2);
   });
