@@ -16,7 +16,7 @@
  * `length` are fed as masked positions (attention_mask 0). Keys carry their rotary / learned positions already
  * (position_ids are explicit), so where an entry sits in the cache does not change what it contributes.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
@@ -24,6 +24,7 @@ import type { DeviceName } from '../protocol';
 import { ModelConfig, ModelLoadError } from './config';
 import { logSumExp } from './math';
 import { RowLogSumExp } from './ops';
+import { decodeModel, externalDataLocations } from './onnx/proto';
 
 export type LogFn = (level: 'error' | 'warn' | 'info' | 'debug', message: string) => void;
 
@@ -125,18 +126,34 @@ export function defaultThreads(modelFile: string): number {
  */
 export const LARGE_MODEL_BYTES = 100 * 1024 * 1024;
 
-/** Bytes of an ONNX file and its external data (files next to it named after it: model.onnx_data, model.onnx.data). */
+/**
+ * Bytes of an ONNX file and its external data: the files its tensors name (a q4a8 companion graph reads
+ * model_q4.onnx_data) and files next to it named after it (model.onnx_data, model.onnx.data).
+ */
 export function modelBytes(modelFile: string): number {
   try {
     const dir = path.dirname(modelFile);
     const base = path.basename(modelFile);
-    let total = statSync(modelFile).size;
-    for (const f of readdirSync(dir)) if (f !== base && f.startsWith(base) && /_data$|\.data$/.test(f)) total += statSync(path.join(dir, f)).size;
+    const size = statSync(modelFile).size;
+    const files = new Set<string>();
+    for (const f of readdirSync(dir)) if (f !== base && f.startsWith(base) && /_data$|\.data$/.test(f)) files.add(f);
+    // A graph-only file is small; one holding its weights is counted by its size (and not read here).
+    if (size < GRAPH_ONLY_BYTES) {
+      try {
+        for (const loc of externalDataLocations(decodeModel(readFileSync(modelFile)))) files.add(loc);
+      } catch {
+        /* not readable as ONNX: reported when the session is created */
+      }
+    }
+    let total = size;
+    for (const f of files) if (existsSync(path.join(dir, f))) total += statSync(path.join(dir, f)).size;
     return total;
   } catch {
     return 0; // reported when the session is created
   }
 }
+/** Below this size an ONNX file is read for the external data it names (graphs with external data are ~0.1–1 MB; the embedded model, 9 MB, holds its weights). */
+const GRAPH_ONLY_BYTES = 4 * 1024 * 1024;
 
 /**
  * What forwards cost on this device under its current load: a decoding step, and each row of a scoring forward beyond

@@ -16,6 +16,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine';
 import { readModelConfig } from '../../src/engine/config';
+import { modelBytes } from '../../src/engine/runtime';
 import { buildPrompt } from '../../src/engine/prompt';
 import { Tokenizer } from '../../src/engine/tokenizer';
 import { PrepareError, prepareModel } from '../../src/engine/prepare';
@@ -313,6 +314,8 @@ describe('model prepare --int8-activations: the q4a8 companion (8-bit activation
     const locations = new Set(m.graph.initializer.flatMap((t) => (t.external_data ?? []).filter((e) => e.key === 'location').map((e) => e.value)));
     expect([...locations]).toEqual(['model_q4.onnx_data']);
     expect(readdirSync(path.join(dir, 'onnx')).filter((f) => f.endsWith('.onnx_data')).sort()).toEqual(['model.onnx_data', 'model_q4.onnx_data']);
+    // its size (which decides large-model policies) counts the weights it reads
+    expect(modelBytes(a8)).toBe(statSync(a8).size + statSync(path.join(dir, 'onnx', 'model_q4.onnx_data')).size);
     const cfg = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
     expect(cfg.superdraft.prepared.variants['onnx/model_q4a8.onnx']).toMatchObject({ int8_activations_from: 'onnx/model_q4.onnx', present_delta_layers: 2 });
     // The logits move by the activations' rounding (8 bits per block of 32), not by the weights: compare with q4.

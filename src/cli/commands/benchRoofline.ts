@@ -31,7 +31,7 @@ export function measureBandwidth(bytes = 256 * 1024 * 1024, reps = 6): number {
  */
 export function streamedBytes(config: ModelConfig, variant: string): number {
   const all = modelBytes(config.modelFile);
-  const fp32Embedding = variant === 'fp32' || variant === 'q4';
+  const fp32Embedding = variant === 'fp32' || variant === 'q4' || variant === 'q4a8';
   return fp32Embedding ? Math.max(0, all - config.vocabSize * config.hiddenSize * 4) : all;
 }
 
@@ -77,7 +77,7 @@ export async function benchDevice(modelDir: string, benchVariant: string | undef
   progress('roofline: memory bandwidth ...');
   const bw = measureBandwidth();
   const variants: string[] = [];
-  for (const v of ['q4', 'fp32']) if (existsSync(path.join(modelDir, 'onnx', v === 'fp32' ? 'model.onnx' : `model_${v}.onnx`))) variants.push(v);
+  for (const v of ['q4', 'q4a8', 'fp32']) if (existsSync(path.join(modelDir, 'onnx', v === 'fp32' ? 'model.onnx' : `model_${v}.onnx`))) variants.push(v);
   if (variants.length === 0) variants.push('default');
   const decodeOver: Record<string, number> = {};
   const detail: Record<string, unknown> = {};

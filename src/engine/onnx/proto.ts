@@ -101,6 +101,19 @@ export function encodeModel(model: Model): Uint8Array {
   return t.encode(model as unknown as protobuf.Message).finish();
 }
 
+/** The external data files (locations, relative to the graph's folder) a graph's tensors are stored in. */
+export function externalDataLocations(model: Model): string[] {
+  const out = new Set<string>();
+  const visit = (t: Tensor): void => {
+    if (t.data_location !== DATA_LOCATION_EXTERNAL) return;
+    const loc = (t.external_data ?? []).find((e) => e.key === 'location')?.value;
+    if (loc) out.add(loc);
+  };
+  for (const t of model.graph.initializer) visit(t);
+  for (const n of model.graph.node) for (const a of n.attribute ?? []) if (a.t) visit(a.t);
+  return [...out];
+}
+
 export function toNum(v: number | Long | null | undefined): number {
   if (v === null || v === undefined) return 0;
   return typeof v === 'number' ? v : v.toNumber();
