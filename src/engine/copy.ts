@@ -11,6 +11,8 @@
  * continuations become candidate drafts that the model ranks together with its own (see rank.ts).
  */
 
+import { rebalanceCopy } from './brackets';
+
 /** Where a copied draft came from. */
 export interface CopySite {
   /** '' = the document being edited; otherwise the path of the file (workspace-relative as indexed). */
@@ -251,11 +253,14 @@ export function findCopies(q: CopyQuery, index: CopyIndex | null, opts: CopyOpti
   found.sort((a, b) => b.matchLength - a.matchLength || a.tier - b.tier || a.distance - b.distance);
   const out: CopySite[] = [];
   const seen = new Set<string>();
+  const cursorLine = q.prefix.slice(q.prefix.lastIndexOf('\n') + 1);
   for (const f of found) {
-    const key = firstLine(f.text.trimStart()).trim();
+    // closing brackets for the cursor's line, not the copied line's (brackets.ts)
+    const text = rebalanceCopy(f.text, f.hay.slice(f.hay.lastIndexOf('\n', f.end - 1) + 1, f.end), cursorLine);
+    const key = firstLine(text.trimStart()).trim();
     if (key.length === 0 || seen.has(key)) continue;
     seen.add(key);
-    const site: CopySite = { path: f.path, matchLength: f.matchLength, text: f.text };
+    const site: CopySite = { path: f.path, matchLength: f.matchLength, text };
     if (f.tier === 0) site.offset = f.end <= cursor ? -countLines(doc, f.end, cursor) : countLines(doc, cursor, f.end);
     else if (f.tier === 2) site.line = countLines(f.hay, 0, f.end) + 1;
     out.push(site);
