@@ -66,13 +66,19 @@ def main():
         cfg = json.load(f)
     tr = cfg["superdraft"].setdefault("training", {})
     before = dict(tr)
+    if before.get("tokens") == state["tokens"]:
+        sys.exit(f"ship_continued: {args.out} already holds this checkpoint ({state['tokens']:,} tokens seen)")
     run_minutes = (state["elapsed"]) / 60
+    # every continued run is kept, oldest first (a single earlier run was stored as one object)
+    runs = before.get("continued", [])
+    runs = [runs] if isinstance(runs, dict) else list(runs)
+    runs.append({"from_tokens": before.get("tokens"), "shipped_val_loss_same_split": round(args.before_val, 4),
+                 "val_loss": round(vl, 4), "minutes": round(run_minutes, 1), "date": time.strftime("%Y-%m-%d", time.gmtime())})
     tr.update(step=state["step"], tokens=state["tokens"],
               train_minutes=round(before.get("train_minutes", 0) + run_minutes, 1),
               val_loss=round(vl, 4), val_fim_loss=round(vf, 4),
               val_split="training/work held-out files of the current corpus (128 + 128 sequences of 512, PyTorch fp32)",
-              continued={"from_tokens": before.get("tokens"), "shipped_val_loss_same_split": round(args.before_val, 4),
-                         "minutes": round(run_minutes, 1), "date": time.strftime("%Y-%m-%d", time.gmtime())})
+              continued=runs)
 
     card_path = os.path.join(args.out, "README.md")
     with open(card_path) as f:
@@ -85,7 +91,7 @@ def main():
         last = f"| {old[-1]['tokens']:,} | {old[-1]['val_loss']:.3f} | {old[-1]['val_fim_loss']:.3f} |\n"
         card = card.replace(last, last + rows, 1)
     section = (
-        f"## Continued training ({time.strftime('%Y-%m-%d', time.gmtime())})\n\n"
+        f"## Continued training, run {len(runs)} ({time.strftime('%Y-%m-%d', time.gmtime())})\n\n"
         f"Warm restart from the shipped weights (`train.py --init-onnx models/default`, fresh AdamW, peak lr "
         f"{state.get('args', {}).get('lr')}, {run_minutes:.0f} min of training) on the current corpus encoded with the "
         f"shipped tokenizer: {before.get('tokens', 0):,} → {state['tokens']:,} tokens seen. Fp32 validation loss on the "
@@ -97,8 +103,10 @@ def main():
         f"{before.get('tokens', 0):,} tokens are this run's during-training measure on the current split. "
         "The n-gram table is unchanged (same tokenizer).\n\n")
     marker = "## Files\n" if "## Files\n" in card else None
-    if "## Continued training" in card:
-        card = re.sub(r"## Continued training \(.*?\n\n(?=## )", section, card, count=1, flags=re.S)
+    # earlier runs' sections stay; a second shipping of the same run replaces its own
+    own = re.compile(rf"## Continued training, run {len(runs)} \(.*?\n\n(?=## )", re.S)
+    if own.search(card):
+        card = own.sub(lambda _m: section, card, count=1)
     elif marker:
         card = card.replace(marker, section + marker, 1)
     else:
