@@ -275,10 +275,23 @@ export async function cmdBench(flags: Flags): Promise<number> {
   const kvStore = await benchKvStore(opts);
   const modelDir = opts.modelDir ? path.resolve(opts.modelDir) : defaultModelDir();
   const device = await benchDevice(modelDir, opts.variant, opts.threads, 1000);
-  const result = { ...benchResult(engine, prompts, repeat, maxTokens, tally, { rssBefore, rssAfterLoad }, kvStore, device), peer };
+  const result = { ...benchResult(engine, prompts, repeat, maxTokens, tally, { rssBefore, rssAfterLoad }, kvStore, device), peer: withPeerRoofline(peer, device, opts.variant ?? 'q4') };
   if (flags.json) out(result);
   else printBench(result, kvStore);
   return 0;
+}
+
+/**
+ * The peer's greedy generation time per token against the roofline of the same weights (the q4 step streams the
+ * bytes its Q4_0 conversion holds, block for block): where both runtimes sit from the machine's limit.
+ */
+function withPeerRoofline(peer: Record<string, unknown> | null, device: DeviceFigures, variant: string): Record<string, unknown> | null {
+  const theirs = (peer?.greedy_tokens_per_s as { theirs?: number } | undefined)?.theirs;
+  const weights = variant.replace(/a8$/, '');
+  const roof = (device.roofline.variants[weights] as { roofline_step_ms?: number } | undefined)?.roofline_step_ms;
+  if (!peer || !theirs || !roof) return peer;
+  const ms = 1000 / theirs;
+  return { ...peer, decode_ms_per_token: round(ms, 2), decode_over_roofline: round(ms / roof) };
 }
 
 function benchResult(
