@@ -53,6 +53,19 @@ describe('superdraft model', () => {
     expect(JSON.parse(run(['model', 'info', dir, '--json']).stdout).superposition).toBe(true);
   });
 
+  it('prepare --int8-activations adds the q4a8 companion, which complete runs as --variant q4a8; info lists it', () => {
+    const p = run(['model', 'prepare', dir, '--int8-activations']);
+    expect(p.code, p.stderr).toBe(0);
+    expect(p.stdout).toMatch(/onnx\/model_q4a8\.onnx: 8-bit activations \(accuracy_level 4\) on the weights of onnx\/model_q4\.onnx/);
+    const at = ['--file', 'examples/demo.ts', '--line', '40', '--column', '5', '--model', dir, '--max-tokens', '4', '--json'];
+    const c = run(['complete', ...at, '--variant', 'q4a8', '--strategy', 'superposed', '-k', '3']);
+    expect(c.code, c.stderr).toBe(0);
+    expect(JSON.parse(c.stdout).drafts.length).toBeGreaterThan(0);
+    const info = JSON.parse(run(['model', 'info', dir, '--json']).stdout);
+    expect(info.variants.find((v: { file: string }) => v.file === 'onnx/model_q4a8.onnx')).toMatchObject({ prepared: true });
+    expect(run(['model', 'info', dir, '--int8-activations']).code).toBe(2);
+  });
+
   it('bad input: exit 1 naming the file; usage errors exit 2', () => {
     const missing = run(['model', 'prepare', join(tmp, 'nope')]);
     expect(missing.code).toBe(2);
