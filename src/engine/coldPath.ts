@@ -43,11 +43,11 @@ export function prefillChunkTokens(msPerToken: number, maxChunk: number, policy 
  */
 export function promptBudgetScale(msPerToken: number, budgetTokens: number, policy = COLD_PATH, current?: number): number {
   if (!(msPerToken > 0)) return current ?? policy.minScale;
-  // Hysteresis: the scale in use stays while it is not clearly too slow nor clearly room for twice as much. Every
+  // Hysteresis: the scale in use stays until it is clearly too slow (25 % over) or twice as much fits. Every
   // change moves the prompt, so the next request prefills it all again (typing one character then costs a cold
   // request: a measurement near a boundary flipping the scale between two keystrokes did exactly that).
   const cost = (s: number) => msPerToken * budgetTokens * s;
-  if (current !== undefined && cost(current) <= policy.coldTargetMs * 1.25 && (current >= 1 || cost(current * 2) > policy.coldTargetMs * 0.8)) return current;
+  if (current !== undefined && cost(current) <= policy.coldTargetMs * 1.25 && (current >= 1 || cost(current * 2) > policy.coldTargetMs)) return current;
   let scale = 1;
   while (scale / 2 >= policy.minScale && msPerToken * budgetTokens * scale > policy.coldTargetMs) scale /= 2;
   return scale;

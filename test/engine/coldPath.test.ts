@@ -81,8 +81,9 @@ describe('chunked prefill', () => {
     expect(promptBudgetScale(at(0.5) * 1.1, total)).toBe(0.25);
     expect(promptBudgetScale(at(0.5) * 1.1, total, COLD_PATH, 0.5)).toBe(0.5);
     expect(promptBudgetScale(at(0.5) * 1.5, total, COLD_PATH, 0.5)).toBe(0.25);
-    expect(promptBudgetScale(at(0.5) * 0.9, total, COLD_PATH, 0.25)).toBe(0.25);
-    expect(promptBudgetScale(at(0.5) * 0.7, total, COLD_PATH, 0.25)).toBe(0.5);
+    expect(promptBudgetScale(at(0.5) * 1.05, total, COLD_PATH, 0.25)).toBe(0.25);
+    expect(promptBudgetScale(at(0.5) * 0.95, total, COLD_PATH, 0.25)).toBe(0.5);
+    expect(promptBudgetScale(at(0.5) * 0.95, total, COLD_PATH, 0.5)).toBe(0.5); // and stays
     expect(promptBudgetScale(NaN, total, COLD_PATH, 0.5)).toBe(0.5);
     expect(scaleBudget(DEFAULT_BUDGET, 1)).toBe(DEFAULT_BUDGET);
     expect(scaleBudget(DEFAULT_BUDGET, 0.5).prefixTokens).toBe(DEFAULT_BUDGET.prefixTokens / 2);
