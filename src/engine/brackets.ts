@@ -10,11 +10,10 @@ const OPEN = '([{';
 const CLOSE = ')]}';
 
 /**
- * Brackets left open at the end of `line` (outermost first), skipping strings and what follows `//` or `#`
- * (a line comment). `null` when the line closes a bracket it did not open (it continues an earlier line).
+ * The brackets of one line of code in order, skipping strings and what follows `//` or a `#` comment (not
+ * `this.#field`): `visit` gets each, returns false to stop. False when a string is left open.
  */
-export function openBrackets(line: string): string[] | null {
-  const stack: string[] = [];
+function eachBracket(line: string, visit: (c: string) => boolean): boolean {
   let quote = '';
   for (let i = 0; i < line.length; i++) {
     const c = line[i]!;
@@ -25,39 +24,40 @@ export function openBrackets(line: string): string[] | null {
     }
     if (c === '"' || c === "'" || c === '`') quote = c;
     else if (c === '/' && line[i + 1] === '/') break;
-    else if (c === '#' && (i === 0 || line[i - 1] === ' ' || line[i - 1] === '\t')) break; // not this.#field
-    else if (OPEN.includes(c)) stack.push(c);
-    else if (CLOSE.includes(c)) {
-      if (stack.length === 0 || OPEN.indexOf(stack[stack.length - 1]!) !== CLOSE.indexOf(c)) return null;
-      stack.pop();
-    }
+    else if (c === '#' && (i === 0 || line[i - 1] === ' ' || line[i - 1] === '\t')) break;
+    else if ((OPEN.includes(c) || CLOSE.includes(c)) && !visit(c)) return true;
   }
-  return quote ? null : stack;
+  return quote === '';
 }
 
-/** The brackets `text` closes below its own start (innermost first), or null if it is not a simple run of code. */
+const matches = (open: string, close: string): boolean => OPEN.indexOf(open) === CLOSE.indexOf(close);
+
+/** Brackets left open at the end of `line` (outermost first); null when it closes one it did not open. */
+export function openBrackets(line: string): string[] | null {
+  const stack: string[] = [];
+  let ok = true;
+  const done = eachBracket(line, (c) => {
+    if (OPEN.includes(c)) stack.push(c);
+    else if (stack.length > 0 && matches(stack[stack.length - 1]!, c)) stack.pop();
+    else ok = false;
+    return ok;
+  });
+  return done && ok ? stack : null;
+}
+
+/** The brackets `text` closes below its own start (innermost first), or null if it leaves its own open. */
 function closedBelow(text: string): string[] | null {
   const own: string[] = [];
   const closed: string[] = [];
-  let quote = '';
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quote) {
-      if (c === '\\') i++;
-      else if (c === quote) quote = '';
-      continue;
-    }
-    if (c === '"' || c === "'" || c === '`') quote = c;
-    else if (c === '/' && text[i + 1] === '/') break;
-    else if (OPEN.includes(c)) own.push(c);
-    else if (CLOSE.includes(c)) {
-      if (own.length > 0) {
-        if (OPEN.indexOf(own[own.length - 1]!) !== CLOSE.indexOf(c)) return null;
-        own.pop();
-      } else closed.push(OPEN[CLOSE.indexOf(c)]!);
-    }
-  }
-  return quote || own.length > 0 ? null : closed;
+  let ok = true;
+  const done = eachBracket(text, (c) => {
+    if (OPEN.includes(c)) own.push(c);
+    else if (own.length === 0) closed.push(OPEN[CLOSE.indexOf(c)]!);
+    else if (matches(own[own.length - 1]!, c)) own.pop();
+    else ok = false;
+    return ok;
+  });
+  return done && ok && own.length === 0 ? closed : null;
 }
 
 /**
