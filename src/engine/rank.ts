@@ -63,6 +63,9 @@ export function draftScore(lps: readonly number[], origin?: Pick<CopyOrigin, 'ma
 
 export const COPY_PRIOR = { base: 2, perChar: 0.3, cap: 48 };
 
+/** Batches of fillers tried when fewer than k distinct drafts remain (fill.ts). */
+const FILL_ROUNDS = 3;
+
 
 /**
  * Tokens of a draft the verification pass scores: the first ones decide the ranking (the copy prior weighs more than
@@ -107,13 +110,17 @@ export async function rankDrafts(ctx: DecodeContext, input: RankInput): Promise<
   }
   for (const { raw, site } of input.copies) take(raw, site);
   // Fewer distinct drafts than asked for: the model's next candidates fill the places (fill.ts).
-  const have = pool.length;
-  if (input.dedupe && !input.keepOrder && have < input.k) {
+  // A filler can clean to a draft already there (another spelling of the same line): then the next first tokens get
+  // their turn, for at most FILL_ROUNDS batches.
+  if (input.dedupe && !input.keepOrder && pool.length < input.k) {
     const usedFirst = new Set(pool.map((c) => c.raw.tokens[0]).filter((t): t is number => t !== undefined));
-    let added = 0;
-    for (const raw of await fillAlternatives(ctx, input.k - have, usedFirst, input.verifyWindow)) {
-      if (added >= input.k - have) break;
-      if (take(raw)) added++;
+    for (let round = 0; round < FILL_ROUNDS && pool.length < input.k; round++) {
+      const fillers = await fillAlternatives(ctx, input.k - pool.length, usedFirst, input.verifyWindow);
+      if (fillers.length === 0) break;
+      for (const raw of fillers) {
+        if (raw.tokens[0] !== undefined) usedFirst.add(raw.tokens[0]);
+        if (pool.length < input.k) take(raw);
+      }
     }
   }
   // One forward for every candidate the model has not scored.
