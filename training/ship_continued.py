@@ -102,15 +102,9 @@ def main():
         "(the shipped model scored 3.820 on that one); rows after "
         f"{before.get('tokens', 0):,} tokens are this run's during-training measure on the current split. "
         "The n-gram table is unchanged (same tokenizer).\n\n")
-    marker = "## Files\n" if "## Files\n" in card else None
-    # earlier runs' sections stay; a second shipping of the same run replaces its own
-    own = re.compile(rf"## Continued training, run {len(runs)} \(.*?\n\n(?=## )", re.S)
-    if own.search(card):
-        card = own.sub(lambda _m: section, card, count=1)
-    elif marker:
-        card = card.replace(marker, section + marker, 1)
-    else:
-        card = card + "\n" + section
+    # a section per run (the same checkpoint is never shipped twice, above), before the file list
+    marker = "## Files\n"
+    card = card.replace(marker, section + marker, 1) if marker in card else card + "\n" + section
 
     shutil.copy(os.path.join(exp, "model_fp32.onnx"), os.path.join(args.out, "model.onnx.tmp"))
     os.replace(os.path.join(args.out, "model.onnx.tmp"), os.path.join(args.out, "model.onnx"))

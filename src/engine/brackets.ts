@@ -62,18 +62,19 @@ function closedBelow(text: string): string[] | null {
 
 /**
  * `copied` (the rest of a line) rewritten for the cursor's line: `siteLine` is the copied line's text before the
- * copy, `cursorLine` the cursor's line before the cursor. Unchanged unless the copy closes exactly what `siteLine`
- * left open, ending in a run of closing brackets (then `;`, `,` or spaces), and the cursor's line has a different
- * number open whose innermost ones match.
+ * copy, `cursor` what the cursor's line has open before the cursor (`openBrackets` of it, computed once per request).
+ * Unchanged unless the copy closes exactly what `siteLine` left open, ending in a run of closing brackets (then `;`,
+ * `,` or spaces), and the cursor's line has a different number open whose innermost ones match.
  */
-export function rebalanceCopy(copied: string, siteLine: string, cursorLine: string): string {
+export function rebalanceCopy(copied: string, siteLine: string, cursor: string[] | null): string {
+  if (!cursor) return copied;
+  const site = openBrackets(siteLine);
+  if (!site || cursor.length === site.length) return copied;
   const nl = copied.indexOf('\n');
   const line = nl < 0 ? copied : copied.slice(0, nl);
   const rest = nl < 0 ? '' : copied.slice(nl);
-  const site = openBrackets(siteLine);
-  const cursor = openBrackets(cursorLine);
   const closed = closedBelow(line);
-  if (!site || !cursor || !closed || cursor.length === site.length) return copied;
+  if (!closed) return copied;
   // the copy must close the whole of what its line had open (innermost first)
   if (closed.length !== site.length || closed.some((b, i) => b !== site[site.length - 1 - i])) return copied;
   const m = /([)\]}]+)([;,]?\s*)$/.exec(line);

@@ -11,7 +11,7 @@
  * continuations become candidate drafts that the model ranks together with its own (see rank.ts).
  */
 
-import { rebalanceCopy } from './brackets';
+import { openBrackets, rebalanceCopy } from './brackets';
 
 /** Where a copied draft came from. */
 export interface CopySite {
@@ -253,10 +253,10 @@ export function findCopies(q: CopyQuery, index: CopyIndex | null, opts: CopyOpti
   found.sort((a, b) => b.matchLength - a.matchLength || a.tier - b.tier || a.distance - b.distance);
   const out: CopySite[] = [];
   const seen = new Set<string>();
-  const cursorLine = q.prefix.slice(q.prefix.lastIndexOf('\n') + 1);
+  const cursorOpen = openBrackets(q.prefix.slice(q.prefix.lastIndexOf('\n') + 1));
   for (const f of found) {
     // closing brackets for the cursor's line, not the copied line's (brackets.ts)
-    const text = rebalanceCopy(f.text, f.hay.slice(f.hay.lastIndexOf('\n', f.end - 1) + 1, f.end), cursorLine);
+    const text = rebalanceCopy(f.text, f.hay.slice(f.hay.lastIndexOf('\n', f.end - 1) + 1, f.end), cursorOpen);
     const key = firstLine(text.trimStart()).trim();
     if (key.length === 0 || seen.has(key)) continue;
     seen.add(key);

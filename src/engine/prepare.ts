@@ -29,16 +29,15 @@ import { existsSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync
 import * as path from 'node:path';
 import {
   ATTR,
-  DATA_LOCATION_EXTERNAL,
   DT,
   type Graph,
   type Model,
   type Node,
-  type Tensor,
   type ValueInfo,
   decodeModel,
   defaultOpset,
   encodeModel,
+  externalTensors,
   int64Tensor,
   tensorInfo,
   toNum,
@@ -93,17 +92,13 @@ export function onnxFiles(dir: string): string[] {
 /** External data files a graph refers to, each checked to hold every tensor's bytes. */
 export function checkExternalData(file: string, model: Model): { file: string; bytes: number }[] {
   const need = new Map<string, { end: number; tensor: string }>();
-  const visit = (t: Tensor): void => {
-    if (t.data_location !== DATA_LOCATION_EXTERNAL) return;
-    const kv = new Map((t.external_data ?? []).map((e) => [e.key, e.value]));
-    const loc = kv.get('location');
+  for (const { tensor: t, entries } of externalTensors(model)) {
+    const loc = entries.get('location');
     if (!loc) throw new PrepareError(`${file}: tensor ${t.name} is stored externally but names no location`);
-    const end = Number(kv.get('offset') ?? 0) + Number(kv.get('length') ?? 0);
+    const end = Number(entries.get('offset') ?? 0) + Number(entries.get('length') ?? 0);
     const prev = need.get(loc);
     if (!prev || end > prev.end) need.set(loc, { end, tensor: t.name });
-  };
-  for (const t of model.graph.initializer) visit(t);
-  for (const n of model.graph.node) for (const a of n.attribute ?? []) if (a.t) visit(a.t);
+  }
   const files: { file: string; bytes: number }[] = [];
   for (const [loc, { end, tensor }] of need) {
     const f = path.join(path.dirname(file), loc);
@@ -459,6 +454,11 @@ export interface PrepareOptions {
 
 /** `accuracy_level` of MatMulNBits that makes onnxruntime quantize activations to int8 (its CompInt8). */
 export const INT8_ACTIVATIONS_LEVEL = 4;
+
+/** The variant whose weights a variant multiplies (q4a8 → q4; others are their own). */
+export function weightsVariant(variant: string): string {
+  return variant.replace(/a8$/, '');
+}
 
 /** The companion graph's file for `file` (model_q4.onnx → model_q4a8.onnx). */
 export function int8ActivationsFile(file: string): string {

@@ -2,7 +2,9 @@
  * Copied lines adapted to the cursor's bracket depth (brackets.ts), alone and through findCopies.
  */
 import { describe, expect, it } from 'vitest';
-import { openBrackets, rebalanceCopy } from '../../src/engine/brackets';
+import { openBrackets, rebalanceCopy as rebalanceOpen } from '../../src/engine/brackets';
+
+const rebalanceCopy = (copied: string, siteLine: string, cursorLine: string): string => rebalanceOpen(copied, siteLine, openBrackets(cursorLine));
 import { findCopies } from '../../src/engine/copy';
 
 describe('openBrackets', () => {

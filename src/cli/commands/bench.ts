@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { readModelConfig } from '../../engine/config';
 import { defaultModelDir, type Engine, type EngineOptions } from '../../engine/engine';
+import { weightsVariant } from '../../engine/prepare';
 import { defaultThreads, ModelRuntime } from '../../engine/runtime';
 import type { CompletionRequest } from '../../protocol';
 import { UsageError, languageOf, readTextFile, splitAt } from '../files';
@@ -287,7 +288,7 @@ export async function cmdBench(flags: Flags): Promise<number> {
  */
 function withPeerRoofline(peer: Record<string, unknown> | null, device: DeviceFigures, variant: string): Record<string, unknown> | null {
   const theirs = (peer?.greedy_tokens_per_s as { theirs?: number } | undefined)?.theirs;
-  const weights = variant.replace(/a8$/, '');
+  const weights = weightsVariant(variant);
   const roof = (device.roofline.variants[weights] as { roofline_step_ms?: number } | undefined)?.roofline_step_ms;
   if (!peer || !theirs || !roof) return peer;
   const ms = 1000 / theirs;

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { readModelConfig } from '../../engine/config';
+import { weightsVariant } from '../../engine/prepare';
 import { ModelRuntime } from '../../engine/runtime';
 import { percentile, round } from '../metrics';
 import { packageRoot, progress } from '../run';
@@ -60,9 +61,10 @@ export async function benchPeer(input: PeerInput): Promise<Record<string, unknow
   const entry = peerEntry();
   if (!existsSync(entry)) return { name, absent: `${PEER_PACKAGE} is not installed in .cache/peer: run \`bash scripts/install-peer.sh\`` };
   // q4a8 (model prepare --int8-activations) multiplies the q4 weights: the peer reads the same weights' GGUF.
-  const gguf = input.gguf ?? path.join(input.modelDir, `model-${input.variant.replace(/a8$/, '')}.gguf`);
+  const weights = weightsVariant(input.variant);
+  const gguf = input.gguf ?? path.join(input.modelDir, `model-${weights}.gguf`);
   if (!existsSync(gguf)) {
-    return { name, absent: `no GGUF file ${gguf}: convert the replica with \`/usr/bin/python3 training/onnx_to_gguf.py ${input.modelDir} --variant ${input.variant.replace(/a8$/, '')}\`` };
+    return { name, absent: `no GGUF file ${gguf}: convert the replica with \`/usr/bin/python3 training/onnx_to_gguf.py ${input.modelDir} --variant ${weights}\`` };
   }
   const { getLlama } = await importEsm(pathToFileURL(entry).href);
   const llama = await getLlama({ gpu: false, build: 'never', progressLogs: false, logLevel: 'error' });

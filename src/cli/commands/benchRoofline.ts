@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { readModelConfig, type ModelConfig } from '../../engine/config';
+import { weightsVariant } from '../../engine/prepare';
 import { modelBytes, ModelRuntime } from '../../engine/runtime';
 import { percentile, round } from '../metrics';
 import { progress } from '../run';
@@ -31,7 +32,7 @@ export function measureBandwidth(bytes = 256 * 1024 * 1024, reps = 6): number {
  */
 export function streamedBytes(config: ModelConfig, variant: string): number {
   const all = modelBytes(config.modelFile);
-  const fp32Embedding = variant === 'fp32' || variant === 'q4' || variant === 'q4a8';
+  const fp32Embedding = variant === 'fp32' || weightsVariant(variant) === 'q4';
   return fp32Embedding ? Math.max(0, all - config.vocabSize * config.hiddenSize * 4) : all;
 }
 

@@ -101,16 +101,19 @@ export function encodeModel(model: Model): Uint8Array {
   return t.encode(model as unknown as protobuf.Message).finish();
 }
 
+/** Every tensor of a graph stored as external data (initializers and node attributes), with its external_data entries. */
+export function* externalTensors(model: Model): Generator<{ tensor: Tensor; entries: Map<string, string> }> {
+  const tensors = [...model.graph.initializer, ...model.graph.node.flatMap((n) => (n.attribute ?? []).flatMap((a) => (a.t ? [a.t] : [])))];
+  for (const t of tensors) if (t.data_location === DATA_LOCATION_EXTERNAL) yield { tensor: t, entries: new Map((t.external_data ?? []).map((e) => [e.key, e.value])) };
+}
+
 /** The external data files (locations, relative to the graph's folder) a graph's tensors are stored in. */
 export function externalDataLocations(model: Model): string[] {
   const out = new Set<string>();
-  const visit = (t: Tensor): void => {
-    if (t.data_location !== DATA_LOCATION_EXTERNAL) return;
-    const loc = (t.external_data ?? []).find((e) => e.key === 'location')?.value;
+  for (const { entries } of externalTensors(model)) {
+    const loc = entries.get('location');
     if (loc) out.add(loc);
-  };
-  for (const t of model.graph.initializer) visit(t);
-  for (const n of model.graph.node) for (const a of n.attribute ?? []) if (a.t) visit(a.t);
+  }
   return [...out];
 }
 
