@@ -28,6 +28,7 @@ import { rankDrafts, VERIFY_MAX_TOKENS } from './rank';
 import { NgramStore } from './ngram';
 import { buildPrompt, DEFAULT_BUDGET, HealConstraint } from './prompt';
 import { promptBudgetScale, scaleBudget } from './coldPath';
+import { PromptAnchors } from './anchor';
 import { LogFn, ModelRuntime } from './runtime';
 import { Speculator, TokenRecycler } from './speculative';
 import { postProcess } from './postprocess';
@@ -102,6 +103,8 @@ export class Engine {
   private fixedVerifyTokens?: number;
   /** The prompt budget's scale in use on a large model (coldPath.ts); undefined until the first request. */
   private budgetScale?: number;
+  /** Recent prompts that typing continues (anchor.ts). */
+  private readonly anchors = new PromptAnchors();
 
   private constructor(
     readonly config: ModelConfig,
@@ -197,7 +200,8 @@ export class Engine {
     try {
       // A slow device gets a smaller prompt, so that a cold prefill fits the latency target (coldPath.ts).
       const budgetScale = this.runtime.large ? (this.budgetScale = promptBudgetScale(this.cache.msPerToken, DEFAULT_BUDGET.prefixTokens + DEFAULT_BUDGET.suffixTokens + DEFAULT_BUDGET.snippetTokens, undefined, this.budgetScale)) : 1;
-      const prompt = buildPrompt(this.tokenizer, this.config, req, scaleBudget(DEFAULT_BUDGET, budgetScale));
+      // Typing since an earlier request keeps its prompt; the typed text is generated as the start of the middle (anchor.ts).
+      const { prompt, typedChars } = this.anchors.prompt(req, budgetScale, () => buildPrompt(this.tokenizer, this.config, req, scaleBudget(DEFAULT_BUDGET, budgetScale)));
       this.ngrams.setPrompt(prompt.contextIds);
       const pre = await this.cache.prefill(prompt.ids, signal);
       const prefillMs = performance.now() - t0;
@@ -262,6 +266,7 @@ export class Engine {
           reusedTokens: pre.reused,
           forwards: this.runtime.forwards - forwards0,
           acceptedSpeculative: ctx.stats.acceptedSpeculative,
+          ...(typedChars > 0 ? { typedChars } : {}),
           ...(ctx.stats.budgetCuts > 0 ? { budgetCuts: ctx.stats.budgetCuts } : {}),
           ...(copying ? { copyMs, copyCandidates: copies.length } : {}),
           rankMs,

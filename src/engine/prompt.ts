@@ -30,8 +30,18 @@ const EXT_BY_LANGUAGE: Record<string, string> = {
   css: 'css', markdown: 'md', yaml: 'yaml', sql: 'sql', lua: 'lua', kotlin: 'kt', swift: 'swift',
 };
 
-/** Lines the prefix window start is aligned to: it moves only when the cursor passes this many lines. */
+/**
+ * Lines the prefix window start is aligned to at the default budget: it moves only when the cursor passes this many
+ * lines. Halved with each halving of the budget (lineQuantum), since a cold path's quarter budget (~480 characters on
+ * a large model) holds about 16 lines: a move by 16 lines left almost nothing of the window, and its start jumped.
+ */
 const LINE_QUANTUM = 16;
+
+export function lineQuantum(budgetTokens: number): number {
+  let q = LINE_QUANTUM;
+  for (let b = budgetTokens * 2; b <= DEFAULT_BUDGET.prefixTokens && q > 1; b *= 2) q /= 2;
+  return q;
+}
 /** Characters per token assumed when choosing the window before tokenizing (code averages ~3.5 with our BPE;
  * assuming fewer means the first window usually fits and no second encode is needed). */
 const CHARS_PER_TOKEN = 3;
@@ -46,7 +56,7 @@ export function promptPath(req: { path: string; languageId?: string }): string {
 
 /**
  * Token ids of the end of `prefix` within `budget` tokens. The window starts at a line whose index is a multiple of
- * LINE_QUANTUM (or the cursor's line), so it stays put while the user types and the prompt cache keeps matching:
+ * lineQuantum (or the cursor's line), so it stays put while the user types and the prompt cache keeps matching:
  * it moves only when the text after its start outgrows the budget, then by whole blocks of lines.
  */
 export function prefixWindowIds(tok: Tokenizer, prefix: string, budget: number): number[] {
@@ -58,14 +68,15 @@ export function prefixWindowIds(tok: Tokenizer, prefix: string, budget: number):
   // Never tokenize more than this: a window that still holds more (one huge line) keeps its end anyway, and a token
   // covers at least one character, so a bigger slice could only add tokens that are cut off.
   const encodeCap = Math.max(maxChars * 4, budget * 16);
+  const quantum = lineQuantum(budget);
   let line = 0;
-  while (line < cursorLine && prefix.length - lineStarts[line] > maxChars) line = Math.min(cursorLine, line + LINE_QUANTUM);
+  while (line < cursorLine && prefix.length - lineStarts[line] > maxChars) line = Math.min(cursorLine, line + quantum);
   for (;;) {
     const ids = tok.encode(prefix.slice(Math.max(lineStarts[line]!, prefix.length - encodeCap)));
     if (ids.length <= budget) return ids;
     // A single line longer than the budget: keep its end.
     if (line >= cursorLine) return ids.slice(ids.length - budget);
-    line = Math.min(cursorLine, line + LINE_QUANTUM);
+    line = Math.min(cursorLine, line + quantum);
   }
 }
 

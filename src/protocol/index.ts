@@ -122,6 +122,11 @@ export interface CompletionTiming {
   forwards: number;
   /** Decode tokens accepted from speculative drafts. */
   acceptedSpeculative: number;
+  /**
+   * Characters typed since an earlier request whose prompt this one reused (absent or 0: the prompt was built for
+   * this request): they were generated as the start of the completion, not prefilled.
+   */
+  typedChars?: number;
   /** Drafts the time budget ended at a line boundary (absent or 0: none). */
   budgetCuts?: number;
   /** Looking up drafts to copy from the code, ms (absent when off). */

@@ -30,7 +30,8 @@ export async function greedyContinue(ctx: DecodeContext, draft: DraftState, kv: 
     if (draft.push(ctx, t, logits[row * V + t] - logSumExp(logits, V, row))) break;
     history.push(t);
 
-    const unit = ctx.speculator && draft.healLeft.length === 0 ? ctx.speculator.propose(history) : [];
+    // Proposals are verified against the constrained argmax while healed (or typed) bytes remain, so they may run ahead.
+    const unit = ctx.speculator ? ctx.speculator.propose(history) : [];
     const ids = [t, ...unit];
     const out = await runtime.forward({ ids, batch: 1, seq: ids.length, past: kv });
     ctx.stats.forwards++;
@@ -46,7 +47,7 @@ export async function greedyContinue(ctx: DecodeContext, draft: DraftState, kv: 
     let accepted = 0;
     let stopped = false;
     while (accepted < unit.length) {
-      const want = argmax(out.logits, V, accepted);
+      const want = argmax(out.logits, V, accepted, draft.healLeft.length > 0 ? ctx.heal.allowed(draft.healLeft) : undefined);
       if (want !== unit[accepted]) break;
       const lp = out.logits[accepted * V + want] - logSumExp(out.logits, V, accepted);
       accepted++;
