@@ -390,9 +390,11 @@ def make_graph(fam, cfg, w, kind):
 
     def norm(x, wname, bname, base):
         if fam["_norm"] == "rms":
-            sq = g.op("Mul", [x, x], base=base + "/Pow")
+            # As torch exports the HF RMSNorm: x.pow(2) is Pow(x, 2), torch.rsqrt is Div(1, Sqrt) (onnxruntime fuses
+            # exactly this into SimplifiedLayerNormalization when it loads the graph; Mul(x, x) or Reciprocal it would not).
+            sq = g.op("Pow", [x, g.const(np.float32(2.0))], base=base + "/Pow")
             ms = g.op("ReduceMean", [sq], base=base + "/ReduceMean", axes=[-1], keepdims=1)
-            inv = g.op("Reciprocal", [g.op("Sqrt", [g.op("Add", [ms, g.const(np.float32(eps))])])])
+            inv = g.op("Div", [g.const(np.float32(1.0)), g.op("Sqrt", [g.op("Add", [ms, g.const(np.float32(eps))])])])
             return g.op("Mul", [g.const(w[wname], base + ".weight"), g.op("Mul", [x, inv])], base=base + "/Mul")
         mu = g.op("ReduceMean", [x], axes=[-1], keepdims=1)
         d = g.op("Sub", [x, mu])
