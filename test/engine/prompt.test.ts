@@ -9,7 +9,7 @@ import type { CompletionRequest } from '../../src/protocol';
 import { readModelConfig } from '../../src/engine/config';
 import { defaultModelDir } from '../../src/engine/engine';
 import { commonPrefix } from '../../src/engine/kvcache';
-import { buildPrompt } from '../../src/engine/prompt';
+import { buildPrompt, lineQuantum, prefixWindowIds } from '../../src/engine/prompt';
 import { Tokenizer } from '../../src/engine/tokenizer';
 
 const cfg = readModelConfig(process.env.SUPERDRAFT_MODEL_DIR || defaultModelDir());
@@ -60,5 +60,30 @@ describe('prompt', () => {
       prev = p.ids;
     }
     expect(breaks).toBeLessThanOrEqual(2);
+  });
+
+  it('at a cold path\'s smaller budgets the window moves by fewer lines, and keeps most of its budget', () => {
+    expect([640, 604, 320, 160, 80, 40].map(lineQuantum)).toEqual([16, 16, 4, 2, 1, 1]);
+    // A quarter budget (a large model on a slow device): walk the cursor over 2,000 characters of real code.
+    const at = Math.floor(source.length * 0.4);
+    const budget = 160;
+    let moves = 0;
+    const sizes: number[] = [];
+    let prevFirst = -1;
+    for (let n = 0; n < 4000; n += 7) {
+      const ids = prefixWindowIds(tok, source.slice(0, at + n), budget);
+      expect(ids.length).toBeLessThanOrEqual(budget);
+      sizes.push(ids.length);
+      const first = ids[0]!;
+      if (prevFirst !== -1 && first !== prevFirst) moves++;
+      prevFirst = first;
+    }
+    sizes.sort((a, b) => a - b);
+    // 16-line steps left a median of about a third of the budget (a tenth of positions almost nothing).
+    expect(sizes[Math.floor(sizes.length * 0.1)]).toBeGreaterThan(budget * 0.6);
+    expect(sizes[sizes.length >> 1]).toBeGreaterThan(budget * 0.8);
+    // and the start still stays put for a few lines at a time: a move every ~170 characters typed, not every line
+    expect(moves).toBeGreaterThan(0);
+    expect(moves).toBeLessThan(4000 / 100);
   });
 });
