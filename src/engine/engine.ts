@@ -200,8 +200,10 @@ export class Engine {
     try {
       // A slow device gets a smaller prompt, so that a cold prefill fits the latency target (coldPath.ts).
       const budgetScale = this.runtime.large ? (this.budgetScale = promptBudgetScale(this.cache.msPerToken, DEFAULT_BUDGET.prefixTokens + DEFAULT_BUDGET.suffixTokens + DEFAULT_BUDGET.snippetTokens, undefined, this.budgetScale)) : 1;
-      // Typing since an earlier request keeps its prompt; the typed text is generated as the start of the middle (anchor.ts).
-      const { prompt, typedChars } = this.anchors.prompt(req, budgetScale, () => buildPrompt(this.tokenizer, this.config, req, scaleBudget(DEFAULT_BUDGET, budgetScale)));
+      const build = () => buildPrompt(this.tokenizer, this.config, req, scaleBudget(DEFAULT_BUDGET, budgetScale));
+      // PSM: typing since an earlier request keeps its prompt, the typed text is generated as the start of the middle
+      // (anchor.ts). SPM and plain prompts end with the prefix, so typing only appends to them anyway.
+      const { prompt, typedChars } = this.config.fim?.format === 'psm' ? this.anchors.prompt(req, budgetScale, build) : { prompt: build(), typedChars: 0 };
       this.ngrams.setPrompt(prompt.contextIds);
       const pre = await this.cache.prefill(prompt.ids, signal);
       const prefillMs = performance.now() - t0;
