@@ -61,7 +61,7 @@ export function draftScore(lps: readonly number[], origin?: Pick<CopyOrigin, 'ma
   return mean + COPY_PRIOR.base + COPY_PRIOR.perChar * Math.min(origin.matchLength, COPY_PRIOR.cap);
 }
 
-export const COPY_PRIOR = { base: 2, perChar: 0.3, cap: 48 };
+export const COPY_PRIOR = { base: -1, perChar: 0.2, cap: 48 };
 
 /** Batches of fillers tried when fewer than k distinct drafts remain (fill.ts). */
 const FILL_ROUNDS = 3;
