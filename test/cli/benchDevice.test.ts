@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { benchPeer } from '../../src/cli/commands/benchPeer';
-import { measureBandwidth, streamedBytes } from '../../src/cli/commands/benchRoofline';
+import { measureBandwidth, measureBandwidthThreads, streamedBytes } from '../../src/cli/commands/benchRoofline';
 import { readModelConfig } from '../../src/engine/config';
 import { LARGE_MODEL_BYTES, modelBytes } from '../../src/engine/runtime';
 
@@ -25,10 +25,14 @@ describe('bench device figures', () => {
     expect(modelBytes(readModelConfig(TINY, 'fp32').modelFile)).toBeLessThan(LARGE_MODEL_BYTES);
   });
 
-  it('the copy probe reports a finite, positive bandwidth', () => {
+  it('the copy probes (one thread, two threads) report a finite, positive bandwidth', async () => {
     const gbs = measureBandwidth(16 * 1024 * 1024, 2);
     expect(Number.isFinite(gbs)).toBe(true);
     expect(gbs).toBeGreaterThan(0);
+    // the same copy split over two worker threads at once (real threads: it returns only once both have copied)
+    const two = await measureBandwidthThreads(2, 16 * 1024 * 1024, 2);
+    expect(Number.isFinite(two)).toBe(true);
+    expect(two).toBeGreaterThan(0);
   });
 
   it('the peer says what is missing (the package or the GGUF file) instead of failing', async () => {
