@@ -89,7 +89,8 @@ def main():
     rows = "".join(f"| {r['tokens']:,} | {r['val_loss']:.3f} | {r['val_fim_loss']:.3f} |\n" for r in new)
     if old and rows:
         last = f"| {old[-1]['tokens']:,} | {old[-1]['val_loss']:.3f} | {old[-1]['val_fim_loss']:.3f} |\n"
-        card = card.replace(last, last + rows, 1)
+        at = card.rfind(last)  # the table's last row (a row's text may also appear earlier)
+        card = card[:at] + last + rows + card[at + len(last):]
     section = (
         f"## Continued training, run {len(runs)} ({time.strftime('%Y-%m-%d', time.gmtime())})\n\n"
         f"Warm restart from the shipped weights (`train.py --init-onnx models/default`, fresh AdamW, peak lr "
