@@ -13,7 +13,7 @@ import { COPY_PRIOR } from '../src/engine/rank';
 /** rank.ts gives mirrored lines the copies' prior; the grid below tries a separate one. */
 const MIRROR_PRIOR = COPY_PRIOR;
 
-interface Cand { mean: number; copy: boolean; mirror: boolean; match: number; dist: number; exact: boolean; model: number }
+interface Cand { mean: number; tokens: number; copy: boolean; mirror: boolean; match: number; dist: number; exact: boolean; model: number }
 type Prior = { base: number; perChar: number; cap: number };
 
 const priorOf = (p: Prior, match: number): number => p.base + p.perChar * Math.min(match, p.cap);
@@ -30,6 +30,7 @@ async function candidates(cases: { prefix: string; suffix: string; language: str
       res.drafts.map((d) => ({
         // the score without the prior the engine added (so the grid below is absolute)
         mean: d.copiedFrom ? d.score - priorOf(d.copiedFrom.renamed ? MIRROR_PRIOR : COPY_PRIOR, d.copiedFrom.matchLength) : d.score,
+        tokens: d.tokens,
         copy: !!d.copiedFrom,
         mirror: !!d.copiedFrom?.renamed,
         match: d.copiedFrom?.matchLength ?? 0,
