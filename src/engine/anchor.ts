@@ -40,8 +40,6 @@ interface Anchor {
   prompt: Prompt;
 }
 
-const utf8 = new TextEncoder();
-
 function sameSnippets(a: ContextSnippet[] | undefined, b: ContextSnippet[] | undefined): boolean {
   const x = a ?? [];
   const y = b ?? [];
@@ -70,11 +68,7 @@ export class PromptAnchors {
       if (typed > 0 && (/[\uD800-\uDBFF]$/.test(a.prefix) || /[\uD800-\uDBFF]$/.test(typedText))) continue;
       if (i > 0) this.anchors.unshift(...this.anchors.splice(i, 1));
       if (typed === 0) return { prompt: a.prompt, typedChars: 0 };
-      const extra = utf8.encode(typedText);
-      const heal = new Uint8Array(a.prompt.heal.length + extra.length);
-      heal.set(a.prompt.heal, 0);
-      heal.set(extra, a.prompt.heal.length);
-      return { prompt: { ...a.prompt, heal }, typedChars: typed };
+      return { prompt: { ...a.prompt, heal: Buffer.concat([a.prompt.heal, Buffer.from(typedText, 'utf8')]) }, typedChars: typed };
     }
     const prompt = build();
     this.anchors.unshift({

@@ -114,17 +114,6 @@ export function healCount(tok: Tokenizer, prefixIds: readonly number[], prefix: 
   return n;
 }
 
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 export function suffixWindowEnd(suffix: string, maxChars: number): number {
   if (suffix.length <= maxChars) return suffix.length;
   const nl = suffix.lastIndexOf('\n', maxChars);
@@ -141,7 +130,7 @@ export function buildPrompt(tok: Tokenizer, cfg: ModelConfig, req: CompletionReq
   let prefixIds = prefixWindowIds(tok, req.prefix, prefixBudget);
   // Heal the word the prefix ends in (or its last token).
   const healed = healCount(tok, prefixIds, req.prefix);
-  const heal = concatBytes(prefixIds.slice(prefixIds.length - healed).map((id) => tok.tokenBytes[id]));
+  const heal: Uint8Array = Buffer.concat(prefixIds.slice(prefixIds.length - healed).map((id) => tok.tokenBytes[id]));
   prefixIds = prefixIds.slice(0, prefixIds.length - healed);
 
   const fim = cfg.fim;

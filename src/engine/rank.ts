@@ -68,7 +68,6 @@ export const COPY_PRIOR = { base: -1, perChar: 0.2, cap: 48 };
 /** Batches of fillers tried when fewer than k distinct drafts remain (fill.ts). */
 const FILL_ROUNDS = 3;
 
-
 /**
  * Tokens of a draft the verification pass scores: the first ones decide the ranking (the copy prior weighs more than
  * the model's opinion of a long tail), and the padded batch costs rows × the longest row.

@@ -122,8 +122,8 @@ export async function benchDevice(modelDir: string, benchVariant: string | undef
   progress('roofline: memory bandwidth ...');
   // The machine's bandwidth: the copy on one thread and on the decoding's threads at once, whichever is higher.
   const bw1 = measureBandwidth();
-  const bwThreads = (threads ?? 0) > 1 ? await measureBandwidthThreads(threads!) : bw1;
-  const bw = Math.max(bw1, bwThreads);
+  const bwThreads = threads && threads > 1 ? await measureBandwidthThreads(threads) : undefined;
+  const bw = Math.max(bw1, bwThreads ?? 0);
   const variants: string[] = [];
   for (const v of ['q4', 'q4a8', 'fp32']) if (existsSync(path.join(modelDir, 'onnx', v === 'fp32' ? 'model.onnx' : `model_${v}.onnx`))) variants.push(v);
   if (variants.length === 0) variants.push('default');
@@ -164,7 +164,7 @@ export async function benchDevice(modelDir: string, benchVariant: string | undef
     }
   }
   return {
-    roofline: { bandwidth_gb_s: round(bw, 2), bandwidth_gb_s_1_thread: round(bw1, 2), ...((threads ?? 0) > 1 ? { [`bandwidth_gb_s_${threads}_threads`]: round(bwThreads, 2) } : {}), decode_over_roofline: decodeOver, variants: detail },
+    roofline: { bandwidth_gb_s: round(bw, 2), bandwidth_gb_s_1_thread: round(bw1, 2), ...(bwThreads !== undefined ? { [`bandwidth_gb_s_${threads}_threads`]: round(bwThreads, 2) } : {}), decode_over_roofline: decodeOver, variants: detail },
     cold_path: { latency_target_ms: latencyTargetMs, ...cold },
   };
 }
