@@ -30,7 +30,7 @@ export interface DecodeContext {
   /** Width of a logits row (the graph's vocabulary). */
   vocab: number;
   heal: HealConstraint;
-  eos: Set<number>;
+  eos: ReadonlySet<number>;
   k: number;
   maxTokens: number;
   /** Returns -1 to continue, or the index at which the completion text ends (stop). */

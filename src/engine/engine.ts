@@ -85,6 +85,9 @@ export function defaultModelDir(): string {
   return root ? path.join(root, 'models', 'default') : path.resolve(__dirname, '..', 'models', 'default');
 }
 
+/** The end-token set of fixed-length benchmark requests (CompletionRequest.ignoreStop). */
+const NO_END: ReadonlySet<number> = new Set();
+
 export class Engine {
   private readonly cache: PromptCache;
   private readonly heal: HealConstraint;
@@ -219,7 +222,8 @@ export class Engine {
         lastLogits: pre.lastLogits,
         vocab: pre.lastLogits.length,
         heal: this.heal,
-        eos: this.eos,
+        // fixed-length benchmark drafts: an end token does not end them either (as llama.cpp's evaluate loop in the peer)
+        eos: ignoreStop ? NO_END : this.eos,
         k: draftCount(req.strategy, req.k),
         maxTokens: req.maxTokens,
         stop: rule ? (text) => rule.check(text) : () => -1,

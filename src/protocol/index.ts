@@ -64,8 +64,8 @@ export interface CompletionRequest {
   topP?: number;
   seed?: number;
   /**
-   * Benchmarks only: generate exactly maxTokens tokens (or until EOS) without stop rules or post-processing, so
-   * strategies are timed on fixed-length drafts.
+   * Benchmarks only: generate exactly maxTokens tokens without stop rules or post-processing (an end token does not
+   * end a draft either), so strategies are timed on drafts of one length.
    */
   ignoreStop?: boolean;
   /**

@@ -93,6 +93,21 @@ describe('engine on the embedded model', () => {
     }
   });
 
+
+  it('fixed-length benchmark requests (ignoreStop) decode exactly maxTokens tokens per draft, end tokens included', async () => {
+    // On a one-character document the model soon predicts the end of the file: without ignoreStop drafts end there.
+    const req = (strategy: CompletionRequest['strategy'], ignoreStop: boolean) => base({ prefix: 'x', strategy, k: strategy === 'greedy' ? 1 : 4, seed: 1, ignoreStop });
+    let endedEarly = 0;
+    for (const strategy of ['greedy', 'sampling', 'beam', 'superposed'] as const) {
+      const fixed = await engine.complete(req(strategy, true));
+      expect(fixed.drafts.length, strategy).toBe(strategy === 'greedy' ? 1 : 4);
+      for (const d of fixed.drafts) expect(d.tokens, strategy).toBe(24);
+      const free = await engine.complete({ ...req(strategy, true), ignoreStop: false, mode: 'block', maxTokens: 24 });
+      endedEarly += free.drafts.filter((d) => d.tokens < 24).length;
+    }
+    // the same prompts do end early when the end token ends drafts (the check above is not vacuous)
+    expect(endedEarly).toBeGreaterThan(0);
+  });
   it('reuses the prompt KV cache after typing one more character, with the logits of a cold run', async () => {
     const c = cases[2];
     const ids = engine.tokenizer.encode(c.prefix);

@@ -332,8 +332,8 @@ function benchResult(
       typed_char_over_cold_request: round(percentile(kv.typed, 0.5) / percentile(kv.cold, 0.5)),
       typed_char_prefill_over_cold_prefill: round(percentile(kv.typedPrefill, 0.5) / Math.max(1e-9, percentile(kv.coldPrefill, 0.5))),
     },
-    // The same ratios per decoded draft position (time ÷ tokens of all drafts × drafts per request): where drafts can
-    // end early (a random-weight replica emits special tokens), latencies compare drafts of different lengths.
+    // The same ratios per decoded draft position (time ÷ tokens of all drafts × drafts per request). Drafts no longer
+    // end at an end token in benchmarks, so these equal the latency ratios up to the engine's fixed costs per request.
     ratios_per_draft_token: {
       superposed_k4_over_greedy: round(perPos('superposed_k4', K) / perPos('greedy', 1)),
       sequential_nucleus_x4_over_superposed_k4: round(perPos('sampling_k1_x4_sequential', K) / perPos('superposed_k4', K)),
@@ -354,7 +354,7 @@ function benchResult(
     cold_path: device.cold_path,
     verify_costs: tally.verifyCosts,
     notes:
-      'Drafts are fixed-length (stop rules off, EOS still ends a draft). Strategy latencies are measured with the ' +
+      'Drafts are fixed-length (stop rules off, end tokens do not end a draft: every draft has max_tokens tokens). Strategy latencies are measured with the ' +
       'prompt already in the KV cache (primed per prompt), so they compare decoding; the kv_reuse block compares a cold ' +
       'prompt with the same prompt after typing the first character of its draft (greedy with speculative units on, as users run it; 16 tokens). tokens_per_s counts the tokens of all drafts.',
   };

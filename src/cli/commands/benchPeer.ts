@@ -77,7 +77,7 @@ export async function benchPeer(input: PeerInput): Promise<Record<string, unknow
     const prompts = input.prompts.map((p) => p.slice(-PEER_CONTEXT));
     // Per prompt, interleaved: ours greedy, theirs greedy, ours superposed k=4, theirs 4 parallel sequences (sampled,
     // as n_cmpl is; the peer batches them into one decode per step). Drafts/s count full-length draft equivalents
-    // (draft tokens ÷ maxTokens): a random-weight replica's drafts can end early at a special token.
+    // (draft tokens ÷ maxTokens; both sides decode maxTokens tokens per draft, end tokens included).
     const g = { ours: [] as number[], theirs: [] as number[] };
     const k4 = { ours: [] as number[], theirs: [] as number[] };
     for (let i = 0; i < prompts.length; i++) {
