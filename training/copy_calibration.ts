@@ -1,109 +1,166 @@
 /**
- * Calibration of the ranking of copied drafts against the model's own (src/engine/rank.ts COPY_PRIOR), on held-out
- * corpus cases (training/heldout_lines.py: files never trained on), never on the shared dev set.
- * Dumps every ranked candidate of each case with its features, then grid-searches the copy prior for top-1 exact.
+ * Calibration of the ranking (src/engine/rank.ts RANK_WEIGHTS): one ranking of the strategy's drafts and the drafts
+ * copied from the code, a logistic regression of "this draft's first line is the line" on the features rank.ts
+ * computes. Runs the engine on held-out cases (training/heldout_lines.py: corpus files never trained on, with and
+ * without --boundary; training/own_code_cases.mjs: this repository's code), never on the shared dev set. Reports, per
+ * case file, top-1 and any-of-k exact for the shipped weights, for the mean log-probability alone and for weights
+ * fitted on the other files (leave one file out), then the weights fitted on all of them (what rank.ts ships).
  *
- *   npx tsx training/copy_calibration.ts CASES.jsonl [--strategy superposed] [-k 3] [--limit N] > report.json
+ *   npx tsx training/copy_calibration.ts CASES.jsonl [CASES2.jsonl ...] [--strategy superposed] [-k 3] [--limit N]
+ *     [--threads N] [--save FEATURES.json | --load FEATURES.json] > report.json
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Engine } from '../src/engine/engine';
 import { firstLineOf } from '../src/cli/metrics';
-import { COPY_PRIOR } from '../src/engine/rank';
+import { draftScore, MATCH_CAP, RANK_WEIGHTS, type RankFeatures } from '../src/engine/rank';
 
-/** rank.ts gives mirrored lines the copies' prior; the grid below tries a separate one. */
-const MIRROR_PRIOR = COPY_PRIOR;
+type Weights = typeof RANK_WEIGHTS;
+type StrategyName = 'superposed' | 'beam' | 'sampling';
+interface Cand { f: RankFeatures; exact: boolean; model: boolean }
 
-interface Cand { mean: number; tokens: number; copy: boolean; mirror: boolean; match: number; dist: number; exact: boolean; model: number }
-type Prior = { base: number; perChar: number; cap: number };
+const KEYS = Object.keys(RANK_WEIGHTS) as (keyof Weights)[];
 
-const priorOf = (p: Prior, match: number): number => p.base + p.perChar * Math.min(match, p.cap);
+/** The feature vector draftScore weighs, in RANK_WEIGHTS' key order (score = weights · vector). */
+function vector(f: RankFeatures): number[] {
+  const c = f.copy;
+  const v: Record<keyof Weights, number> = {
+    bias: 1,
+    mean: f.mean,
+    logTokens: Math.log(f.tokens),
+    copy: c && !c.mirror ? 1 : 0,
+    mirror: c?.mirror ? 1 : 0,
+    match: c ? Math.min(c.matchLength, MATCH_CAP) : 0,
+    document: c?.document ? 1 : 0,
+    closed: f.line === 'closed' ? 1 : 0,
+    broken: f.line === 'broken' ? 1 : 0,
+  };
+  return KEYS.map((k) => v[k]);
+}
 
-/** Every ranked candidate of each case, with the features the grids below score. */
-async function candidates(cases: { prefix: string; suffix: string; language: string; path: string; expected: unknown }[], strategy: 'superposed', k: number): Promise<Cand[][]> {
+/** Every ranked candidate of each case, with its features and whether its first line is the expected line. */
+async function candidates(cases: { prefix: string; suffix: string; language: string; path: string; expected: unknown }[], strategy: StrategyName, k: number, threads?: number): Promise<Cand[][]> {
   const all: Cand[][] = [];
-  const engine = await Engine.load({ rankAll: true });
+  let last: Cand[] = [];
+  let expected = '';
+  const engine = await Engine.load({
+    ...(threads ? { threads } : {}),
+    onRanked: (ranked) => (last = ranked.map((r) => ({ f: r.features, exact: firstLineOf(r.draft.text) === expected, model: !r.draft.copiedFrom }))),
+  });
   for (const c of cases) {
-    const res = await engine.complete({ prefix: c.prefix, suffix: c.suffix, languageId: c.language, path: c.path, strategy, k, mode: 'line', seed: 1 });
-    const expected = String(c.expected).trimEnd();
-    let model = 0;
-    all.push(
-      res.drafts.map((d) => ({
-        // the score without the prior the engine added (so the grid below is absolute)
-        mean: d.copiedFrom ? d.score - priorOf(d.copiedFrom.renamed ? MIRROR_PRIOR : COPY_PRIOR, d.copiedFrom.matchLength) : d.score,
-        tokens: d.tokens,
-        copy: !!d.copiedFrom,
-        mirror: !!d.copiedFrom?.renamed,
-        match: d.copiedFrom?.matchLength ?? 0,
-        dist: Math.abs(d.copiedFrom?.offset ?? 1e6),
-        exact: firstLineOf(d.text) === expected,
-        model: d.copiedFrom ? -1 : model++,
-      })),
-    );
+    expected = String(c.expected).trimEnd();
+    last = [];
+    await engine.complete({ prefix: c.prefix, suffix: c.suffix, languageId: c.language, path: c.path, strategy, k, mode: 'line', seed: 1 });
+    all.push(last.filter((x) => Number.isFinite(x.f.mean) && x.f.tokens > 0));
   }
   await engine.dispose();
   return all;
 }
 
+/** Top-1 and any-of-k exact of a scoring, choosing as rank.ts does (copies take at most k-1 places beside a model draft). */
+function evaluate(all: Cand[][], score: (f: RankFeatures) => number, k: number): { top1: number; anyk: number } {
+  let top1 = 0;
+  let anyk = 0;
+  for (const cands of all) {
+    const sorted = cands.map((x) => ({ x, s: score(x.f) })).sort((a, b) => b.s - a.s);
+    const models = sorted.filter((t) => t.x.model).length;
+    const top: Cand[] = [];
+    let copies = 0;
+    for (const { x } of sorted) {
+      if (top.length >= k) break;
+      if (!x.model && models > 0 && copies >= k - 1) continue;
+      if (!x.model) copies++;
+      top.push(x);
+    }
+    if (top[0]?.exact) top1++;
+    if (top.some((x) => x.exact)) anyk++;
+  }
+  const r = (n: number) => Math.round((1000 * n) / Math.max(1, all.length)) / 1000;
+  return { top1: r(top1), anyk: r(anyk) };
+}
+
+/** Solves A x = b (Gaussian elimination with partial pivoting; A is small and positive definite here). */
+function solve(A: number[][], b: number[]): number[] {
+  const n = b.length;
+  const M = A.map((row, i) => [...row, b[i]!]);
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(M[r]![c]!) > Math.abs(M[p]![c]!)) p = r;
+    [M[c], M[p]] = [M[p]!, M[c]!];
+    for (let r = c + 1; r < n; r++) {
+      const f = M[r]![c]! / M[c]![c]!;
+      for (let j = c; j <= n; j++) M[r]![j]! -= f * M[c]![j]!;
+    }
+  }
+  const x = new Array(n).fill(0);
+  for (let r = n - 1; r >= 0; r--) {
+    let s = M[r]![n]!;
+    for (let j = r + 1; j < n; j++) s -= M[r]![j]! * x[j];
+    x[r] = s / M[r]![r]!;
+  }
+  return x;
+}
+
+/** L2-regularised logistic regression by Newton's method over every candidate of every case. */
+function fit(all: Cand[][], l2 = 1): Weights {
+  const rows = all.flat().map((x) => ({ v: vector(x.f), y: x.exact ? 1 : 0 }));
+  const d = KEYS.length;
+  let w = new Array(d).fill(0);
+  for (let it = 0; it < 50; it++) {
+    const g = w.map((wi) => l2 * wi);
+    const H = Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => (i === j ? l2 : 0)));
+    for (const { v, y } of rows) {
+      let z = 0;
+      for (let i = 0; i < d; i++) z += w[i] * v[i]!;
+      const p = 1 / (1 + Math.exp(-z));
+      for (let i = 0; i < d; i++) {
+        g[i] += (p - y) * v[i]!;
+        for (let j = 0; j < d; j++) H[i]![j]! += p * (1 - p) * v[i]! * v[j]!;
+      }
+    }
+    const step = solve(H, g);
+    w = w.map((wi, i) => wi - step[i]!);
+    if (Math.max(...step.map(Math.abs)) < 1e-7) break;
+  }
+  return Object.fromEntries(KEYS.map((k, i) => [k, Math.round(w[i] * 1000) / 1000])) as Weights;
+}
+
+const scoreWith = (w: Weights) => (f: RankFeatures): number => vector(f).reduce((s, v, i) => s + v * w[KEYS[i]!], 0);
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const file = args[0];
-  const opt = (name: string, def: string): string => (args.includes(name) ? args[args.indexOf(name) + 1] : def);
-  const strategy = opt('--strategy', 'superposed') as 'superposed';
+  const opt = (name: string, def: string): string => (args.includes(name) ? args[args.indexOf(name) + 1]! : def);
+  const valued = new Set(['--strategy', '-k', '--limit', '--threads', '--save', '--load']);
+  const files = args.filter((a, i) => !a.startsWith('-') && !valued.has(args[i - 1] ?? ''));
+  const strategy = opt('--strategy', 'superposed') as StrategyName;
   const k = Number(opt('-k', '3'));
   const limit = Number(opt('--limit', '100000'));
-  const cases = readFileSync(file, 'utf8').split('\n').filter(Boolean).slice(0, limit).map((l) => JSON.parse(l));
-  // --save FILE keeps the candidates (features) so that --load FILE re-runs the grids without the model
-  const all: Cand[][] = args.includes('--load') ? JSON.parse(readFileSync(opt('--load', ''), 'utf8')) : await candidates(cases, strategy, k);
-  if (args.includes('--save')) writeFileSync(opt('--save', ''), JSON.stringify(all));
-  // Evaluate a prior: model drafts keep their first k (as production does), copies get mean + base + perChar·min(match, cap)
-  const evalPrior = (base: number, perChar: number, cap: number, mirror: Prior = MIRROR_PRIOR, copyPlaces = k - 1): { top1: number; anyk: number } => {
-    let top1 = 0;
-    let anyk = 0;
-    for (const cands of all) {
-      const pool = cands.filter((x) => x.copy || x.model < k);
-      const scored = pool.map((x) => ({ x, s: x.mirror ? x.mean + priorOf(mirror, x.match) : x.copy ? x.mean + base + perChar * Math.min(x.match, cap) : x.mean }));
-      scored.sort((a, b) => b.s - a.s);
-      // as rank.ts: copies take at most k-1 places when there is a model draft
-      const models = scored.filter((t) => !t.x.copy).length;
-      const top: typeof scored = [];
-      let copies = 0;
-      for (const t of scored) {
-        if (top.length >= k) break;
-        if (t.x.copy && models > 0 && copies >= copyPlaces) continue;
-        if (t.x.copy) copies++;
-        top.push(t);
-      }
-      if (top[0]?.x.exact) top1++;
-      if (top.some((t) => t.x.exact)) anyk++;
+  const threads = args.includes('--threads') ? Number(opt('--threads', '')) : undefined;
+  // --save FILE keeps the candidates (features) so that --load FILE refits without the model
+  let sets: Record<string, Cand[][]> = {};
+  if (args.includes('--load')) sets = JSON.parse(readFileSync(opt('--load', ''), 'utf8'));
+  else {
+    for (const file of files) {
+      const cases = readFileSync(file, 'utf8').split('\n').filter(Boolean).slice(0, limit).map((l) => JSON.parse(l));
+      sets[file] = await candidates(cases, strategy, k, threads);
+      process.stderr.write(`${file}: ${cases.length} cases\n`);
     }
-    return { top1: top1 / all.length, anyk: anyk / all.length };
-  };
-  const grid: { base: number; perChar: number; cap: number; top1: number; anyk: number }[] = [];
-  for (const base of [-2, -1, 0, 1, 2])
-    for (const perChar of [0, 0.1, 0.2, 0.3, 0.5, 0.7, 1])
-      for (const cap of [32, 48, 64]) grid.push({ base, perChar, cap, ...evalPrior(base, perChar, cap) });
-  grid.sort((a, b) => b.top1 - a.top1 || b.anyk - a.anyk);
-  // the mirrored lines' prior, the copies' prior fixed
-  const mirrorGrid: (Prior & { top1: number; anyk: number })[] = [];
-  for (const base of [-4, -2, -1, 0, 1, 2, 3])
-    for (const perChar of [0, 0.1, 0.2, 0.3, 0.5])
-      for (const cap of [16, 32, 48]) {
-        const m = { base, perChar, cap };
-        mirrorGrid.push({ ...m, ...evalPrior(COPY_PRIOR.base, COPY_PRIOR.perChar, COPY_PRIOR.cap, m) });
-      }
-  mirrorGrid.sort((a, b) => b.top1 + b.anyk - (a.top1 + a.anyk));
-  // the search's own order (longest match, then nearest), copies ahead of the model's drafts
-  let searchTop1 = 0;
-  let searchAny = 0;
-  for (const cands of all) {
-    const copies = cands.filter((x) => x.copy).sort((a, b) => b.match - a.match || a.dist - b.dist);
-    const top = [...copies, ...cands.filter((x) => !x.copy && x.model < k)].slice(0, k);
-    if (top[0]?.exact) searchTop1++;
-    if (top.some((x) => x.exact)) searchAny++;
   }
-  const copyOnly = all.filter((c) => c.some((x) => x.copy && x.exact)).length / all.length;
-  const modelOnly = all.filter((c) => c.some((x) => !x.copy && x.model < k && x.exact)).length / all.length;
-  process.stdout.write(JSON.stringify({ cases: all.length, strategy, k, oracle_copy_any: copyOnly, oracle_model_any: modelOnly, search_order: { top1: searchTop1 / all.length, anyk: searchAny / all.length }, current: evalPrior(COPY_PRIOR.base, COPY_PRIOR.perChar, COPY_PRIOR.cap), none: evalPrior(0, 0, 32), copies_take_all_places: evalPrior(COPY_PRIOR.base, COPY_PRIOR.perChar, COPY_PRIOR.cap, MIRROR_PRIOR, k), no_mirrors: evalPrior(COPY_PRIOR.base, COPY_PRIOR.perChar, COPY_PRIOR.cap, { base: -1e9, perChar: 0, cap: 0 }), oracle_mirror_any: all.filter((c) => c.some((x) => x.mirror && x.exact)).length / all.length, mirror_best: mirrorGrid.slice(0, 8), best: grid.slice(0, 6) }, null, 1) + '\n');
+  if (args.includes('--save')) writeFileSync(opt('--save', ''), JSON.stringify(sets));
+  const names = Object.keys(sets);
+  const report: Record<string, unknown> = {};
+  for (const name of names) {
+    const all = sets[name]!;
+    const others = names.filter((n) => n !== name).flatMap((n) => sets[n]!);
+    report[name] = {
+      cases: all.length,
+      oracle_any: Math.round((1000 * all.filter((c) => c.some((x) => x.exact)).length) / all.length) / 1000,
+      shipped: evaluate(all, draftScore, k),
+      mean_only: evaluate(all, (f) => f.mean, k),
+      ...(others.length > 0 ? { fitted_on_the_others: evaluate(all, scoreWith(fit(others)), k) } : {}),
+    };
+  }
+  const weights = fit(names.flatMap((n) => sets[n]!));
+  process.stdout.write(JSON.stringify({ strategy, k, sets: report, fitted_on_all: weights, shipped: RANK_WEIGHTS }, null, 1) + '\n');
 }
 
 void main();

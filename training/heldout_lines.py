@@ -2,7 +2,11 @@
 `superdraft eval --cases` ({id, language, path, prefix, suffix, expected}). For engine decisions that need more cases
 than the 300 shared dev cases (e.g. whether superposed decoding's verification pass pays for itself).
 
-Usage: python3 training/heldout_lines.py [count] > cases.jsonl   (needs work/corpus/files.jsonl: stage "corpus")
+Usage: python3 training/heldout_lines.py [count] [--boundary] > cases.jsonl   (needs work/corpus/files.jsonl: stage "corpus")
+
+The cursor is at a random character of the line's text (most fall inside a word, as while typing), or with
+--boundary never inside a word: between two characters that are not both identifier characters, the placement of
+line-completion benchmarks (the shared dev set's cursors all sit at such boundaries).
 """
 import json
 import os
@@ -14,9 +18,15 @@ WORK = os.environ.get("SD_WORK", os.path.join(HERE, "work"))
 LANGS = {"typescript", "javascript", "python", "c", "cpp"}
 
 
+def is_word(ch):
+    return ch.isalnum() or ch == "_"
+
+
 def main():
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    rng = random.Random(20261124)
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    boundary = "--boundary" in sys.argv[1:]
+    count = int(args[0]) if args else 1000
+    rng = random.Random(20261201 if boundary else 20261124)
     files = []
     with open(os.path.join(WORK, "corpus", "files.jsonl")) as f:
         for line in f:
@@ -47,7 +57,13 @@ def main():
                 lo, hi = s + indent + 2, e - 3
                 if hi <= lo:
                     continue
-                cur = rng.randint(lo, hi)
+                if boundary:
+                    cuts = [i for i in range(lo, hi + 1) if not (is_word(text[i - 1]) and is_word(text[i]))]
+                    if not cuts:
+                        continue
+                    cur = rng.choice(cuts)
+                else:
+                    cur = rng.randint(lo, hi)
                 expected = text[cur:e].rstrip()
                 if not expected.strip():
                     continue

@@ -24,7 +24,7 @@ import { findMirrors } from './mirror';
 import { DraftState, type DecodeContext, type RawDraft, type Strategy } from './decode';
 import { PromptCache } from './kvcache';
 import { findUp } from './paths';
-import { rankDrafts, VERIFY_MAX_TOKENS } from './rank';
+import { rankDrafts, VERIFY_MAX_TOKENS, type RankInput } from './rank';
 import { NgramStore } from './ngram';
 import { buildPrompt, DEFAULT_BUDGET, HealConstraint } from './prompt';
 import { promptBudgetScale, scaleBudget } from './coldPath';
@@ -55,8 +55,8 @@ export interface EngineOptions {
   variant?: string;
   /** Overrides of superposed decoding's tuning (experiments and evaluation). */
   superposed?: Partial<SuperposedOptions>;
-  /** Evaluation: return every ranked candidate (model and copied), not just k. */
-  rankAll?: boolean;
+  /** Evaluation: every ranked candidate of each request (model and copied), best first, with its ranking features. */
+  onRanked?: RankInput['onRanked'];
   /** false: fetch the whole `present.*` cache on every forward even where the model has `present_delta.*` (comparisons). */
   appendOnlyKv?: boolean;
   /** Experiments: verify this many tokens per draft (1..16) instead of the measured-cost policy (verifyPolicy.ts). */
@@ -102,7 +102,6 @@ export class Engine {
   /** Workspace texts that drafts may be copied from (indexFiles). */
   private readonly copyIndex = new CopyIndex();
   private readonly verifyWindow: number;
-  private readonly rankAll: boolean;
   private fixedVerifyTokens?: number;
   /** The prompt budget's scale in use on a large model (coldPath.ts); undefined until the first request. */
   private budgetScale?: number;
@@ -117,13 +116,12 @@ export class Engine {
     readonly info: InitializeResult,
     private readonly log: LogFn,
     superposed: Partial<SuperposedOptions> = {},
-    rankAll = false,
+    private readonly onRanked?: RankInput['onRanked'],
   ) {
     this.cache = new PromptCache(runtime);
     this.heal = new HealConstraint(tokenizer);
     this.recycler = new TokenRecycler(tokenizer.vocabSize);
     this.verifyWindow = VERIFY_WINDOW;
-    this.rankAll = rankAll;
     this.strategies = {
       greedy: new GreedyStrategy(),
       sampling: new SamplingStrategy(),
@@ -167,7 +165,7 @@ export class Engine {
         superposition: runtime.superposition,
       };
       log('info', `model ${config.modelFile} loaded on ${runtime.device} in ${info.loadMs.toFixed(0)} ms`);
-      const engine = new Engine(config, runtime, tokenizer, ngrams, info, log, opts.superposed, opts.rankAll);
+      const engine = new Engine(config, runtime, tokenizer, ngrams, info, log, opts.superposed, opts.onRanked);
       if (opts.verifyTokens !== undefined) engine.fixedVerifyTokens = Math.max(1, Math.min(VERIFY_MAX_TOKENS, Math.floor(opts.verifyTokens)));
       return engine;
     } catch (e) {
@@ -259,7 +257,8 @@ export class Engine {
         keepOrder: req.strategy === 'greedy',
         verifyWindow: this.verifyWindow,
         verifyTokens: (n, longest) => this.verifyTokenCount(n, longest, decodeMs),
-        all: this.rankAll,
+        lineBefore: req.prefix.slice(req.prefix.lastIndexOf('\n') + 1),
+        ...(this.onRanked ? { onRanked: this.onRanked } : {}),
       });
       const rankMs = performance.now() - tRank;
       return {

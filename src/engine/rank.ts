@@ -8,7 +8,8 @@
  * returned, so k distinct drafts come back whenever the model offers them.
  */
 import type { CopyOrigin, Draft, StrategyName } from '../protocol';
-import type { CopySite } from './copy';
+import { openBrackets } from './brackets';
+import { firstLine, type CopySite } from './copy';
 import type { DecodeContext, RawDraft } from './decode';
 import { fillAlternatives } from './fill';
 import { verifyTokens } from './verify';
@@ -26,8 +27,10 @@ export interface RankInput {
   dedupe: boolean;
   /** Keep the strategy's order instead of sorting by score (greedy: the model's own chain). */
   keepOrder: boolean;
-  /** Evaluation: return every ranked candidate, not just k. */
-  all?: boolean;
+  /** The text of the cursor's line before the cursor (the bracket feature). */
+  lineBefore: string;
+  /** Evaluation: every candidate, best first, with its ranking features (before the k are chosen). */
+  onRanked?: (ranked: readonly { draft: Draft; features: RankFeatures }[]) => void;
   /** Prompt entries the verification pass attends to. */
   verifyWindow: number;
   /** Tokens per draft the verification pass scores, given the drafts' count and longest length (default VERIFY_MAX_TOKENS). */
@@ -44,33 +47,75 @@ interface Candidate {
   lps?: number[];
 }
 
+/** What the ranking knows of a candidate draft (the inputs of draftScore). */
+export interface RankFeatures {
+  /** Mean log-probability of its scored tokens (the model's own, or the verification pass's). */
+  mean: number;
+  /** Its length in tokens. */
+  tokens: number;
+  /** Copied from the code: the characters of context that matched, whether it is a mirrored line, whether it comes from the document itself. */
+  copy?: { matchLength: number; mirror: boolean; document: boolean };
+  /**
+   * The cursor's line completed with the draft's first line (brackets.ts): it closes every bracket it opens, leaves
+   * some open, or is broken (closes one it did not open, or leaves a string open).
+   */
+  line: 'closed' | 'open' | 'broken';
+}
+
 /**
- * Ranking score of a draft with per-token model log-probabilities `lps`: the mean log-probability (length-normalised,
- * so a longer draft is not penalised for its length), plus, for a copy, a prior that grows with the length of the
- * context it matched (a long exact match is strong evidence that the text repeats). Calibrated on held-out corpus
- * cases (training/heldout_lines.py) and this repository's own (training/own_code_cases.mjs) with
- * training/copy_calibration.ts, never on the dev set; recalibrated with each shipped model (the last: base 2 → -1,
- * 0.3 → 0.2 per character, when the model trained on 35.9M → 44.7M tokens).
+ * Weights of the ranking score, a log-odds that the draft's first line is the line the user writes (logistic
+ * regression). Fitted with training/copy_calibration.ts on held-out corpus cases (training/heldout_lines.py, with and
+ * without --boundary) and this repository's own code (training/own_code_cases.mjs), never on the dev set; refitted
+ * with each shipped model. Relative to the mean log-probability alone: a copy's evidence grows with its match
+ * length, a shorter draft is likelier at equal mean (log tokens), a line that closes the brackets its line opened is
+ * likelier, one that closes more is less likely.
  */
-export function draftScore(lps: readonly number[], origin?: Pick<CopyOrigin, 'matchLength' | 'renamed'>): number {
+export const RANK_WEIGHTS = {
+  bias: 0.647,
+  mean: 0.708,
+  logTokens: -1.452,
+  copy: -0.572,
+  mirror: 0.833,
+  /** per character of matched context, up to MATCH_CAP */
+  match: 0.065,
+  document: 0.261,
+  closed: 0.363,
+  broken: -0.562,
+};
+/** Matched context beyond this (characters) adds no evidence. */
+export const MATCH_CAP = 48;
+
+export function draftScore(f: RankFeatures): number {
+  if (f.tokens === 0 || !Number.isFinite(f.mean)) return -Infinity;
+  const w = RANK_WEIGHTS;
+  let s = w.bias + w.mean * f.mean + w.logTokens * Math.log(f.tokens);
+  if (f.copy) {
+    s += (f.copy.mirror ? w.mirror : w.copy) + w.match * Math.min(f.copy.matchLength, MATCH_CAP);
+    if (f.copy.document) s += w.document;
+  }
+  if (f.line === 'closed') s += w.closed;
+  else if (f.line === 'broken') s += w.broken;
+  return s;
+}
+
+function lineShape(line: string): RankFeatures['line'] {
+  const open = openBrackets(line);
+  return open === null ? 'broken' : open.length === 0 ? 'closed' : 'open';
+}
+
+function meanOf(lps: readonly number[]): number {
   if (lps.length === 0) return -Infinity;
   let sum = 0;
   for (const lp of lps) sum += lp;
-  const mean = sum / lps.length;
-  if (origin === undefined) return mean;
-  // a mirrored line (mirror.ts) counts the characters that were equal around its renamed names: the same prior fits
-  // it (training/copy_calibration.ts grid-searches a separate one; it gained nothing beyond noise)
-  return mean + COPY_PRIOR.base + COPY_PRIOR.perChar * Math.min(origin.matchLength, COPY_PRIOR.cap);
+  return sum / lps.length;
 }
-
-export const COPY_PRIOR = { base: -1, perChar: 0.2, cap: 48 };
 
 /** Batches of fillers tried when fewer than k distinct drafts remain (fill.ts). */
 const FILL_ROUNDS = 3;
 
 /**
- * Tokens of a draft the verification pass scores: the first ones decide the ranking (the copy prior weighs more than
- * the model's opinion of a long tail), and the padded batch costs rows × the longest row.
+ * Tokens of a draft the verification pass scores: the first ones decide the ranking (a copy's matched context
+ * weighs more than the model's opinion of a long tail), and the padded batch costs rows × the longest row.
  */
 export const VERIFY_MAX_TOKENS = 16;
 
@@ -133,18 +178,19 @@ export async function rankDrafts(ctx: DecodeContext, input: RankInput): Promise<
     unscored.forEach((c, i) => (c.lps = lps[i]));
   }
   const ranked = pool.map((c) => {
-    const d: Draft = {
-      text: c.text,
-      score: draftScore(c.lps ?? c.raw.lps, c.origin),
+    const features: RankFeatures = {
+      mean: meanOf(c.lps ?? c.raw.lps),
       tokens: c.raw.tokens.length,
-      strategy: input.strategy,
+      ...(c.origin ? { copy: { matchLength: c.origin.matchLength, mirror: c.origin.renamed !== undefined, document: c.origin.path === '' } } : {}),
+      line: lineShape(input.lineBefore + firstLine(c.text)),
     };
+    const d: Draft = { text: c.text, score: draftScore(features), tokens: c.raw.tokens.length, strategy: input.strategy };
     if (c.origin) d.copiedFrom = c.origin;
-    return { d, model: c.model };
+    return { d, model: c.model, features };
   });
   if (input.keepOrder) return ranked.slice(0, input.k).map((r) => r.d);
   ranked.sort((a, b) => b.d.score - a.d.score);
-  if (input.all) return ranked.map((r) => r.d);
+  input.onRanked?.(ranked.map((r) => ({ draft: r.d, features: r.features })));
   // Copies take at most k-1 places: the strategy's best draft is always among the k (its own view of the code).
   const out: Draft[] = [];
   const modelCount = ranked.filter((r) => r.model).length;

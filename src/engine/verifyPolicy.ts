@@ -6,7 +6,7 @@
  * and all `VERIFY_MAX_TOKENS` are scored. On a real-size model every row pays the transformer and the LM head over a
  * 150k vocabulary (Qwen2.5-0.5B q4 here: ~50 ms fixed + ~7 ms per row, against ~50 ms per decoding step), so scoring
  * 3 × 16 tokens would cost ~8 decoding steps. The pass then gets a share of the request's own decoding time: the
- * first tokens of each draft, which decide most of the ranking (the copy prior and the head of a line weigh most),
+ * first tokens of each draft, which decide most of the ranking (a copy's matched context and the head of a line weigh most),
  * at least two.
  */
 import { VERIFY_MAX_TOKENS } from './rank';

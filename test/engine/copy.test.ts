@@ -135,7 +135,7 @@ describe('copied drafts on the embedded model', () => {
       const keys = res.drafts.map((d) => d.text.trim());
       expect(keys, strategy).toHaveLength(3);
       expect(new Set(keys).size, strategy).toBe(3);
-      // the copied line is one of them (where it ranks is the calibrated prior's business: rank.ts COPY_PRIOR)
+      // the copied line is one of them (where it ranks is the calibrated ranking's business: rank.ts RANK_WEIGHTS)
       expect(keys, strategy).toContain('return x * x');
     }
   });
