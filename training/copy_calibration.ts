@@ -44,13 +44,13 @@ async function candidates(cases: { prefix: string; suffix: string; language: str
   let expected = '';
   const engine = await Engine.load({
     ...(threads ? { threads } : {}),
-    onRanked: (ranked) => (last = ranked.map((r) => ({ f: r.features, exact: firstLineOf(r.draft.text) === expected, model: !r.draft.copiedFrom }))),
+    onRanked: (ranked) => (last = ranked.map((r) => ({ f: r.features, exact: firstLineOf(r.draft.text) === expected, model: r.model }))),
   });
   for (const c of cases) {
     expected = String(c.expected).trimEnd();
     last = [];
     await engine.complete({ prefix: c.prefix, suffix: c.suffix, languageId: c.language, path: c.path, strategy, k, mode: 'line', seed: 1 });
-    all.push(last.filter((x) => Number.isFinite(x.f.mean) && x.f.tokens > 0));
+    all.push(last);
   }
   await engine.dispose();
   return all;
@@ -102,7 +102,8 @@ function solve(A: number[][], b: number[]): number[] {
 
 /** L2-regularised logistic regression by Newton's method over every candidate of every case. */
 function fit(all: Cand[][], l2 = 1): Weights {
-  const rows = all.flat().map((x) => ({ v: vector(x.f), y: x.exact ? 1 : 0 }));
+  // a candidate without scored tokens ranks last whatever the weights (draftScore: -Infinity): nothing to fit
+  const rows = all.flat().filter((x) => Number.isFinite(x.f.mean) && x.f.tokens > 0).map((x) => ({ v: vector(x.f), y: x.exact ? 1 : 0 }));
   const d = KEYS.length;
   let w = new Array(d).fill(0);
   for (let it = 0; it < 50; it++) {
@@ -124,7 +125,7 @@ function fit(all: Cand[][], l2 = 1): Weights {
   return Object.fromEntries(KEYS.map((k, i) => [k, Math.round(w[i] * 1000) / 1000])) as Weights;
 }
 
-const scoreWith = (w: Weights) => (f: RankFeatures): number => vector(f).reduce((s, v, i) => s + v * w[KEYS[i]!], 0);
+const scoreWith = (w: Weights) => (f: RankFeatures): number => (f.tokens > 0 && Number.isFinite(f.mean) ? vector(f).reduce((s, v, i) => s + v * w[KEYS[i]!], 0) : -Infinity);
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

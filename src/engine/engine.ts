@@ -55,7 +55,10 @@ export interface EngineOptions {
   variant?: string;
   /** Overrides of superposed decoding's tuning (experiments and evaluation). */
   superposed?: Partial<SuperposedOptions>;
-  /** Evaluation: every ranked candidate of each request (model and copied), best first, with its ranking features. */
+  /**
+   * Evaluation: every ranked candidate of each multi-draft request (model and copied), best first, with its ranking
+   * features and whether the strategy produced it (greedy keeps its chain and is not ranked).
+   */
   onRanked?: RankInput['onRanked'];
   /** false: fetch the whole `present.*` cache on every forward even where the model has `present_delta.*` (comparisons). */
   appendOnlyKv?: boolean;
@@ -220,7 +223,7 @@ export class Engine {
         lastLogits: pre.lastLogits,
         vocab: pre.lastLogits.length,
         heal: this.heal,
-        // fixed-length benchmark drafts: an end token does not end them either (as llama.cpp's evaluate loop in the peer)
+        // fixed-length benchmark drafts: an end token does not end them either (as the llama.cpp peer's, benchPeer.ts)
         eos: ignoreStop ? NO_END : this.eos,
         k: draftCount(req.strategy, req.k),
         maxTokens: req.maxTokens,

@@ -30,7 +30,7 @@ export interface RankInput {
   /** The text of the cursor's line before the cursor (the bracket feature). */
   lineBefore: string;
   /** Evaluation: every candidate, best first, with its ranking features (before the k are chosen). */
-  onRanked?: (ranked: readonly { draft: Draft; features: RankFeatures }[]) => void;
+  onRanked?: (ranked: readonly { draft: Draft; features: RankFeatures; model: boolean }[]) => void;
   /** Prompt entries the verification pass attends to. */
   verifyWindow: number;
   /** Tokens per draft the verification pass scores, given the drafts' count and longest length (default VERIFY_MAX_TOKENS). */
@@ -190,7 +190,7 @@ export async function rankDrafts(ctx: DecodeContext, input: RankInput): Promise<
   });
   if (input.keepOrder) return ranked.slice(0, input.k).map((r) => r.d);
   ranked.sort((a, b) => b.d.score - a.d.score);
-  input.onRanked?.(ranked.map((r) => ({ draft: r.d, features: r.features })));
+  input.onRanked?.(ranked.map((r) => ({ draft: r.d, features: r.features, model: r.model })));
   // Copies take at most k-1 places: the strategy's best draft is always among the k (its own view of the code).
   const out: Draft[] = [];
   const modelCount = ranked.filter((r) => r.model).length;

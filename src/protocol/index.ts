@@ -99,8 +99,9 @@ export interface CopyOrigin {
 export interface Draft {
   text: string;
   /**
-   * Higher is better: mean log-probability per token under the model (after verification where applicable), plus for
-   * a copied draft a prior for the length of the context it matched.
+   * Higher is better: the ranking's log-odds that the draft's first line is the line being written (src/engine/rank.ts:
+   * the model's mean log-probability per token after verification where applicable, the draft's length, for a copied
+   * draft the context it matched, and whether it closes the brackets its line opened).
    */
   score: number;
   tokens: number;

@@ -77,7 +77,8 @@ export async function benchPeer(input: PeerInput): Promise<Record<string, unknow
     const prompts = input.prompts.map((p) => p.slice(-PEER_CONTEXT));
     // Per prompt, interleaved: ours greedy, theirs greedy, ours superposed k=4, theirs 4 parallel sequences (sampled,
     // as n_cmpl is; the peer batches them into one decode per step). Drafts/s count full-length draft equivalents
-    // (draft tokens ÷ maxTokens; both sides decode maxTokens tokens per draft, end tokens included).
+    // (draft tokens ÷ maxTokens; both sides decode maxTokens tokens per draft: an end token does not end one, here
+    // through yieldEogToken, ours through the request's ignoreStop).
     const g = { ours: [] as number[], theirs: [] as number[] };
     const k4 = { ours: [] as number[], theirs: [] as number[] };
     for (let i = 0; i < prompts.length; i++) {
@@ -89,7 +90,7 @@ export async function benchPeer(input: PeerInput): Promise<Record<string, unknow
       await seqs[0].evaluateWithoutGeneratingNewTokens(p.slice(0, -1));
       let t = performance.now();
       let n = 0;
-      for await (const _tok of seqs[0].evaluate([p[p.length - 1]!], { temperature: 0 })) if (++n >= input.maxTokens) break;
+      for await (const _tok of seqs[0].evaluate([p[p.length - 1]!], { temperature: 0, yieldEogToken: true })) if (++n >= input.maxTokens) break;
       g.theirs.push((1000 * n) / (performance.now() - t));
       const os = await input.ours(i, 'superposed_k4');
       k4.ours.push((1000 * os.tokens) / input.maxTokens / os.ms);
@@ -102,7 +103,7 @@ export async function benchPeer(input: PeerInput): Promise<Record<string, unknow
       await Promise.all(
         seqs.map(async (s, j) => {
           let m = 0;
-          for await (const _tok of s.evaluate([p[p.length - 1]!], { temperature: 0.8, topP: 0.95, seed: 1 + j })) if (++m >= input.maxTokens) break;
+          for await (const _tok of s.evaluate([p[p.length - 1]!], { temperature: 0.8, topP: 0.95, seed: 1 + j, yieldEogToken: true })) if (++m >= input.maxTokens) break;
           total += m;
         }),
       );
