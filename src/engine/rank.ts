@@ -71,16 +71,16 @@ export interface RankFeatures {
  * likelier, one that closes more is less likely.
  */
 export const RANK_WEIGHTS = {
-  bias: 0.647,
-  mean: 0.708,
-  logTokens: -1.452,
-  copy: -0.572,
-  mirror: 0.833,
+  bias: 0.778,
+  mean: 0.766,
+  logTokens: -1.511,
+  copy: -0.607,
+  mirror: 0.874,
   /** per character of matched context, up to MATCH_CAP */
-  match: 0.065,
-  document: 0.261,
-  closed: 0.363,
-  broken: -0.562,
+  match: 0.064,
+  document: 0.267,
+  closed: 0.405,
+  broken: -0.461,
 };
 /** Matched context beyond this (characters) adds no evidence. */
 export const MATCH_CAP = 48;

@@ -13,7 +13,7 @@ import { UsageError, languageOf, readTextFile, splitAt } from '../files';
 import { engineOptions, intFlag, type Flags } from '../flags';
 import { percentile, round } from '../metrics';
 import { complete, loadEngine, out, packageRoot, progress } from '../run';
-import { benchPeer } from './benchPeer';
+import { PEER_CONTEXT, benchPeer } from './benchPeer';
 import { benchDevice, type DeviceFigures } from './benchRoofline';
 
 export interface BenchPrompt {
@@ -212,15 +212,17 @@ async function runPeer(flags: Flags, engine: Engine, prompts: BenchPrompt[], max
   const opts = engineOptions(flags);
   const modelDir = opts.modelDir ? path.resolve(opts.modelDir) : defaultModelDir();
   const over = { greedy: CONFIGS[0]!.over, superposed_k4: CONFIGS[2]!.over };
+  const ids = prompts.map((p) => engine.tokenizer.encode(p.prefix).slice(-PEER_CONTEXT));
   return benchPeer({
     modelDir,
     variant: opts.variant ?? 'q4',
     gguf: flags['peer-gguf'] as string | undefined,
     threads: opts.threads ?? defaultThreads(readModelConfig(modelDir, opts.variant).modelFile),
-    prompts: prompts.map((p) => engine.tokenizer.encode(p.prefix)),
+    prompts: ids,
     maxTokens,
     ours: async (i, kind) => {
-      const p = prompts[i]!;
+      // the context the peer gets: the prefix's last PEER_CONTEXT tokens, no suffix (decode time grows with context)
+      const p = { ...prompts[i]!, prefix: engine.tokenizer.decode(ids[i]!), suffix: '' };
       await complete(engine, benchRequest(p, maxTokens, { maxTokens: 1 }));
       const run = await timeConfig(engine, (s) => benchRequest(p, maxTokens, { ...over[kind], seed: s }), 1, nextSeed);
       return { ms: run.ms, tokens: run.tokens };

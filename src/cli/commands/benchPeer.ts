@@ -21,18 +21,19 @@ export interface PeerInput {
   variant: string;
   gguf?: string;
   threads: number;
-  /** Prompt token ids (our tokenizer), one list per bench prompt. */
+  /** Prompt token ids (our tokenizer), one list per bench prompt: the prefix's last PEER_CONTEXT tokens. */
   prompts: number[][];
   maxTokens: number;
   /**
-   * Ours on prompt i, timed right before the peer on the same prompt (load on a shared machine changes by the
-   * minute): greedy (1 draft) or superposed k=4; ms and the tokens of all drafts.
+   * Ours on prompt i with the same context (those tokens' text as the prefix), timed right before the peer on it
+   * (load on a shared machine changes by the minute): greedy (1 draft) or superposed k=4; ms and the tokens of all
+   * drafts.
    */
   ours: (prompt: number, kind: 'greedy' | 'superposed_k4') => Promise<{ ms: number; tokens: number }>;
 }
 
 /** Tokens of context the peer gets per prompt (its 4 sequences each prefill it: kept short on a slow CPU). */
-const PEER_CONTEXT = 256;
+export const PEER_CONTEXT = 256;
 
 // The peer's API, as far as the bench uses it (typed loosely: it is loaded at run time, never compiled against).
 /* eslint-disable @typescript-eslint/no-explicit-any */
