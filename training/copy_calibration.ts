@@ -12,7 +12,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Engine } from '../src/engine/engine';
 import { firstLineOf } from '../src/cli/metrics';
-import { draftScore, MATCH_CAP, RANK_WEIGHTS, type RankFeatures } from '../src/engine/rank';
+import { draftScore, RANK_WEIGHTS, rankVector, type RankFeatures } from '../src/engine/rank';
 
 type Weights = typeof RANK_WEIGHTS;
 type StrategyName = 'superposed' | 'beam' | 'sampling';
@@ -20,22 +20,11 @@ interface Cand { f: RankFeatures; exact: boolean; model: boolean }
 
 const KEYS = Object.keys(RANK_WEIGHTS) as (keyof Weights)[];
 
-/** The feature vector draftScore weighs, in RANK_WEIGHTS' key order (score = weights · vector). */
-function vector(f: RankFeatures): number[] {
-  const c = f.copy;
-  const v: Record<keyof Weights, number> = {
-    bias: 1,
-    mean: f.mean,
-    logTokens: Math.log(f.tokens),
-    copy: c && !c.mirror ? 1 : 0,
-    mirror: c?.mirror ? 1 : 0,
-    match: c ? Math.min(c.matchLength, MATCH_CAP) : 0,
-    document: c?.document ? 1 : 0,
-    closed: f.line === 'closed' ? 1 : 0,
-    broken: f.line === 'broken' ? 1 : 0,
-  };
+/** rank.ts rankVector as an array in RANK_WEIGHTS' key order (score = weights · vector). */
+const vector = (f: RankFeatures): number[] => {
+  const v = rankVector(f);
   return KEYS.map((k) => v[k]);
-}
+};
 
 /** Every ranked candidate of each case, with its features and whether its first line is the expected line. */
 async function candidates(cases: { prefix: string; suffix: string; language: string; path: string; expected: unknown }[], strategy: StrategyName, k: number, threads?: number): Promise<Cand[][]> {
@@ -125,7 +114,7 @@ function fit(all: Cand[][], l2 = 1): Weights {
   return Object.fromEntries(KEYS.map((k, i) => [k, Math.round(w[i] * 1000) / 1000])) as Weights;
 }
 
-const scoreWith = (w: Weights) => (f: RankFeatures): number => (f.tokens > 0 && Number.isFinite(f.mean) ? vector(f).reduce((s, v, i) => s + v * w[KEYS[i]!], 0) : -Infinity);
+const scoreWith = (w: Weights) => (f: RankFeatures): number => draftScore(f, w);
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -155,7 +144,7 @@ async function main(): Promise<void> {
     report[name] = {
       cases: all.length,
       oracle_any: Math.round((1000 * all.filter((c) => c.some((x) => x.exact)).length) / all.length) / 1000,
-      shipped: evaluate(all, draftScore, k),
+      shipped: evaluate(all, (f) => draftScore(f), k),
       mean_only: evaluate(all, (f) => f.mean, k),
       ...(others.length > 0 ? { fitted_on_the_others: evaluate(all, scoreWith(fit(others)), k) } : {}),
     };

@@ -85,16 +85,28 @@ export const RANK_WEIGHTS = {
 /** Matched context beyond this (characters) adds no evidence. */
 export const MATCH_CAP = 48;
 
-export function draftScore(f: RankFeatures): number {
+/** The values RANK_WEIGHTS weigh for a candidate, key by key (the score is their weighted sum). */
+export function rankVector(f: RankFeatures): Record<keyof typeof RANK_WEIGHTS, number> {
+  const c = f.copy;
+  return {
+    bias: 1,
+    mean: f.mean,
+    logTokens: Math.log(f.tokens),
+    copy: c && !c.mirror ? 1 : 0,
+    mirror: c?.mirror ? 1 : 0,
+    match: c ? Math.min(c.matchLength, MATCH_CAP) : 0,
+    document: c?.document ? 1 : 0,
+    closed: f.line === 'closed' ? 1 : 0,
+    broken: f.line === 'broken' ? 1 : 0,
+  };
+}
+
+/** The ranking score with `weights` (default the shipped ones); -Infinity for a draft without scored tokens. */
+export function draftScore(f: RankFeatures, weights: typeof RANK_WEIGHTS = RANK_WEIGHTS): number {
   if (f.tokens === 0 || !Number.isFinite(f.mean)) return -Infinity;
-  const w = RANK_WEIGHTS;
-  let s = w.bias + w.mean * f.mean + w.logTokens * Math.log(f.tokens);
-  if (f.copy) {
-    s += (f.copy.mirror ? w.mirror : w.copy) + w.match * Math.min(f.copy.matchLength, MATCH_CAP);
-    if (f.copy.document) s += w.document;
-  }
-  if (f.line === 'closed') s += w.closed;
-  else if (f.line === 'broken') s += w.broken;
+  const v = rankVector(f);
+  let s = 0;
+  for (const key in weights) s += weights[key as keyof typeof RANK_WEIGHTS] * v[key as keyof typeof RANK_WEIGHTS];
   return s;
 }
 
@@ -184,13 +196,13 @@ export async function rankDrafts(ctx: DecodeContext, input: RankInput): Promise<
       ...(c.origin ? { copy: { matchLength: c.origin.matchLength, mirror: c.origin.renamed !== undefined, document: c.origin.path === '' } } : {}),
       line: lineShape(input.lineBefore + firstLine(c.text)),
     };
-    const d: Draft = { text: c.text, score: draftScore(features), tokens: c.raw.tokens.length, strategy: input.strategy };
-    if (c.origin) d.copiedFrom = c.origin;
-    return { d, model: c.model, features };
+    const draft: Draft = { text: c.text, score: draftScore(features), tokens: c.raw.tokens.length, strategy: input.strategy };
+    if (c.origin) draft.copiedFrom = c.origin;
+    return { draft, model: c.model, features };
   });
-  if (input.keepOrder) return ranked.slice(0, input.k).map((r) => r.d);
-  ranked.sort((a, b) => b.d.score - a.d.score);
-  input.onRanked?.(ranked.map((r) => ({ draft: r.d, features: r.features, model: r.model })));
+  if (input.keepOrder) return ranked.slice(0, input.k).map((r) => r.draft);
+  ranked.sort((a, b) => b.draft.score - a.draft.score);
+  input.onRanked?.(ranked);
   // Copies take at most k-1 places: the strategy's best draft is always among the k (its own view of the code).
   const out: Draft[] = [];
   const modelCount = ranked.filter((r) => r.model).length;
@@ -199,7 +211,7 @@ export async function rankDrafts(ctx: DecodeContext, input: RankInput): Promise<
     if (out.length >= input.k) break;
     if (!r.model && modelCount > 0 && copies >= input.k - 1) continue;
     if (!r.model) copies++;
-    out.push(r.d);
+    out.push(r.draft);
   }
   return out;
 }

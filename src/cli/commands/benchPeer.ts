@@ -21,7 +21,7 @@ export interface PeerInput {
   variant: string;
   gguf?: string;
   threads: number;
-  /** Prompt token ids (our tokenizer), one list per bench prompt: the prefix's last PEER_CONTEXT tokens. */
+  /** Prompt token ids (our tokenizer), one list per bench prompt, cut by the caller to the prefix's last PEER_CONTEXT tokens. */
   prompts: number[][];
   maxTokens: number;
   /**
@@ -75,7 +75,7 @@ export async function benchPeer(input: PeerInput): Promise<Record<string, unknow
   try {
     const seqs = [0, 1, 2, 3].map(() => ctx.getSequence());
     const check = await compareLogits(input, seqs[0]);
-    const prompts = input.prompts.map((p) => p.slice(-PEER_CONTEXT));
+    const prompts = input.prompts;
     // Per prompt, interleaved: ours greedy, theirs greedy, ours superposed k=4, theirs 4 parallel sequences (sampled,
     // as n_cmpl is; the peer batches them into one decode per step). Drafts/s count full-length draft equivalents
     // (draft tokens ÷ maxTokens; both sides decode maxTokens tokens per draft: an end token does not end one, here
