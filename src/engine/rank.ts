@@ -71,16 +71,16 @@ export interface RankFeatures {
  * likelier, one that closes more is less likely.
  */
 export const RANK_WEIGHTS = {
-  bias: 0.778,
-  mean: 0.766,
-  logTokens: -1.511,
-  copy: -0.607,
-  mirror: 0.874,
+  bias: 0.204,
+  mean: 0.606,
+  logTokens: -1.283,
+  copy: -0.451,
+  mirror: 0.616,
   /** per character of matched context, up to MATCH_CAP */
-  match: 0.064,
-  document: 0.267,
-  closed: 0.405,
-  broken: -0.461,
+  match: 0.061,
+  document: 0.164,
+  closed: 0.393,
+  broken: -0.25,
 };
 /** Matched context beyond this (characters) adds no evidence. */
 export const MATCH_CAP = 48;

@@ -95,21 +95,27 @@ describe('engine on the embedded model', () => {
 
 
   it('fixed-length benchmark requests (ignoreStop) decode exactly maxTokens tokens per draft, end tokens included', async () => {
-    // Tiny or finished files: the model soon predicts their end, an end token, then more tokens.
-    const prefixes = ['x', 'int main(void) {\n  return 0;\n}\n', '#include <stdio.h>\n'];
-    const req = (prefix: string, strategy: CompletionRequest['strategy'], maxTokens = 24) =>
-      base({ prefix, languageId: 'c', path: 'a.c', strategy, k: strategy === 'greedy' ? 1 : 4, seed: 1, maxTokens, ignoreStop: true });
+    // Tiny or finished files, and fill-in-the-middle prompts whose middle is already complete: the model soon
+    // predicts their end, an end token, then more tokens.
+    const prompts: [string, string][] = [
+      ['x', ''],
+      ['int main(void) {\n  return 0;\n}\n', ''],
+      ['int main(void) {\n  return 0', ';\n}\n'],
+      ['int x = 1', ';\n'],
+    ];
+    const req = ([prefix, suffix]: [string, string], strategy: CompletionRequest['strategy'], maxTokens = 24) =>
+      base({ prefix, suffix, languageId: 'c', path: 'a.c', strategy, k: strategy === 'greedy' ? 1 : 4, seed: 1, maxTokens, ignoreStop: true });
     let chainsWithEnd = 0;
-    for (const prefix of prefixes) {
+    for (const prompt of prompts) {
       for (const strategy of ['greedy', 'sampling', 'beam', 'superposed'] as const) {
-        const fixed = await engine.complete(req(prefix, strategy));
+        const fixed = await engine.complete(req(prompt, strategy));
         expect(fixed.drafts.length, strategy).toBe(strategy === 'greedy' ? 1 : 4);
-        for (const d of fixed.drafts) expect(d.tokens, `${strategy} after ${JSON.stringify(prefix)}`).toBe(24);
+        for (const d of fixed.drafts) expect(d.tokens, `${strategy} after ${JSON.stringify(prompt)}`).toBe(24);
       }
       // Without stop rules or cleaning each longer greedy request extends the text, except by a token that decodes
-      // to no text: a special token, here the end of the file.
+      // to no text: a special token, here the end of the file or of the middle.
       const texts: string[] = [];
-      for (let n = 1; n <= 24; n++) texts.push((await engine.complete(req(prefix, 'greedy', n))).drafts[0]!.text);
+      for (let n = 1; n <= 24; n++) texts.push((await engine.complete(req(prompt, 'greedy', n))).drafts[0]!.text);
       if (texts.some((t, i) => i > 0 && t === texts[i - 1])) chainsWithEnd++;
     }
     // the checks above did run through end tokens (they are not vacuous)
