@@ -12,7 +12,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Engine } from '../src/engine/engine';
 import { firstLineOf } from '../src/cli/metrics';
-import { draftScore, RANK_WEIGHTS, rankVector, type RankFeatures } from '../src/engine/rank';
+import { chooseShown, draftScore, RANK_WEIGHTS, rankVector, type RankFeatures } from '../src/engine/rank';
 
 type Weights = typeof RANK_WEIGHTS;
 type StrategyName = 'superposed' | 'beam' | 'sampling';
@@ -45,21 +45,13 @@ async function candidates(cases: { prefix: string; suffix: string; language: str
   return all;
 }
 
-/** Top-1 and any-of-k exact of a scoring, choosing as rank.ts does (copies take at most k-1 places beside a model draft). */
+/** Top-1 and any-of-k exact of a scoring, the k chosen as rank.ts chooses them (chooseShown). */
 function evaluate(all: Cand[][], score: (f: RankFeatures) => number, k: number): { top1: number; anyk: number } {
   let top1 = 0;
   let anyk = 0;
   for (const cands of all) {
-    const sorted = cands.map((x) => ({ x, s: score(x.f) })).sort((a, b) => b.s - a.s);
-    const models = sorted.filter((t) => t.x.model).length;
-    const top: Cand[] = [];
-    let copies = 0;
-    for (const { x } of sorted) {
-      if (top.length >= k) break;
-      if (!x.model && models > 0 && copies >= k - 1) continue;
-      if (!x.model) copies++;
-      top.push(x);
-    }
+    const sorted = cands.map((x) => ({ x, s: score(x.f) })).sort((a, b) => b.s - a.s).map((t) => t.x);
+    const top = chooseShown(sorted, k);
     if (top[0]?.exact) top1++;
     if (top.some((x) => x.exact)) anyk++;
   }

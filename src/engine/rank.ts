@@ -203,15 +203,22 @@ export async function rankDrafts(ctx: DecodeContext, input: RankInput): Promise<
   if (input.keepOrder) return ranked.slice(0, input.k).map((r) => r.draft);
   ranked.sort((a, b) => b.draft.score - a.draft.score);
   input.onRanked?.(ranked);
-  // Copies take at most k-1 places: the strategy's best draft is always among the k (its own view of the code).
-  const out: Draft[] = [];
+  return chooseShown(ranked, input.k).map((r) => r.draft);
+}
+
+/**
+ * The k drafts shown, from candidates best first. Copies take at most k-1 places: the strategy's best draft is always
+ * among the k (its own view of the code).
+ */
+export function chooseShown<T extends { model: boolean }>(ranked: readonly T[], k: number): T[] {
+  const out: T[] = [];
   const modelCount = ranked.filter((r) => r.model).length;
   let copies = 0;
   for (const r of ranked) {
-    if (out.length >= input.k) break;
-    if (!r.model && modelCount > 0 && copies >= input.k - 1) continue;
+    if (out.length >= k) break;
+    if (!r.model && modelCount > 0 && copies >= k - 1) continue;
     if (!r.model) copies++;
-    out.push(r.draft);
+    out.push(r);
   }
   return out;
 }
