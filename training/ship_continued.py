@@ -41,6 +41,15 @@ def card_table(card):
     return rows
 
 
+def dedupe_steps(recs):
+    """The log's records, a step logged twice (a run resumed from a checkpoint older than its last records) kept
+    as it was logged last."""
+    def key(r):
+        return r.get("step"), "val" if "val_loss" in r else "run" if "run" in r else "train"
+    last = {key(r): i for i, r in enumerate(recs)}
+    return [r for i, r in enumerate(recs) if last[key(r)] == i]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "default"))
@@ -68,7 +77,13 @@ def main():
     before = dict(tr)
     if before.get("tokens") == state["tokens"]:
         sys.exit(f"ship_continued: {args.out} already holds this checkpoint ({state['tokens']:,} tokens seen)")
-    run_minutes = (state["elapsed"]) / 60
+    # A warm restart (--init-onnx) starts its clock at 0; a resumed checkpoint (--extend-minutes) continues the
+    # shipped run's clock, so this run's time starts where the log last stood at the shipped token count.
+    log = dedupe_steps(read_log(os.path.join(WORK, "train", "log.jsonl")))
+    start = [r["elapsed"] for r in log if "elapsed" in r and r["tokens"] <= (before.get("tokens") or 0)]
+    run_args = state.get("args", {})
+    resumed = not run_args.get("init_onnx") and bool(start)
+    run_minutes = (state["elapsed"] - (start[-1] if resumed else 0)) / 60
     # every continued run is kept, oldest first (a single earlier run was stored as one object)
     runs = before.get("continued", [])
     runs = [runs] if isinstance(runs, dict) else list(runs)
@@ -84,7 +99,7 @@ def main():
     with open(card_path) as f:
         card = f.read()
     old = card_table(card)
-    new = [r for r in read_log(os.path.join(WORK, "train", "log.jsonl")) if "val_loss" in r and r["tokens"] > (before.get("tokens") or 0)]
+    new = [r for r in log if "val_loss" in r and r["tokens"] > (before.get("tokens") or 0)]
     svg = svg_plot(old + [{"tokens": r["tokens"], "val_loss": r["val_loss"], "val_fim_loss": r["val_fim_loss"]} for r in new])
     rows = "".join(f"| {r['tokens']:,} | {r['val_loss']:.3f} | {r['val_fim_loss']:.3f} |\n" for r in new)
     if old and rows:
@@ -93,8 +108,12 @@ def main():
         card = card[:at] + last + rows + card[at + len(last):]
     section = (
         f"## Continued training, run {len(runs)} ({time.strftime('%Y-%m-%d', time.gmtime())})\n\n"
-        f"Warm restart from the shipped weights (`train.py --init-onnx models/default`, fresh AdamW, peak lr "
-        f"{state.get('args', {}).get('lr')}, {run_minutes:.0f} min of training) on the current corpus encoded with the "
+        + (f"Resumed from the shipped checkpoint (`train.py --extend-minutes {run_args.get('extend_minutes'):g} --lr "
+           f"{run_args.get('lr')}`: the same AdamW state, the cosine schedule re-stretched over the added "
+           f"time, {run_minutes:.0f} min of training)" if resumed else
+           f"Warm restart from the shipped weights (`train.py --init-onnx models/default`, fresh AdamW, peak lr "
+           f"{run_args.get('lr')}, {run_minutes:.0f} min of training)")
+        + " on the current corpus encoded with the "
         f"shipped tokenizer: {before.get('tokens', 0):,} → {state['tokens']:,} tokens seen. Fp32 validation loss on the "
         f"current corpus's held-out files (the same {N_SEQ} + {N_SEQ} sequences for both): left-to-right "
         f"{args.before_val:.3f} → {vl:.3f} nats/token"

@@ -71,16 +71,16 @@ export interface RankFeatures {
  * likelier, one that closes more is less likely.
  */
 export const RANK_WEIGHTS = {
-  bias: 0.204,
-  mean: 0.606,
-  logTokens: -1.283,
-  copy: -0.451,
-  mirror: 0.616,
+  bias: 0.269,
+  mean: 0.646,
+  logTokens: -1.306,
+  copy: -0.473,
+  mirror: 0.651,
   /** per character of matched context, up to MATCH_CAP */
   match: 0.061,
-  document: 0.164,
-  closed: 0.393,
-  broken: -0.25,
+  document: 0.178,
+  closed: 0.421,
+  broken: -0.159,
 };
 /** Matched context beyond this (characters) adds no evidence. */
 export const MATCH_CAP = 48;
