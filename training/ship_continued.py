@@ -75,15 +75,16 @@ def main():
         cfg = json.load(f)
     tr = cfg["superdraft"].setdefault("training", {})
     before = dict(tr)
+    shipped_tokens = before.get("tokens") or 0
     if before.get("tokens") == state["tokens"]:
         sys.exit(f"ship_continued: {args.out} already holds this checkpoint ({state['tokens']:,} tokens seen)")
     # A warm restart (--init-onnx) starts its clock at 0; a resumed checkpoint (--extend-minutes) continues the
     # shipped run's clock, so this run's time starts where the log last stood at the shipped token count.
     log = dedupe_steps(read_log(os.path.join(WORK, "train", "log.jsonl")))
-    start = [r["elapsed"] for r in log if "elapsed" in r and r["tokens"] <= (before.get("tokens") or 0)]
+    start = next((r["elapsed"] for r in reversed(log) if "elapsed" in r and r["tokens"] <= shipped_tokens), None)
     run_args = state.get("args", {})
-    resumed = not run_args.get("init_onnx") and bool(start)
-    run_minutes = (state["elapsed"] - (start[-1] if resumed else 0)) / 60
+    resumed = not run_args.get("init_onnx") and start is not None
+    run_minutes = (state["elapsed"] - (start if resumed else 0)) / 60
     # every continued run is kept, oldest first (a single earlier run was stored as one object)
     runs = before.get("continued", [])
     runs = [runs] if isinstance(runs, dict) else list(runs)
@@ -99,7 +100,7 @@ def main():
     with open(card_path) as f:
         card = f.read()
     old = card_table(card)
-    new = [r for r in log if "val_loss" in r and r["tokens"] > (before.get("tokens") or 0)]
+    new = [r for r in log if "val_loss" in r and r["tokens"] > shipped_tokens]
     svg = svg_plot(old + [{"tokens": r["tokens"], "val_loss": r["val_loss"], "val_fim_loss": r["val_fim_loss"]} for r in new])
     rows = "".join(f"| {r['tokens']:,} | {r['val_loss']:.3f} | {r['val_fim_loss']:.3f} |\n" for r in new)
     if old and rows:
@@ -114,13 +115,12 @@ def main():
            f"Warm restart from the shipped weights (`train.py --init-onnx models/default`, fresh AdamW, peak lr "
            f"{run_args.get('lr')}, {run_minutes:.0f} min of training)")
         + " on the current corpus encoded with the "
-        f"shipped tokenizer: {before.get('tokens', 0):,} → {state['tokens']:,} tokens seen. Fp32 validation loss on the "
+        f"shipped tokenizer: {shipped_tokens:,} → {state['tokens']:,} tokens seen. Fp32 validation loss on the "
         f"current corpus's held-out files (the same {N_SEQ} + {N_SEQ} sequences for both): left-to-right "
         f"{args.before_val:.3f} → {vl:.3f} nats/token"
         + (f", FIM middle {args.before_fim:.3f} → {vf:.3f}" if args.before_fim else f", FIM middle {vf:.3f}") +
-        ". The corpus grew since the first run, so its held-out split is not the one of the table's earlier rows "
-        "(the shipped model scored 3.820 on that one); rows after "
-        f"{before.get('tokens', 0):,} tokens are this run's during-training measure on the current split. "
+        f". Rows after {shipped_tokens:,} tokens are this run's during-training measure on the current split (a "
+        "rebuilt corpus has another held-out split than earlier rows). "
         "The n-gram table is unchanged (same tokenizer).\n\n")
     # a section per run (the same checkpoint is never shipped twice, above), before the file list
     marker = "## Files\n"
