@@ -206,7 +206,7 @@ export class LoopbackHub {
       const n = Math.min(this.faults.cut![cutIdx].after, slice.length - 1);
       res.write(slice.subarray(0, n), () => {
         count(n);
-        setTimeout(() => req.socket.destroy(), 20);
+        req.socket.end(); // FIN after the bytes written (a reset could drop those still in flight)
       });
       return;
     }
