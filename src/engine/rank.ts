@@ -66,21 +66,22 @@ export interface RankFeatures {
  * Weights of the ranking score, a log-odds that the draft's first line is the line the user writes (logistic
  * regression). Fitted with training/copy_calibration.ts on held-out corpus cases (training/heldout_lines.py, with and
  * without --boundary) and this repository's own code (training/own_code_cases.mjs), never on the dev set; refitted
- * with each shipped model. Relative to the mean log-probability alone: a copy's evidence grows with its match
- * length, a shorter draft is likelier at equal mean (log tokens), a line that closes the brackets its line opened is
- * likelier, one that closes more is less likely.
+ * with each shipped model and each change to the candidates (last: the superposed search's lead draft). Relative
+ * to the mean log-probability alone: a copy's evidence grows with its match length, a shorter draft is likelier at
+ * equal mean (log tokens), a line that closes the brackets its line opened is likelier, one that closes more is less
+ * likely.
  */
 export const RANK_WEIGHTS = {
-  bias: 0.269,
-  mean: 0.646,
-  logTokens: -1.306,
-  copy: -0.473,
-  mirror: 0.651,
+  bias: 0.176,
+  mean: 0.64,
+  logTokens: -1.265,
+  copy: -0.464,
+  mirror: 0.642,
   /** per character of matched context, up to MATCH_CAP */
-  match: 0.061,
+  match: 0.06,
   document: 0.178,
-  closed: 0.421,
-  broken: -0.159,
+  closed: 0.433,
+  broken: -0.222,
 };
 /** Matched context beyond this (characters) adds no evidence. */
 export const MATCH_CAP = 48;

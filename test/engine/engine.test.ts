@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CompletionRequest } from '../../src/protocol';
 import { Engine, EngineError, validateRequest } from '../../src/engine/engine';
 import { PromptCache } from '../../src/engine/kvcache';
+import { draftScore, type RankFeatures } from '../../src/engine/rank';
 import { loadDevCases, sourceCases } from './cases';
 
 let engine: Engine;
@@ -49,6 +50,33 @@ describe('engine on the embedded model', () => {
       const g = await texts(base({ prefix: c.prefix, suffix: c.suffix, strategy: 'greedy' }));
       const s = await texts(base({ prefix: c.prefix, suffix: c.suffix, strategy: 'superposed', k: 1 }));
       expect(s, c.id).toEqual(g);
+    }
+  });
+
+  it("superposed with k=3 runs the model's argmax chain as its lead draft: greedy's draft is a candidate, scored as greedy scores it", async () => {
+    let ranked: { text: string; features: RankFeatures; model: boolean }[] = [];
+    const probe = await Engine.load({
+      device: 'cpu',
+      modelDir: process.env.SUPERDRAFT_MODEL_DIR,
+      onRanked: (r) => (ranked = r.map((x) => ({ text: x.draft.text, features: x.features, model: x.model }))),
+    });
+    try {
+      let checked = 0;
+      for (const c of cases) {
+        const g = (await engine.complete(base({ prefix: c.prefix, suffix: c.suffix, strategy: 'greedy' }))).drafts[0];
+        if (!g) continue;
+        ranked = [];
+        await probe.complete(base({ prefix: c.prefix, suffix: c.suffix, strategy: 'superposed', k: 3 }));
+        const lead = ranked.find((r) => r.model && r.text === g.text);
+        expect(lead, `${c.id}: greedy's ${JSON.stringify(g.text)} among ${JSON.stringify(ranked.map((r) => r.text))}`).toBeDefined();
+        // its log-probabilities are the model's on the whole prompt, as greedy's are (not a verification's); greedy
+        // carries no copy evidence, the lead does when a copy has its text
+        expect(draftScore({ ...lead!.features, copy: undefined }), c.id).toBeCloseTo(g.score, 3);
+        checked++;
+      }
+      expect(checked).toBeGreaterThanOrEqual(cases.length - 2);
+    } finally {
+      await probe.dispose();
     }
   });
 

@@ -4,11 +4,14 @@
  * model's superposition input); the shared next-token distribution (temperature-sharpened, top-3k) is mixed
  * log-linearly with each draft's own n-gram distribution (static code n-grams + the prompt's, open files' and
  * workspace n-grams), and the k best of k×3k candidates survive. Drafts that end (EOS or a stop rule) go to a
- * finished pool. Every distinct draft is returned, best search score first: the ranking (rank.ts) keeps the first
- * k that stay distinct after cleaning and, with `verify`, scores them in one batched forward on the clean prompt
- * cache (their likelihood under the model with a clean context), together with any drafts copied from the code.
+ * finished pool. Beside them runs the lead, the model's own argmax chain: while it runs, the cache follows the lead
+ * alone (input weight 1), so the search reads the likeliest path's distribution and the lead's log-probabilities are
+ * exact; then the superposition takes over until the search ends. The lead comes first, then every distinct search
+ * draft, best search score first: the ranking (rank.ts) keeps the first k that stay distinct after cleaning and, with
+ * `verify`, scores the search's drafts in one batched forward on the clean prompt cache (their likelihood under the
+ * model with a clean context), together with any drafts copied from the code.
  */
-import { DecodeContext, DraftState, RawDraft, Strategy, checkAbort, logSumExp, restoreCollidingCuts, topN } from '../decode';
+import { DecodeContext, DraftState, RawDraft, Strategy, argmax, checkAbort, logSumExp, restoreCollidingCuts, topN } from '../decode';
 
 export interface SuperposedOptions {
   /** Weight of the n-gram term in the log-linear mix (k=1 uses 0: a single draft needs no diversity). */
@@ -21,100 +24,54 @@ export interface SuperposedOptions {
   verify: boolean;
   /** Add the n-grams' best next token to the model's top-3k candidates of each draft. */
   ngramCandidate: boolean;
+  /**
+   * Run the model's own argmax chain as a lead draft on the same cache (k > 1): the cache follows the lead while it
+   * runs, then the superposition of the search's drafts.
+   */
+  lead: boolean;
 }
 
 /** The n-gram candidate must be the continuation of at least this share of its context's occurrences. */
 const NGRAM_CANDIDATE = { minProb: 0.3 };
 
-export const SUPERPOSED_DEFAULTS: SuperposedOptions = { alpha: 0.8, temperature: 1, unsupportedLogProb: -10, verify: true, ngramCandidate: true };
+export const SUPERPOSED_DEFAULTS: SuperposedOptions = { alpha: 0.8, temperature: 1, unsupportedLogProb: -10, verify: true, ngramCandidate: true, lead: true };
 
 export class SuperposedStrategy implements Strategy {
   readonly name = 'superposed' as const;
   constructor(readonly options: SuperposedOptions = SUPERPOSED_DEFAULTS) {}
 
   async decode(ctx: DecodeContext): Promise<RawDraft[]> {
-    const { k, vocab: V, runtime } = ctx;
+    const { k, runtime } = ctx;
     const opts = this.options;
-    const alpha = k === 1 ? 0 : opts.alpha;
-    const nCand = 3 * k;
-    const context = ctx.prompt.contextIds;
-    const ngramOut = new Float64Array(nCand + 1);
+    const verifying = k > 1 && opts.verify;
+    const search = new Search(ctx, opts);
     const finished: DraftState[] = [];
     let alive: DraftState[] = [new DraftState(ctx.prompt.heal)];
+    // The lead: the model's own argmax chain. While it runs, the one cache follows it alone, so its log-probabilities
+    // are exact (no verification) and the search's drafts read the distribution of the likeliest path.
+    let lead: DraftState | undefined = k > 1 && opts.lead ? new DraftState(ctx.prompt.heal) : undefined;
     let kv = ctx.kv;
     let logits = ctx.lastLogits;
     let first = true;
 
-    while (alive.length > 0) {
+    while (alive.length > 0 || (lead && !lead.done)) {
       checkAbort(ctx.signal);
-      // The model's log-probability (temperature 1) of a chosen token is logits[t] - lse1. The sharpened
-      // distribution is only needed over each draft's top-3k tokens (renormalised there), whose ranking is the
-      // ranking of the raw logits.
-      // (With verification on, every draft token's log-probability is recomputed on the clean cache below, so the
-      // normaliser is skipped here: one pass over the vocabulary less per step.)
-      const verifying = k > 1 && opts.verify;
-      const lse1 = verifying ? 0 : logSumExp(logits, V, 0);
-      const invT = 1 / opts.temperature;
-      const cands: { parent: number; token: number; total: number; s: number }[] = [];
-      // Drafts without a healing constraint share one candidate list (the distribution is shared).
-      let shared: { top: number[]; lse: number } | null = null;
-      const candidatesFor = (draft: DraftState): { top: number[]; lse: number } => {
-        if (draft.healLeft.length === 0 && shared) return shared;
-        const top = topN(logits, nCand, 0, V, draft.healLeft.length > 0 ? ctx.heal.allowed(draft.healLeft) : undefined);
-        let lse = -Infinity;
-        for (const t of top) lse = logAdd(lse, logits[t] * invT);
-        const c = { top, lse };
-        if (draft.healLeft.length === 0) shared = c;
-        return c;
-      };
-      for (let d = 0; d < alive.length; d++) {
-        const draft = alive[d];
-        const c = candidatesFor(draft);
-        const lse = c.lse;
-        let top = c.top;
-        let probs: Float64Array | null = null;
-        if (alpha > 0) {
-          const hist = tail(context, draft.tokens, 5);
-          // The n-grams' own best continuation joins the model's top 3k: without it, the mix could only re-weight
-          // tokens the model already ranks high, never bring in what the context repeats.
-          if (opts.ngramCandidate && draft.healLeft.length === 0) {
-            const extra = ctx.ngrams.draft(hist, 1, NGRAM_CANDIDATE)[0];
-            if (extra !== undefined && extra < V && !top.includes(extra)) top = [...top, extra];
-          }
-          probs = ctx.ngrams.probabilities(hist, top, ngramOut);
-        }
-        for (let j = 0; j < top.length; j++) {
-          const t = top[j];
-          if (first && ctx.eos.has(t)) continue; // an empty completion is never a draft
-          const lm = logits[t] * invT - lse;
-          const ng = probs ? (probs[j] > 0 ? Math.log(probs[j]) : opts.unsupportedLogProb) : 0;
-          const s = (1 - alpha) * lm + alpha * ng;
-          cands.push({ parent: d, token: t, total: draft.score + s, s });
-        }
-      }
-      cands.sort((a, b) => b.total - a.total || a.parent - b.parent || a.token - b.token);
-      const next: DraftState[] = [];
-      const seen = new Set<number>();
-      for (let c = 0; c < cands.length && c < 2 * k + alive.length && next.length < k; c++) {
-        const cand = cands[c];
-        // The first step seeds k distinct tokens.
-        if (first && seen.has(cand.token)) continue;
-        seen.add(cand.token);
-        const d = alive[cand.parent].clone();
-        d.score = cand.total;
-        if (d.push(ctx, cand.token, verifying ? 0 : logits[cand.token] - lse1)) finished.push(d);
-        else next.push(d);
-      }
+      if (lead && !lead.done) lead = stepLead(ctx, lead, logits, first);
+      if (alive.length > 0) alive = search.step(alive, finished, logits, first, verifying);
       first = false;
-      finished.sort((a, b) => b.score - a.score);
-      const bar = finished.length >= k ? finished[k - 1].score : -Infinity;
-      alive = next.filter((d) => d.score > bar);
-      if (alive.length === 0) break;
-      // Superposed input: the alive drafts' last tokens, weighted by their normalised sequence probabilities.
-      let lseScore = -Infinity;
-      for (const d of alive) lseScore = logAdd(lseScore, d.score);
-      const ids = alive.map((d) => d.tokens[d.tokens.length - 1]);
-      const weights = alive.map((d) => Math.exp(d.score - lseScore));
+      let ids: number[];
+      let weights: number[];
+      if (lead && !lead.done) {
+        ids = [lead.tokens[lead.tokens.length - 1]];
+        weights = [1];
+      } else {
+        if (alive.length === 0) break;
+        // Superposed input: the alive drafts' last tokens, weighted by their normalised sequence probabilities.
+        let lseScore = -Infinity;
+        for (const d of alive) lseScore = logAdd(lseScore, d.score);
+        ids = alive.map((d) => d.tokens[d.tokens.length - 1]);
+        weights = alive.map((d) => Math.exp(d.score - lseScore));
+      }
       const out = await runtime.forward({ ids, weights, batch: 1, seq: 1, k: ids.length, past: kv });
       ctx.stats.forwards++;
       kv = out.kv;
@@ -124,8 +81,101 @@ export class SuperposedStrategy implements Strategy {
     // Every distinct text, best search score first (the ranking takes the first k that stay distinct after cleaning).
     const ranked = [...finished, ...alive].sort((a, b) => b.score - a.score);
     restoreCollidingCuts(ranked, ctx);
-    const verifying = k > 1 && opts.verify;
-    return dedupeByText(ranked).map((d) => ({ ...d.toRaw(), ...(verifying ? { scored: false } : {}) }));
+    const drafts = dedupeByText(ranked).map((d): RawDraft => ({ ...d.toRaw(), ...(verifying ? { scored: false } : {}) }));
+    // The lead comes first: one of the k the ranking scores, already scored by the model.
+    if (lead && lead.tokens.length > 0) drafts.unshift(lead.toRaw());
+    return drafts;
+  }
+}
+
+/** The lead's next token: the argmax of the distribution its own path produced (undefined: it would be empty). */
+function stepLead(ctx: DecodeContext, lead: DraftState, logits: Float32Array, first: boolean): DraftState | undefined {
+  const V = ctx.vocab;
+  const t = argmax(logits, V, 0, lead.healLeft.length > 0 ? ctx.heal.allowed(lead.healLeft) : undefined);
+  if (first && ctx.eos.has(t)) return undefined; // an empty completion is never a draft
+  lead.push(ctx, t, logits[t] - logSumExp(logits, V, 0));
+  return lead;
+}
+
+/** One step of the superposed search: the k best extensions of the alive drafts under the mixed score. */
+class Search {
+  private readonly alpha: number;
+  private readonly nCand: number;
+  private readonly ngramOut: Float64Array;
+
+  constructor(
+    private readonly ctx: DecodeContext,
+    private readonly opts: SuperposedOptions,
+  ) {
+    this.alpha = ctx.k === 1 ? 0 : opts.alpha;
+    this.nCand = 3 * ctx.k;
+    this.ngramOut = new Float64Array(this.nCand + 1);
+  }
+
+  /** Extends `alive` by one token each from `logits`; ended drafts join `finished`. Returns the drafts still alive. */
+  step(alive: DraftState[], finished: DraftState[], logits: Float32Array, first: boolean, verifying: boolean): DraftState[] {
+    const { ctx, opts, alpha, nCand } = this;
+    const { k, vocab: V } = ctx;
+    // The model's log-probability (temperature 1) of a chosen token is logits[t] - lse1. The sharpened
+    // distribution is only needed over each draft's top-3k tokens (renormalised there), whose ranking is the
+    // ranking of the raw logits.
+    // (With verification on, every draft token's log-probability is recomputed on the clean cache below, so the
+    // normaliser is skipped here: one pass over the vocabulary less per step.)
+    const lse1 = verifying ? 0 : logSumExp(logits, V, 0);
+    const invT = 1 / opts.temperature;
+    const cands: { parent: number; token: number; total: number; s: number }[] = [];
+    // Drafts without a healing constraint share one candidate list (the distribution is shared).
+    let shared: { top: number[]; lse: number } | null = null;
+    const candidatesFor = (draft: DraftState): { top: number[]; lse: number } => {
+      if (draft.healLeft.length === 0 && shared) return shared;
+      const top = topN(logits, nCand, 0, V, draft.healLeft.length > 0 ? ctx.heal.allowed(draft.healLeft) : undefined);
+      let lse = -Infinity;
+      for (const t of top) lse = logAdd(lse, logits[t] * invT);
+      const c = { top, lse };
+      if (draft.healLeft.length === 0) shared = c;
+      return c;
+    };
+    for (let d = 0; d < alive.length; d++) {
+      const draft = alive[d];
+      const c = candidatesFor(draft);
+      const lse = c.lse;
+      let top = c.top;
+      let probs: Float64Array | null = null;
+      if (alpha > 0) {
+        const hist = tail(ctx.prompt.contextIds, draft.tokens, 5);
+        // The n-grams' own best continuation joins the model's top 3k: without it, the mix could only re-weight
+        // tokens the model already ranks high, never bring in what the context repeats.
+        if (opts.ngramCandidate && draft.healLeft.length === 0) {
+          const extra = ctx.ngrams.draft(hist, 1, NGRAM_CANDIDATE)[0];
+          if (extra !== undefined && extra < V && !top.includes(extra)) top = [...top, extra];
+        }
+        probs = ctx.ngrams.probabilities(hist, top, this.ngramOut);
+      }
+      for (let j = 0; j < top.length; j++) {
+        const t = top[j];
+        if (first && ctx.eos.has(t)) continue; // an empty completion is never a draft
+        const lm = logits[t] * invT - lse;
+        const ng = probs ? (probs[j] > 0 ? Math.log(probs[j]) : opts.unsupportedLogProb) : 0;
+        const s = (1 - alpha) * lm + alpha * ng;
+        cands.push({ parent: d, token: t, total: draft.score + s, s });
+      }
+    }
+    cands.sort((a, b) => b.total - a.total || a.parent - b.parent || a.token - b.token);
+    const next: DraftState[] = [];
+    const seen = new Set<number>();
+    for (let c = 0; c < cands.length && c < 2 * k + alive.length && next.length < k; c++) {
+      const cand = cands[c];
+      // The first step seeds k distinct tokens.
+      if (first && seen.has(cand.token)) continue;
+      seen.add(cand.token);
+      const d = alive[cand.parent].clone();
+      d.score = cand.total;
+      if (d.push(ctx, cand.token, verifying ? 0 : logits[cand.token] - lse1)) finished.push(d);
+      else next.push(d);
+    }
+    finished.sort((a, b) => b.score - a.score);
+    const bar = finished.length >= k ? finished[k - 1].score : -Infinity;
+    return next.filter((d) => d.score > bar);
   }
 }
 
