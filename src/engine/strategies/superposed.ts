@@ -6,10 +6,10 @@
  * workspace n-grams), and the k best of k×3k candidates survive. Drafts that end (EOS or a stop rule) go to a
  * finished pool. Beside them runs the lead, the model's own argmax chain: while it runs, the cache follows the lead
  * alone (input weight 1), so the search reads the likeliest path's distribution and the lead's log-probabilities are
- * exact; then the superposition takes over until the search ends. The lead comes first, then every distinct search
- * draft, best search score first: the ranking (rank.ts) keeps the first k that stay distinct after cleaning and, with
- * `verify`, scores the search's drafts in one batched forward on the clean prompt cache (their likelihood under the
- * model with a clean context), together with any drafts copied from the code.
+ * exact; when it ends first the superposition takes over, and it stops with the search. The lead comes first, then
+ * every distinct search draft, best search score first: the ranking (rank.ts) keeps the first k that stay distinct
+ * after cleaning and, with `verify`, scores the search's drafts in one batched forward on the clean prompt cache
+ * (their likelihood under the model with a clean context), together with any drafts copied from the code.
  */
 import { DecodeContext, DraftState, RawDraft, Strategy, argmax, checkAbort, logSumExp, restoreCollidingCuts, topN } from '../decode';
 
@@ -26,7 +26,7 @@ export interface SuperposedOptions {
   ngramCandidate: boolean;
   /**
    * Run the model's own argmax chain as a lead draft on the same cache (k > 1): the cache follows the lead while it
-   * runs, then the superposition of the search's drafts.
+   * runs, then the superposition of the search's drafts; the lead stops with the search.
    */
   lead: boolean;
 }
@@ -54,18 +54,20 @@ export class SuperposedStrategy implements Strategy {
     let logits = ctx.lastLogits;
     let first = true;
 
-    while (alive.length > 0 || lead?.running) {
+    while (alive.length > 0) {
       checkAbort(ctx.signal);
       if (lead?.running && !lead.step(logits, first)) lead = undefined;
-      if (alive.length > 0) alive = search.step(alive, finished, logits, first, verifying);
+      alive = search.step(alive, finished, logits, first, verifying);
       first = false;
+      // The lead never outlasts the search: on its own it would run on in block mode (measured: +16 % forwards,
+      // +49 % decode time at the median), and where it ends first the search takes the cache back.
+      if (alive.length === 0) break;
       let ids: number[];
       let weights: number[];
       if (lead?.running) {
         ids = [lead.lastToken];
         weights = [1];
       } else {
-        if (alive.length === 0) break;
         // Superposed input: the alive drafts' last tokens, weighted by their normalised sequence probabilities.
         let lseScore = -Infinity;
         for (const d of alive) lseScore = logAdd(lseScore, d.score);
