@@ -135,7 +135,11 @@ describe('installModel against a loopback Hub', () => {
     await expect(first).rejects.toMatchObject({ code: 'network', message: expect.stringMatching(/onnx\/model\.onnx_data: the download was interrupted .*run the same install again to resume/s) });
     expect(existsSync(path.join(store, 'llama'))).toBe(false);
     const part = path.join(store, '.partial', 'llama', `${file}.part`);
-    expect(statSync(part).size).toBe(300_000);
+    // What reached the disk resumes: at most the 300,000 bytes sent before the cut (bytes still queued in the response
+    // stream when the connection ends are dropped with it; under load CI saw 261,881).
+    const kept = statSync(part).size;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThanOrEqual(300_000);
     const sentBefore = hub.bytesSent.get(file)!;
 
     hub.requests.length = 0;
@@ -143,8 +147,8 @@ describe('installModel against a loopback Hub', () => {
     const r = await installModel(opts({ source: 'test/llama', variant: 'fp32' }));
     expect(r.variant).toBe('fp32');
     const ranged = hub.requests.filter((q) => q.path.endsWith(file) && q.range && q.range !== 'bytes=0-0');
-    expect(ranged.map((q) => q.range)).toEqual([`bytes=300000-${size - 1}`]);
-    expect(hub.bytesSent.get(file)! - 1).toBe(size - 300_000); // 1 byte: the library's size probe (bytes=0-0)
+    expect(ranged.map((q) => q.range)).toEqual([`bytes=${kept}-${size - 1}`]);
+    expect(hub.bytesSent.get(file)! - 1).toBe(size - kept); // 1 byte: the library's size probe (bytes=0-0)
     expect(hub.bytesSent.get(file)!).toBeLessThan(size);
     expect(sentBefore).toBeGreaterThanOrEqual(300_000);
     expect(sha256(path.join(r.dir, file))).toBe(sha256(path.join(REPLICAS, 'llama', file)));
