@@ -14,8 +14,6 @@ function writeMachineSettings(cs, settings) {
   writeFileSync(join(cs.userData, 'Machine', 'settings.json'), JSON.stringify(settings, null, 2) + '\n');
 }
 
-// A model in the Hugging Face ONNX layout (the Qwen2.5-Coder replica: the family's config, tokenizer and special
-// tokens, random weights), readied by `superdraft model prepare` and chosen with superdraft.modelPath.
 /** The ghost text and the toolbar's draft count once neither has changed for `quietMs` (draft 1 of the list shown). */
 async function settledGhost(wb, { quietMs = 1_000, timeout = 20_000 } = {}) {
   const t0 = Date.now();
@@ -36,6 +34,8 @@ async function settledGhost(wb, { quietMs = 1_000, timeout = 20_000 } = {}) {
   throw new Error(`the ghost text did not settle on draft 1 of a list within ${timeout} ms (last: ${last})`);
 }
 
+// A model in the Hugging Face ONNX layout (the Qwen2.5-Coder replica: the family's config, tokenizer and special
+// tokens, random weights), readied by `superdraft model prepare` and chosen with superdraft.modelPath.
 export default scenario(9, 'A Hugging Face model (prepared Qwen2.5-Coder replica) as superdraft.modelPath: ghost text, Alt+] cycling, k drafts in the picker', async (s, ctx) => {
   const { cs, wb } = ctx;
   const dir = join(cs.dir, 'models', 'qwen2-replica');
