@@ -8,12 +8,12 @@ const production = process.argv.includes('--production');
 
 const entries = [
   { in: 'src/extension/extension.ts', out: 'extension' },
-  { in: 'src/engine/server.ts', out: 'server' },
+  { in: 'src/process/server.ts', out: 'server' },
   { in: 'src/cli/main.ts', out: 'cli' },
 ].filter((e) => existsSync(e.in));
 
 function onnxProto() {
-  return readFileSync('src/engine/onnx/onnx.proto', 'utf8')
+  return readFileSync('src/engine/model/onnx/onnx.proto', 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '' && !l.trim().startsWith('//'))
     .join('\n');
@@ -30,7 +30,7 @@ const options = {
   minify: production,
   external: ['vscode', 'onnxruntime-node'],
   logLevel: 'warning',
-  // The ONNX schema of src/engine/onnx/proto.ts, embedded (comment lines dropped: protobufjs needs only the syntax).
+  // The ONNX schema of src/engine/model/onnx/proto.ts, embedded (comment lines dropped: protobufjs needs only the syntax).
   define: { __ONNX_PROTO__: JSON.stringify(onnxProto()) },
 };
 

@@ -6,8 +6,8 @@
 // Prints one JSON object: per context, median wall ms and CPU ms (process user + system, all threads) per step of each
 // path, their ratios, and the cache bytes per step. On a shared machine the CPU time is the steadier figure (a step
 // that waits for a core is not charged for it); with --threads 1 there is no spinning worker thread in it either.
-import { readModelConfig } from '../src/engine/config';
-import { ModelRuntime } from '../src/engine/runtime';
+import { readModelConfig } from '../src/engine/model/config';
+import { ModelRuntime } from '../src/engine/model/runtime';
 
 (async () => {
   const args = process.argv.slice(2);

@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { downloadVerified } from '../src/engine/models/download';
+import { downloadVerified } from '../src/install/download';
 import { LoopbackHub } from '../test/helpers/hubServer';
 
 async function serve(dir: string): Promise<void> {

@@ -6,7 +6,7 @@
 //        && npx tsx bench/vocab-share.ts .cache/replicas/qwen2-real
 // Prints one JSON object (medians of 12 decoding steps after a 100-token prefill).
 import { Engine } from '../src/engine/engine';
-import { logSumExp, topN } from '../src/engine/math';
+import { logSumExp, topN } from '../src/engine/decode/math';
 (async () => {
   const args = process.argv.slice(2);
   const opt = (name: string, def: string): string => (args.includes(name) ? args[args.indexOf(name) + 1] : def);

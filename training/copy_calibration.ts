@@ -12,7 +12,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Engine } from '../src/engine/engine';
 import { firstLineOf } from '../src/cli/metrics';
-import { chooseShown, draftScore, RANK_WEIGHTS, rankVector, type RankFeatures } from '../src/engine/rank';
+import { chooseShown, draftScore, RANK_WEIGHTS, rankVector, type RankFeatures } from '../src/engine/candidates/rank';
 
 type Weights = typeof RANK_WEIGHTS;
 type StrategyName = 'superposed' | 'beam' | 'sampling';

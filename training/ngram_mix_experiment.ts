@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { firstLineOf } from '../src/cli/metrics';
 import { Engine } from '../src/engine/engine';
-import { SUPERPOSED_DEFAULTS, type SuperposedOptions } from '../src/engine/strategies/superposed';
+import { SUPERPOSED_DEFAULTS, type SuperposedOptions } from '../src/engine/decode/strategies/superposed';
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

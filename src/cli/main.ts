@@ -5,7 +5,7 @@
  * This file is the bin entry (dist/cli.js): importing it runs the command line; the commands import nothing from it.
  */
 import { EngineError } from '../engine/engine';
-import { ModelInstallError } from '../engine/models/errors';
+import { ModelInstallError } from '../install/errors';
 import { cmdBench } from './commands/bench';
 import { cmdComplete } from './commands/complete';
 import { cmdDemo } from './commands/demo';

@@ -5,10 +5,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { familyOf, readModelConfig } from '../engine/config';
-import { checkExternalData, graphStatus, onnxFiles, prepareModel } from '../engine/prepare';
-import { decodeModel } from '../engine/onnx/proto';
-import { PRESETS } from '../engine/models/presets';
+import { familyOf, readModelConfig } from '../engine/model/config';
+import { checkExternalData, graphStatus, onnxFiles, prepareModel } from '../prepare/prepare';
+import { decodeModel } from '../engine/model/onnx/proto';
+import { PRESETS } from '../install/presets';
 import { cmdModelInstall, cmdModelList, cmdModelRemove } from './commands/models';
 import { UsageError } from './files';
 

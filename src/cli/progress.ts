@@ -3,8 +3,8 @@
  * terminal it redraws one line (at most 10 times a second); otherwise (a pipe, a log, CI) it prints a line every
  * 10% or every 5 seconds, whichever comes first.
  */
-import { formatBytes } from '../engine/models/errors';
-import type { InstallProgress } from '../engine/models/install';
+import { formatBytes } from '../install/errors';
+import type { InstallProgress } from '../install/install';
 
 function clock(s: number): string {
   const t = Math.round(s);

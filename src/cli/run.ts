@@ -2,9 +2,9 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Engine, defaultModelDir } from '../engine/engine';
-import { findUp } from '../engine/paths';
+import { findUp } from '../engine/model/packagePaths';
 import type { CompletionRequest, CompletionResponse } from '../protocol';
-import { fitRequest } from '../extension/context';
+import { fitRequest } from '../extension/completions/context';
 import { engineOptions, type Flags } from './flags';
 
 export function out(obj: unknown): void {

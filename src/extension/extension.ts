@@ -8,7 +8,7 @@ import { KeystrokeStarter } from './completions/keystroke';
 import { CompletionPipeline } from './completions/pipeline';
 import { Prefetcher } from './completions/prefetch';
 import { Emitter } from './emitter';
-import { InlineProvider } from './inlineProvider';
+import { InlineProvider } from './completions/inlineProvider';
 import { Logger } from './logger';
 import { PanelController } from './panel/controller';
 import { ProcessLifecycle } from './process/lifecycle';

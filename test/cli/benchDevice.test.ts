@@ -7,10 +7,11 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { benchPeer } from '../../src/cli/commands/benchPeer';
 import { measureBandwidth, measureBandwidthThreads, streamedBytes } from '../../src/cli/commands/benchRoofline';
-import { readModelConfig } from '../../src/engine/config';
-import { LARGE_MODEL_BYTES, modelBytes } from '../../src/engine/runtime';
+import { readModelConfig } from '../../src/engine/model/config';
+import { LARGE_MODEL_BYTES, modelBytes } from '../../src/engine/model/runtime';
+import { REPLICAS } from '../helpers/paths';
 
-const TINY = path.resolve(__dirname, '../fixtures/replicas/qwen2');
+const TINY = path.join(REPLICAS, 'qwen2');
 
 describe('bench device figures', () => {
   it('a decoding step streams the weights less the float32 embedding table (one row of it is read)', () => {

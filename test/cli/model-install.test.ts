@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoopbackHub } from '../helpers/hubServer';
+import { ROOT } from '../helpers/paths';
 
-const ROOT = resolve(__dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'cli.js');
 const tmp = mkdtempSync(join(tmpdir(), 'sd-cli-install-'));
 const replica = (name: string): string => {

@@ -5,11 +5,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { EvalCase } from '../../src/cli/commands/eval';
+import { ROOT } from '../helpers/paths';
 
 /** The CLI's eval case ({id, language, path, prefix, suffix, expected}). */
 export type LineCase = EvalCase;
 
-const ROOT = path.resolve(__dirname, '..', '..');
 
 /** Deterministic cases: every few lines of src/engine/*.ts, the cursor after the line's first token. */
 export function sourceCases(limit: number): LineCase[] {

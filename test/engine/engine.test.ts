@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CompletionRequest } from '../../src/protocol';
 import { Engine, EngineError, validateRequest } from '../../src/engine/engine';
-import { PromptCache } from '../../src/engine/kvcache';
-import { draftScore, type RankFeatures } from '../../src/engine/rank';
+import { PromptCache } from '../../src/engine/model/promptCache';
+import { draftScore, type RankFeatures } from '../../src/engine/candidates/rank';
 import { loadDevCases, sourceCases } from './cases';
 
 let engine: Engine;

@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferenceClient, RestartPolicy } from '../../src/extension/process/client';
-import { prepareModel } from '../../src/engine/prepare';
+import { prepareModel } from '../../src/prepare/prepare';
 import type { CompletionRequest } from '../../src/protocol';
+import { ROOT } from '../helpers/paths';
 
-const ROOT = join(__dirname, '..', '..');
 const SERVER = join(ROOT, 'dist', 'server.js');
 const FAMILIES = ['qwen2', 'llama', 'deepseek', 'starcoder2', 'gpt_bigcode'];
 const tmp = mkdtempSync(join(tmpdir(), 'sd-families-server-'));

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CancellationTokenSource, StreamMessageReader, StreamMessageWriter, createMessageConnection } from 'vscode-jsonrpc/node';
 import { ClientError, InferenceClient, RestartPolicy, type ClientState } from '../../src/extension/process/client';
 import { Methods, type CompletionRequest, type CompletionResponse, type InitializeResult } from '../../src/protocol';
+import { ROOT } from '../helpers/paths';
 
-const ROOT = join(__dirname, '..', '..');
 const SERVER = join(ROOT, 'dist', 'server.js');
 const logs: string[] = [];
 /** The embedded model (models/default) unless SUPERDRAFT_MODEL_DIR names another model directory. */

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS, SETTING_KEYS, parseSettings } from '../../src/extension/settings';
+import { ROOT } from '../helpers/paths';
 
-const ROOT = join(__dirname, '..', '..');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 const props: Record<string, { default: unknown; description?: string; enum?: unknown[] }> = pkg.contributes.configuration.properties;
 

@@ -9,9 +9,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../helpers/paths';
 
 const PY = '/usr/bin/python3';
-const ROOT = path.resolve(__dirname, '../..');
 const TINY = path.join(ROOT, 'test/fixtures/replicas/qwen2');
 const tmp = mkdtempSync(path.join(tmpdir(), 'sd-gguf-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

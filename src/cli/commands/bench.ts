@@ -4,10 +4,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { readModelConfig } from '../../engine/config';
+import { readModelConfig } from '../../engine/model/config';
 import { defaultModelDir, type Engine, type EngineOptions } from '../../engine/engine';
-import { weightsVariant } from '../../engine/prepare';
-import { defaultThreads, ModelRuntime } from '../../engine/runtime';
+import { weightsVariant } from '../../prepare/prepare';
+import { defaultThreads, ModelRuntime } from '../../engine/model/runtime';
 import type { CompletionRequest } from '../../protocol';
 import { UsageError, languageOf, readTextFile, splitAt } from '../files';
 import { engineOptions, intFlag, type Flags } from '../flags';

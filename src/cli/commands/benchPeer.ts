@@ -7,9 +7,9 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { readModelConfig } from '../../engine/config';
-import { weightsVariant } from '../../engine/prepare';
-import { ModelRuntime } from '../../engine/runtime';
+import { readModelConfig } from '../../engine/model/config';
+import { weightsVariant } from '../../prepare/prepare';
+import { ModelRuntime } from '../../engine/model/runtime';
 import { percentile, round } from '../metrics';
 import { packageRoot, progress } from '../run';
 

@@ -6,9 +6,9 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { readModelConfig, type ModelConfig } from '../../engine/config';
-import { weightsVariant } from '../../engine/prepare';
-import { modelBytes, ModelRuntime } from '../../engine/runtime';
+import { readModelConfig, type ModelConfig } from '../../engine/model/config';
+import { weightsVariant } from '../../prepare/prepare';
+import { modelBytes, ModelRuntime } from '../../engine/model/runtime';
 import { percentile, round } from '../metrics';
 import { progress } from '../run';
 

@@ -5,11 +5,11 @@
  * HF_TOKEN is the token for gated repositories (never printed).
  */
 import { parseArgs } from 'node:util';
-import { formatBytes } from '../../engine/models/errors';
-import { hubEndpoint, prefersGpu } from '../../engine/models/hub';
-import { installModel } from '../../engine/models/install';
-import { PRESETS, VARIANTS, memoryNeeded } from '../../engine/models/presets';
-import { defaultStoreDir, findInstalled, listInstalled, listPartial, removeInstalled, removePartial } from '../../engine/models/store';
+import { formatBytes } from '../../install/errors';
+import { hubEndpoint, prefersGpu } from '../../install/hub';
+import { installModel } from '../../install/install';
+import { PRESETS, VARIANTS, memoryNeeded } from '../../install/presets';
+import { defaultStoreDir, findInstalled, listInstalled, listPartial, removeInstalled, removePartial } from '../../install/store';
 import { DEVICES } from '../../protocol';
 import { UsageError } from '../files';
 import { progressBar } from '../progress';

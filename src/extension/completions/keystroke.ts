@@ -7,7 +7,7 @@
  * The VS Code event side of the pipeline (it reads editor events, so it imports `vscode`).
  */
 import * as vscode from 'vscode';
-import { docInput, eligible } from '../documents';
+import { docInput, eligible } from './documents';
 import type { InferenceClient } from '../process/client';
 import type { SettingsStore } from '../settingsStore';
 import type { CompletionPipeline } from './pipeline';

@@ -8,7 +8,7 @@
  * The VS Code event side of the pipeline (it watches the editor, so it imports `vscode`).
  */
 import * as vscode from 'vscode';
-import { docInput } from '../documents';
+import { docInput } from './documents';
 import type { Subscription } from '../emitter';
 import type { SettingsStore } from '../settingsStore';
 import type { CompletionPipeline, Placed } from './pipeline';

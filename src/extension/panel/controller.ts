@@ -5,8 +5,8 @@
  */
 import * as vscode from 'vscode';
 import type { CompletionPipeline, Result } from '../completions/pipeline';
-import { docInput, eligible } from '../documents';
-import type { InlineProvider } from '../inlineProvider';
+import { docInput, eligible } from '../completions/documents';
+import type { InlineProvider } from '../completions/inlineProvider';
 import type { Logger } from '../logger';
 import type { InferenceClient } from '../process/client';
 import { needsRestart } from '../settings';

@@ -6,8 +6,8 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Logger } from '../logger';
-import { listInstalled } from '../../engine/models/store';
-import { modelStoreDir, selectedModel } from '../models/modelStore';
+import { listInstalled } from '../../install/store';
+import { modelStoreDir, selectedModel } from '../ui/modelStore';
 import { needsRestart } from '../settings';
 import type { SettingsStore } from '../settingsStore';
 import { Commands } from '../ui/commandIds';

@@ -1,7 +1,7 @@
 /** The commands (ids also listed in package.json), the quick menu, the strategy picker and the diagnostics report. */
 import * as vscode from 'vscode';
 import type { CompletionPipeline } from '../completions/pipeline';
-import type { InlineProvider } from '../inlineProvider';
+import type { InlineProvider } from '../completions/inlineProvider';
 import type { Logger } from '../logger';
 import type { PanelController } from '../panel/controller';
 import type { ProcessLifecycle } from '../process/lifecycle';

@@ -7,13 +7,13 @@
  */
 import { totalmem } from 'node:os';
 import * as vscode from 'vscode';
-import { ModelInstallError, formatBytes } from '../../engine/models/errors';
-import { endpointName, hubEndpoint, parseRepoRef, prefersGpu } from '../../engine/models/hub';
-import { installModel, type InstallResult } from '../../engine/models/install';
-import { PRESETS, memoryNeeded, variantOrder, type Preset } from '../../engine/models/presets';
-import { listInstalled, removeInstalled, type InstalledModel } from '../../engine/models/store';
+import { ModelInstallError, formatBytes } from '../../install/errors';
+import { endpointName, hubEndpoint, parseRepoRef, prefersGpu } from '../../install/hub';
+import { installModel, type InstallResult } from '../../install/install';
+import { PRESETS, memoryNeeded, variantOrder, type Preset } from '../../install/presets';
+import { listInstalled, removeInstalled, type InstalledModel } from '../../install/store';
 import type { Logger } from '../logger';
-import { TOKEN_KEY, huggingFaceToken, modelStoreDir } from '../models/modelStore';
+import { TOKEN_KEY, huggingFaceToken, modelStoreDir } from './modelStore';
 import type { SettingsStore } from '../settingsStore';
 import { Commands } from './commandIds';
 import type { StatusBar } from './statusBar';

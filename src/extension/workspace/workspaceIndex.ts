@@ -7,7 +7,7 @@
 import * as vscode from 'vscode';
 import type { InferenceClient } from '../process/client';
 import type { Logger } from '../logger';
-import { looksBinary } from '../context';
+import { looksBinary } from '../completions/context';
 import { INDEX_LIMITS, WorkspaceFilter, excludeGlob, filterInSlices, skipByName, type IgnoreSource } from './fileFilter';
 import { LIMITS, type NgramFile } from '../../protocol';
 

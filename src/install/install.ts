@@ -1,0 +1,254 @@
+/**
+ * Installs a model from the Hub: list the repository, choose the variant, check free disk space (and warn when the
+ * model will not fit in memory) before any download, download and verify each file into <store>/.partial/<name>
+ * (resumable), check the family from config.json before the large files, run `model prepare` on the folder, write
+ * the manifest, and only then rename it to <store>/<name>. A cancel deletes the partial folder; an interrupted
+ * download keeps it for the next attempt; a corrupt file is deleted and named.
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import * as path from 'node:path';
+import { familyOf, MODEL_TYPES } from '../engine/model/config';
+import { prepareModel } from '../prepare/prepare';
+import { downloadVerified } from './download';
+import { ModelInstallError, formatBytes } from './errors';
+import { chooseVariant, endpointName, hubError, listRepoFiles, parseRepoRef, type HubAccess, type RepoFile } from './hub';
+import { findPreset, memoryNeeded } from './presets';
+import { MANIFEST, PARTIAL_DIR, checkModelName, findInstalled, nameForRepo, type ModelManifest } from './store';
+
+export interface InstallProgress {
+  phase: 'listing' | 'downloading' | 'preparing' | 'done';
+  file?: string;
+  bytes: number;
+  total: number;
+  /** Bytes per second over this run's downloads (0 until measurable). */
+  rate: number;
+  /** Seconds left at that rate (undefined until measurable). */
+  eta?: number;
+}
+
+export interface InstallOptions extends HubAccess {
+  /** A preset name, or owner/repo[@revision]. */
+  source: string;
+  store: string;
+  variant?: string;
+  /** Folder name in the store; default the preset's name or the repository's. */
+  name?: string;
+  /** Prefer GPU variants (q4f16, fp16) when no variant is given. */
+  gpu?: boolean;
+  /** Attempts per file after a network error, resuming where it stopped (default 2). */
+  retries?: number;
+  onProgress?: (p: InstallProgress) => void;
+  onWarning?: (message: string) => void;
+  /** Memory of this machine (default os.totalmem()). */
+  memory?: number;
+}
+
+export interface InstallResult {
+  name: string;
+  dir: string;
+  variant: string;
+  bytes: number;
+  /** True when the same repository and variant was already installed (nothing downloaded). */
+  already: boolean;
+}
+
+interface Stamp {
+  repo: string;
+  revision: string;
+  variant: string;
+  files: RepoFile[];
+}
+
+function freeBytes(dir: string): number {
+  const s = statfsSync(dir);
+  return Number(s.bavail) * Number(s.bsize);
+}
+
+function bytesOnDisk(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) n += statSync(path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name)).size;
+  }
+  return n;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** One install per model name at a time (a CLI and another CLI, or the editor): a lock file with the owner's pid; a dead owner's lock is taken over. */
+function lock(file: string, name: string): () => void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return () => rmSync(file, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+        throw new ModelInstallError('exists', `${name} is being installed by another process (pid ${pid}); wait for it to finish, or stop it`);
+      }
+      rmSync(file, { force: true });
+    }
+  }
+  throw new ModelInstallError('exists', `cannot take the install lock ${file}`);
+}
+
+export async function installModel(o: InstallOptions): Promise<InstallResult> {
+  const preset = findPreset(o.source);
+  const { repo, revision } = preset ? { repo: preset.repo, revision: preset.revision } : parseRepoRef(o.source);
+  const name = checkModelName(o.name ?? preset?.name ?? nameForRepo(repo));
+  const hub: HubAccess = { endpoint: o.endpoint, token: o.token, signal: o.signal };
+  const report = (p: InstallProgress): void => o.onProgress?.(p);
+
+  report({ phase: 'listing', bytes: 0, total: 0, rate: 0 });
+  const files = await listRepoFiles(repo, revision, hub);
+  const choice = chooseVariant(repo, files, o.variant, o.gpu === true);
+  const wanted = [...choice.extra, ...choice.onnx];
+  const total = wanted.reduce((a, f) => a + f.size, 0);
+
+  const installed = findInstalled(o.store, name);
+  if (installed) {
+    const m = installed.manifest;
+    if (m.source.repo === repo && m.source.revision === revision && m.variant === choice.variant) {
+      return { name, dir: installed.dir, variant: m.variant, bytes: m.bytes, already: true };
+    }
+    throw new ModelInstallError('exists', `a model named ${name} is already installed at ${installed.dir} (${m.source.repo}@${m.source.revision}, ${m.variant}); remove it first (superdraft model remove ${name}) or choose another name`);
+  }
+  const final = path.join(o.store, name);
+  if (existsSync(final)) throw new ModelInstallError('exists', `${final} already exists and is not an installed model; move it away or choose another name`);
+
+  const weights = choice.onnx.reduce((a, f) => a + f.size, 0);
+  const memory = o.memory ?? totalmem();
+  if (memoryNeeded(weights) > memory) {
+    o.onWarning?.(`${repo} (${choice.variant}) needs about ${formatBytes(memoryNeeded(weights))} of memory to run; this machine has ${formatBytes(memory)}. It may be slow or fail to load; a smaller model or variant (q4) fits better.`);
+  }
+
+  mkdirSync(path.join(o.store, PARTIAL_DIR), { recursive: true });
+  const release = lock(path.join(o.store, PARTIAL_DIR, `${name}.lock`), name);
+  try {
+    if (existsSync(final)) throw new ModelInstallError('exists', `${name} was installed at ${final} while this install waited; remove it first to install it again`);
+    const work = path.join(o.store, PARTIAL_DIR, name);
+    const stamp: Stamp = { repo, revision, variant: choice.variant, files: wanted };
+    const stampFile = path.join(work, '.source.json');
+    if (existsSync(work)) {
+      let same = false;
+      try {
+        same = JSON.stringify(JSON.parse(readFileSync(stampFile, 'utf8'))) === JSON.stringify(stamp);
+      } catch {
+        same = false;
+      }
+      if (!same) rmSync(work, { recursive: true, force: true });
+    }
+    const have = bytesOnDisk(work);
+    const free = freeBytes(o.store);
+    if (total - have > free) {
+      throw new ModelInstallError('no_space', `not enough disk space in ${o.store} for ${repo} (${choice.variant}): it needs ${formatBytes(total - have)} more, ${formatBytes(free)} is free. Nothing was downloaded`);
+    }
+    mkdirSync(work, { recursive: true });
+    writeFileSync(stampFile, JSON.stringify(stamp));
+
+    const start = Date.now();
+    let done = 0;
+    let resumed = 0;
+    let lastReport = 0;
+    const progress = (file: string, force = false): void => {
+      const now = Date.now();
+      if (!force && now - lastReport < 100) return;
+      lastReport = now;
+      const secs = (now - start) / 1000;
+      const rate = secs > 0.2 ? (done - resumed) / secs : 0;
+      report({ phase: 'downloading', file, bytes: done, total, rate, eta: rate > 0 ? (total - done) / rate : undefined });
+    };
+    const retries = o.retries ?? 2;
+    const fetchOne = async (f: RepoFile): Promise<void> => {
+      for (let attempt = 0; ; attempt++) {
+        const before = done;
+        try {
+          await downloadVerified(f, path.join(work, f.path), {
+            ...hub,
+            repo,
+            revision,
+            onExisting: (n) => {
+              // Bytes on disk from an earlier attempt count as done, not as speed.
+              done += n;
+              resumed += n;
+            },
+            onBytes: (n) => {
+              done += n;
+              progress(f.path);
+            },
+          });
+          progress(f.path, true);
+          return;
+        } catch (e) {
+          const err = e instanceof ModelInstallError ? e : hubError(e, repo, revision, hub);
+          if (o.signal?.aborted || (err instanceof ModelInstallError && err.code === 'cancelled')) {
+            rmSync(work, { recursive: true, force: true });
+            throw new ModelInstallError('cancelled', `install of ${repo} cancelled; nothing was installed`);
+          }
+          if (!(err instanceof ModelInstallError) || err.code !== 'network' || attempt >= retries) {
+            if (err instanceof ModelInstallError && err.code === 'network') {
+              throw new ModelInstallError('network', `${err.message}. ${formatBytes(bytesOnDisk(work))} are kept in ${work}: run the same install again to resume`);
+            }
+            throw err;
+          }
+          resumed -= Math.min(resumed, done - before);
+          done = before;
+          await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
+        }
+      }
+    };
+
+    // config.json first: an unsupported family is refused before the large files.
+    const config = choice.extra.find((f) => f.path === 'config.json')!;
+    await fetchOne(config);
+    let modelType: string | undefined;
+    try {
+      modelType = (JSON.parse(readFileSync(path.join(work, 'config.json'), 'utf8')) as { model_type?: string }).model_type;
+    } catch (e) {
+      rmSync(work, { recursive: true, force: true });
+      throw new ModelInstallError('unsupported', `${repo}: config.json is not valid JSON (${(e as Error).message})`);
+    }
+    if (!familyOf(modelType)) {
+      rmSync(work, { recursive: true, force: true });
+      throw new ModelInstallError('unsupported', `${repo} is a ${JSON.stringify(modelType ?? null)} model; Superdraft runs ${MODEL_TYPES.join(', ')}. Nothing was installed`);
+    }
+    for (const f of wanted) if (f !== config) await fetchOne(f);
+
+    report({ phase: 'preparing', bytes: total, total, rate: 0 });
+    try {
+      prepareModel(work);
+    } catch (e) {
+      rmSync(work, { recursive: true, force: true });
+      throw new ModelInstallError('prepare', `${repo} (${choice.variant}) downloaded but could not be prepared: ${(e as Error).message}. Nothing was installed`);
+    }
+    if (o.signal?.aborted) {
+      rmSync(work, { recursive: true, force: true });
+      throw new ModelInstallError('cancelled', `install of ${repo} cancelled; nothing was installed`);
+    }
+    const manifest: ModelManifest = {
+      name,
+      source: { endpoint: o.endpoint ? endpointName(o.endpoint) : null, repo, revision },
+      variant: choice.variant,
+      preset: preset?.name ?? null,
+      files: wanted.map((f) => ({ path: f.path, size: f.size, ...(f.sha256 ? { sha256: f.sha256 } : {}) })),
+      bytes: total,
+      installedAt: new Date().toISOString(),
+    };
+    rmSync(stampFile, { force: true });
+    writeFileSync(path.join(work, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+    renameSync(work, final);
+    report({ phase: 'done', bytes: total, total, rate: 0 });
+    return { name, dir: final, variant: choice.variant, bytes: total, already: false };
+  } finally {
+    release();
+  }
+}
