@@ -25,7 +25,7 @@ import { DraftState, type DecodeContext, type RawDraft, type Strategy } from './
 import { PromptCache } from './model/promptCache';
 import { findUp } from './model/packagePaths';
 import { rankDrafts, VERIFY_MAX_TOKENS, type RankInput } from './candidates/rank';
-import { NgramStore } from './ngram/ngram';
+import { NgramStore } from './ngram/store';
 import { buildPrompt, DEFAULT_BUDGET, HealConstraint } from './prompt/prompt';
 import { promptBudgetScale, scaleBudget } from './prompt/coldPath';
 import { PromptAnchors } from './prompt/anchor';

@@ -3,7 +3,7 @@
  * healed prefix removed, stop rules), and small numeric helpers. Strategies live one per file in strategies/.
  */
 import type { StrategyName } from '../../protocol';
-import type { NgramStore } from '../ngram/ngram';
+import type { NgramStore } from '../ngram/store';
 import type { HealConstraint, Prompt } from '../prompt/prompt';
 import type { KvState, ModelRuntime } from '../model/runtime';
 import type { Speculator } from './speculative';

@@ -10,7 +10,7 @@
  * have produced, so the output is exactly what the accelerated strategy produces without it.
  */
 import { insertTop } from './math';
-import type { NgramStore } from '../ngram/ngram';
+import type { NgramStore } from '../ngram/store';
 
 const RECYCLE_WIDTH = 8;
 

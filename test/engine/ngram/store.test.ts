@@ -2,7 +2,7 @@ import { describe, expect, it, beforeAll } from 'vitest';
 import { mkdtempSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NgramStore, ORDER_WEIGHTS } from '../../../src/engine/ngram/ngram';
+import { NgramStore, ORDER_WEIGHTS } from '../../../src/engine/ngram/store';
 import { buildNgramFile, q, type OrderSpec } from './ngram-file';
 import { Tokenizer } from '../../../src/engine/model/tokenizer';
 import { EMBEDDED_MODEL } from '../../helpers/paths';
