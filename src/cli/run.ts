@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Engine, defaultModelDir } from '../engine/engine';
 import { findUp } from '../engine/model/packagePaths';
 import type { CompletionRequest, CompletionResponse } from '../protocol';
-import { fitRequest } from '../extension/completions/context';
+import { fitRequest } from '../protocol/fitRequest';
 import { engineOptions, type Flags } from './flags';
 
 export function out(obj: unknown): void {

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type {
   CompletionRequest,
   CompletionResponse,
+  CompletionTiming,
   DeviceName,
   DiagnosticsResult,
   IndexFilesParams,
@@ -22,11 +23,11 @@ import { ModelConfig, ModelLoadError, readModelConfig } from './model/config';
 import { COPY_DEFAULTS, CopyIndex, findCopies, firstLine, type CopySite } from './candidates/copy';
 import { findMirrors } from './candidates/mirror';
 import { DraftState, type DecodeContext, type RawDraft, type Strategy } from './decode/decode';
-import { PromptCache } from './model/promptCache';
+import { PromptCache, type PrefillResult } from './model/promptCache';
 import { findUp } from './model/packagePaths';
 import { rankDrafts, VERIFY_MAX_TOKENS, type RankInput } from './candidates/rank';
 import { NgramStore } from './ngram/store';
-import { buildPrompt, DEFAULT_BUDGET, HealConstraint } from './prompt/prompt';
+import { buildPrompt, DEFAULT_BUDGET, HealConstraint, type Prompt } from './prompt/prompt';
 import { promptBudgetScale, scaleBudget } from './prompt/coldPath';
 import { PromptAnchors } from './prompt/anchor';
 import { LogFn, ModelRuntime } from './model/runtime';
@@ -65,17 +66,6 @@ export interface EngineOptions {
   /** Experiments: verify this many tokens per draft (1..16) instead of the measured-cost policy (verifyPolicy.ts). */
   verifyTokens?: number;
 }
-
-/** The request defaults (also the extension's and the CLI's): src/protocol/defaults.ts. */
-export const DEFAULT_REQUEST = {
-  strategy: DEFAULTS.strategy,
-  k: DEFAULTS.drafts,
-  maxTokens: DEFAULTS.maxTokens,
-  mode: DEFAULTS.mode,
-  speculative: DEFAULTS.speculative,
-  temperature: DEFAULTS.temperature,
-  topP: DEFAULTS.topP,
-};
 
 /** Prompt entries (most recent) the verification pass attends to; fewer make it cheaper. */
 const VERIFY_WINDOW = 256;
@@ -190,63 +180,26 @@ export class Engine {
     return run;
   }
 
+  /** One request, stage by stage: prompt → cache → decode → candidates → rank (which cleans each draft). */
   private async run(req: CompletionRequest, signal?: AbortSignal): Promise<CompletionResponse> {
     if (signal?.aborted) throw new EngineError('cancelled', 'request cancelled');
-    if (req.strategy === 'superposed' && req.k > 1 && !this.runtime.superposition) {
-      throw new EngineError(
-        'unsupported',
-        `the model ${this.config.modelFile} has no superposition input (token_weights), so "superposed" cannot run; choose beam, sampling or greedy, or run \`superdraft model prepare ${this.config.dir}\` once`,
-      );
-    }
+    this.checkStrategy(req);
     this.requests++;
     const t0 = performance.now();
     const forwards0 = this.runtime.forwards;
     try {
-      // A slow device gets a smaller prompt, so that a cold prefill fits the latency target (coldPath.ts).
-      const budgetScale = this.runtime.large ? (this.budgetScale = promptBudgetScale(this.cache.msPerToken, DEFAULT_BUDGET.prefixTokens + DEFAULT_BUDGET.suffixTokens + DEFAULT_BUDGET.snippetTokens, undefined, this.budgetScale)) : 1;
-      const build = () => buildPrompt(this.tokenizer, this.config, req, scaleBudget(DEFAULT_BUDGET, budgetScale));
-      // PSM: typing since an earlier request keeps its prompt, the typed text is generated as the start of the middle
-      // (anchor.ts). SPM and plain prompts end with the prefix, so typing only appends to them anyway.
-      const { prompt, typedChars } = this.config.fim?.format === 'psm' ? this.anchors.prompt(req, budgetScale, build) : { prompt: build(), typedChars: 0 };
+      const { prompt, typedChars } = this.prompt(req);
       this.ngrams.setPrompt(prompt.contextIds);
       const pre = await this.cache.prefill(prompt.ids, signal);
       const prefillMs = performance.now() - t0;
-      const ignoreStop = req.ignoreStop === true;
-      const rule = ignoreStop ? null : createStopRule({ mode: req.mode, prefix: req.prefix, suffix: req.suffix, languageId: req.languageId });
-      const post = { prefix: req.prefix, suffix: req.suffix, mode: req.mode, languageId: req.languageId };
-      const clean = ignoreStop ? (text: string) => text : (text: string) => postProcess(text, post);
-      const ctx: DecodeContext = {
-        runtime: this.runtime,
-        tok: this.tokenizer,
-        prompt,
-        kv: pre.kv,
-        lastLogits: pre.lastLogits,
-        vocab: pre.lastLogits.length,
-        heal: this.heal,
-        // fixed-length benchmark drafts: an end token does not end them either (as the llama.cpp peer's, benchPeer.ts)
-        eos: ignoreStop ? NO_END : this.eos,
-        k: draftCount(req.strategy, req.k),
-        maxTokens: req.maxTokens,
-        stop: rule ? (text) => rule.check(text) : () => -1,
-        clean,
-        stopOnRepetition: !ignoreStop,
-        fillDistinct: !ignoreStop,
-        ngrams: this.ngrams,
-        speculator: req.speculative && req.strategy === 'greedy' ? new Speculator(this.recycler, this.ngrams, this.recent) : null,
-        temperature: req.temperature ?? DEFAULT_REQUEST.temperature,
-        topP: req.topP ?? DEFAULT_REQUEST.topP,
-        seed: req.seed ?? this.seedCounter++,
-        signal,
-        stats: { forwards: 0, acceptedSpeculative: 0, budgetCuts: 0 },
-        ...(req.timeBudgetMs && !ignoreStop ? { deadline: t0 + req.timeBudgetMs } : {}),
-      };
+      const ctx = this.decodeContext(req, prompt, pre, t0, signal);
       const tDecode = performance.now();
       const raw = await this.strategies[req.strategy].decode(ctx);
       const decodeMs = performance.now() - tDecode;
       this.remember(prompt.contextIds, raw);
       // Drafts copied from the code, for multi-draft strategies (greedy stays the model's own chain).
       const tCopy = performance.now();
-      const copying = !ignoreStop && req.copyDrafts !== false && ctx.k > 1;
+      const copying = req.ignoreStop !== true && req.copyDrafts !== false && ctx.k > 1;
       const copies = copying ? this.copyDrafts(ctx, req) : [];
       const copyMs = performance.now() - tCopy;
       const tRank = performance.now();
@@ -255,8 +208,8 @@ export class Engine {
         copies,
         k: ctx.k,
         strategy: req.strategy,
-        clean,
-        dedupe: !ignoreStop,
+        clean: ctx.clean,
+        dedupe: req.ignoreStop !== true,
         keepOrder: req.strategy === 'greedy',
         verifyWindow: this.verifyWindow,
         verifyTokens: (n, longest) => this.verifyTokenCount(n, longest, decodeMs),
@@ -264,26 +217,75 @@ export class Engine {
         ...(this.onRanked ? { onRanked: this.onRanked } : {}),
       });
       const rankMs = performance.now() - tRank;
-      return {
-        drafts,
-        strategy: req.strategy,
-        timing: {
-          totalMs: performance.now() - t0,
-          prefillMs,
-          prefillTokens: pre.computed,
-          reusedTokens: pre.reused,
-          forwards: this.runtime.forwards - forwards0,
-          acceptedSpeculative: ctx.stats.acceptedSpeculative,
-          ...(typedChars > 0 ? { typedChars } : {}),
-          ...(ctx.stats.budgetCuts > 0 ? { budgetCuts: ctx.stats.budgetCuts } : {}),
-          ...(copying ? { copyMs, copyCandidates: copies.length } : {}),
-          rankMs,
-        },
+      const timing: CompletionTiming = {
+        totalMs: performance.now() - t0,
+        prefillMs,
+        prefillTokens: pre.computed,
+        reusedTokens: pre.reused,
+        forwards: this.runtime.forwards - forwards0,
+        acceptedSpeculative: ctx.stats.acceptedSpeculative,
+        ...(typedChars > 0 ? { typedChars } : {}),
+        ...(ctx.stats.budgetCuts > 0 ? { budgetCuts: ctx.stats.budgetCuts } : {}),
+        ...(copying ? { copyMs, copyCandidates: copies.length } : {}),
+        rankMs,
       };
+      return { drafts, strategy: req.strategy, timing };
     } catch (e) {
       if ((e as Error).name === 'AbortError' || signal?.aborted) throw new EngineError('cancelled', 'request cancelled');
       throw e;
     }
+  }
+
+  /** Superposed decoding needs the superposition input (`superdraft model prepare`); the other strategies run anywhere. */
+  private checkStrategy(req: CompletionRequest): void {
+    if (req.strategy === 'superposed' && req.k > 1 && !this.runtime.superposition) {
+      throw new EngineError(
+        'unsupported',
+        `the model ${this.config.modelFile} has no superposition input (token_weights), so "superposed" cannot run; choose beam, sampling or greedy, or run \`superdraft model prepare ${this.config.dir}\` once`,
+      );
+    }
+  }
+
+  /** The prompt stage: the FIM prompt within the (device-scaled) budget, continuing an earlier prompt where typing did. */
+  private prompt(req: CompletionRequest): { prompt: Prompt; typedChars: number } {
+    // A slow device gets a smaller prompt, so that a cold prefill fits the latency target (coldPath.ts).
+    const budgetScale = this.runtime.large ? (this.budgetScale = promptBudgetScale(this.cache.msPerToken, DEFAULT_BUDGET.prefixTokens + DEFAULT_BUDGET.suffixTokens + DEFAULT_BUDGET.snippetTokens, undefined, this.budgetScale)) : 1;
+    const build = () => buildPrompt(this.tokenizer, this.config, req, scaleBudget(DEFAULT_BUDGET, budgetScale));
+    // PSM: typing since an earlier request keeps its prompt, the typed text is generated as the start of the middle
+    // (anchor.ts). SPM and plain prompts end with the prefix, so typing only appends to them anyway.
+    return this.config.fim?.format === 'psm' ? this.anchors.prompt(req, budgetScale, build) : { prompt: build(), typedChars: 0 };
+  }
+
+  /** What a strategy decodes with: the prefilled cache, the stop rules (text/), the n-grams, the budget. */
+  private decodeContext(req: CompletionRequest, prompt: Prompt, pre: PrefillResult, t0: number, signal?: AbortSignal): DecodeContext {
+    const ignoreStop = req.ignoreStop === true;
+    const rule = ignoreStop ? null : createStopRule({ mode: req.mode, prefix: req.prefix, suffix: req.suffix, languageId: req.languageId });
+    const post = { prefix: req.prefix, suffix: req.suffix, mode: req.mode, languageId: req.languageId };
+    return {
+      runtime: this.runtime,
+      tok: this.tokenizer,
+      prompt,
+      kv: pre.kv,
+      lastLogits: pre.lastLogits,
+      vocab: pre.lastLogits.length,
+      heal: this.heal,
+      // fixed-length benchmark drafts: an end token does not end them either (as the llama.cpp peer's, benchPeer.ts)
+      eos: ignoreStop ? NO_END : this.eos,
+      k: draftCount(req.strategy, req.k),
+      maxTokens: req.maxTokens,
+      stop: rule ? (text) => rule.check(text) : () => -1,
+      clean: ignoreStop ? (text: string) => text : (text: string) => postProcess(text, post),
+      stopOnRepetition: !ignoreStop,
+      fillDistinct: !ignoreStop,
+      ngrams: this.ngrams,
+      speculator: req.speculative && req.strategy === 'greedy' ? new Speculator(this.recycler, this.ngrams, this.recent) : null,
+      temperature: req.temperature ?? DEFAULTS.temperature,
+      topP: req.topP ?? DEFAULTS.topP,
+      seed: req.seed ?? this.seedCounter++,
+      signal,
+      stats: { forwards: 0, acceptedSpeculative: 0, budgetCuts: 0 },
+      ...(req.timeBudgetMs && !ignoreStop ? { deadline: t0 + req.timeBudgetMs } : {}),
+    };
   }
 
   /**

@@ -5,29 +5,22 @@
  * run of closing brackets at its end is lengthened or shortened to close what the cursor's line has open instead.
  * A lexer that knows strings and line comments is enough here: only one line on each side is read.
  */
+import { ANY_LINE, BracketScanner } from './lexer';
 
 const OPEN = '([{';
 const CLOSE = ')]}';
 
 /**
- * The brackets of one line of code in order, skipping strings and what follows `//` or a `#` comment (not
- * `this.#field`): `visit` gets each, returns false to stop. False when a string is left open.
+ * The brackets of one line of code in order (the lexer's ANY_LINE: strings skipped, `//` and a `#` comment after a
+ * space end the code, `this.#field` is code): `visit` gets each, returns false to stop. False when a string is left open.
  */
 function eachBracket(line: string, visit: (c: string) => boolean): boolean {
-  let quote = '';
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (quote) {
-      if (c === '\\') i++;
-      else if (c === quote) quote = '';
-      continue;
-    }
-    if (c === '"' || c === "'" || c === '`') quote = c;
-    else if (c === '/' && line[i + 1] === '/') break;
-    else if (c === '#' && (i === 0 || line[i - 1] === ' ' || line[i - 1] === '\t')) break;
-    else if ((OPEN.includes(c) || CLOSE.includes(c)) && !visit(c)) return true;
+  const sc = new BracketScanner(ANY_LINE, { str: '', blockComment: false });
+  for (let i = 0; i < line.length && !sc.lineComment; ) {
+    i += sc.feed(line, i);
+    if (sc.bracket && !visit(sc.bracket)) return true;
   }
-  return quote === '';
+  return sc.state.str === '';
 }
 
 const matches = (open: string, close: string): boolean => OPEN.indexOf(open) === CLOSE.indexOf(close);

@@ -1,5 +1,6 @@
 /** Post-processing of a decoded draft against the code around the cursor (stop rules: stop.ts). */
 import type { CompletionMode } from '../../protocol';
+import { balanceBadness as badness } from './lexer';
 import { createStopRule, firstLine, isBlank, lastLine } from './stop';
 
 export interface PostProcessOptions {
@@ -9,22 +10,6 @@ export interface PostProcessOptions {
   languageId?: string;
   /** Do not apply the stop rule (fixed-length benchmark runs). Overlap trimming still applies. */
   ignoreStop?: boolean;
-}
-
-/** Balance badness of a line: |bracket depth| plus one per quote kind left open. */
-function badness(s: string): number {
-  let depth = 0;
-  let bad = 0;
-  for (const c of s) {
-    if (c === '(' || c === '[' || c === '{') depth++;
-    else if (c === ')' || c === ']' || c === '}') {
-      if (depth === 0) bad++;
-      else depth--;
-    }
-  }
-  bad += depth;
-  for (const q of ['"', "'", '`']) if (s.split(q).length % 2 === 0) bad++;
-  return bad;
 }
 
 /** Removes the tail of `text` that the rest of the cursor's line already contains. */

@@ -23,6 +23,7 @@
  * cursor's line (`)` already present); it returns null for an empty draft or one that only repeats the suffix.
  */
 import type { CompletionMode } from '../../protocol';
+import { BracketScanner, stateAtCursor, stripLineComment, syntaxOf, type LexState } from './lexer';
 
 export type ResolvedMode = 'line' | 'block';
 
@@ -40,35 +41,9 @@ export interface StopRule {
   check(text: string): number;
 }
 
-/** Languages whose blocks end by indentation alone. */
-const INDENT_LANGUAGES = new Set(['python', 'yaml', 'nim', 'coffeescript', 'pug', 'haml', 'sass', 'stylus', 'fsharp', 'gdscript', 'mojo', 'cython']);
-const HASH_COMMENT = new Set([
-  'python', 'ruby', 'shellscript', 'shell', 'bash', 'sh', 'zsh', 'fish', 'perl', 'r', 'yaml', 'toml', 'makefile',
-  'dockerfile', 'powershell', 'elixir', 'nim', 'coffeescript', 'julia', 'cmake', 'gdscript', 'mojo', 'cython', 'tcl', 'crystal',
-]);
-const DASH_COMMENT = new Set(['lua', 'sql', 'haskell', 'elm', 'ada', 'vhdl', 'plsql']);
-const NO_SLASH_COMMENT = new Set([...HASH_COMMENT, ...DASH_COMMENT, 'html', 'xml', 'markdown', 'plaintext', 'ini']);
 /** Words that open a block at the end of a line. */
 const OPENER_WORDS = /(?:^|[^\w$])(?:do(?:\s*\|[^|]*\|)?|then|else|begin|try|finally|repeat|loop)\s*$/;
 const OPENER_CHARS = /(?:[{([:]|=>|->|=|\\)\s*$/;
-
-interface LexState {
-  /** Inside a string opened with this quote ('"', "'", '`', or '"""' / "'''"). */
-  str: string;
-  blockComment: boolean;
-}
-
-interface Syntax {
-  indentOnly: boolean;
-  hash: boolean;
-  dash: boolean;
-  slash: boolean;
-}
-
-function syntaxOf(languageId: string | undefined): Syntax {
-  const id = (languageId ?? '').toLowerCase();
-  return { indentOnly: INDENT_LANGUAGES.has(id), hash: HASH_COMMENT.has(id), dash: DASH_COMMENT.has(id), slash: !NO_SLASH_COMMENT.has(id) };
-}
 
 /** Visual indentation width (tab = 4). */
 export function indentWidth(line: string): number {
@@ -96,20 +71,6 @@ export function firstLine(s: string): string {
   return i < 0 ? s : s.slice(0, i);
 }
 
-/** Removes a trailing line comment (roughly) so that `foo {  // x` still counts as an opener. */
-function stripLineComment(line: string, syn: Syntax): string {
-  let out = line;
-  if (syn.slash) {
-    const i = out.indexOf('//');
-    if (i >= 0 && !/["'`]/.test(out.slice(i))) out = out.slice(0, i);
-  }
-  if (syn.hash) {
-    const i = out.indexOf('#');
-    if (i > 0 && !/["'`]/.test(out.slice(i))) out = out.slice(0, i);
-  }
-  return out;
-}
-
 export function opensBlock(line: string, languageId?: string): boolean {
   const syn = syntaxOf(languageId);
   const code = stripLineComment(line, syn).trimEnd();
@@ -131,90 +92,6 @@ export function resolveMode(mode: CompletionMode, prefix: string, suffix: string
   return opensBlock(before, languageId) ? 'block' : 'line';
 }
 
-/**
- * Scans text for brackets outside strings and comments, starting from `state`. Calls onLine(depthAtEnd, lineEnd)
- * at each newline. Returns the final depth. Depth is relative to the start of the scan.
- */
-class BracketScanner {
-  depth = 0;
-  private st: LexState;
-  private lineComment = false;
-  constructor(
-    private readonly syn: Syntax,
-    init: LexState,
-    depth = 0,
-  ) {
-    this.st = { ...init };
-    this.depth = depth;
-  }
-  /** Feeds one character (with lookahead text for multi-char tokens); returns how many chars were consumed. */
-  feed(text: string, i: number): number {
-    const c = text[i];
-    if (c === '\n') {
-      this.lineComment = false;
-      // Single-quoted strings do not span lines in most languages; recover from a stray quote.
-      if (this.st.str === '"' || this.st.str === "'") this.st.str = '';
-      return 1;
-    }
-    if (this.lineComment) return 1;
-    if (this.st.blockComment) {
-      if (c === '*' && text[i + 1] === '/') {
-        this.st.blockComment = false;
-        return 2;
-      }
-      return 1;
-    }
-    if (this.st.str) {
-      const q = this.st.str;
-      if (c === '\\') return text[i + 1] === '\n' ? 1 : 2;
-      if (text.startsWith(q, i)) {
-        this.st.str = '';
-        return q.length;
-      }
-      return 1;
-    }
-    if (c === '"' || c === "'" || c === '`') {
-      if ((c === '"' || c === "'") && text[i + 1] === c && text[i + 2] === c && this.syn.hash) {
-        this.st.str = c + c + c;
-        return 3;
-      }
-      // An apostrophe between letters (Rust lifetimes, English in docs) is not a string.
-      if (c === "'" && /\w/.test(text[i - 1] ?? '') && this.syn.hash === false && !this.syn.slash) return 1;
-      this.st.str = c;
-      return 1;
-    }
-    if (this.syn.slash && c === '/' && text[i + 1] === '/') {
-      this.lineComment = true;
-      return 2;
-    }
-    if (this.syn.slash && c === '/' && text[i + 1] === '*') {
-      this.st.blockComment = true;
-      return 2;
-    }
-    if (this.syn.hash && c === '#') {
-      this.lineComment = true;
-      return 1;
-    }
-    if (this.syn.dash && c === '-' && text[i + 1] === '-') {
-      this.lineComment = true;
-      return 2;
-    }
-    if (c === '(' || c === '[' || c === '{') this.depth++;
-    else if (c === ')' || c === ']' || c === '}') this.depth--;
-    return 1;
-  }
-  get state(): LexState {
-    return { ...this.st };
-  }
-}
-
-/** Lexer state at the cursor, judged from the cursor's line only (strings and comments do not carry across lines). */
-function stateAtCursor(lineBefore: string, syn: Syntax): LexState {
-  const sc = new BracketScanner(syn, { str: '', blockComment: false });
-  for (let i = 0; i < lineBefore.length; ) i += sc.feed(lineBefore, i);
-  return sc.state;
-}
-
 function lastNonBlankLine(prefix: string): string | null {
   let end = prefix.length;
   // skip the cursor line itself
@@ -231,26 +108,75 @@ function lastNonBlankLine(prefix: string): string | null {
   return null;
 }
 
+/** The stop rule of a completion: the rest of the line (line mode) or a block (block mode); see the top of this file. */
 export function createStopRule(ctx: StopContext): StopRule {
   const mode = resolveMode(ctx.mode, ctx.prefix, ctx.suffix, ctx.languageId);
+  return mode === 'line' ? lineRule(ctx) : blockRule(ctx);
+}
+
+/** Line mode: ends at the end of the cursor's line; on a blank line, at the end of the first line with code. */
+function lineRule(ctx: StopContext): StopRule {
+  const blankLine = isBlank(lastLine(ctx.prefix)) && isBlank(firstLine(ctx.suffix));
+  return {
+    mode: 'line',
+    check(text: string): number {
+      if (!blankLine) return text.indexOf('\n');
+      let i = 0;
+      while (i < text.length && /\s/.test(text[i])) i++;
+      if (i >= text.length) return -1;
+      return text.indexOf('\n', i);
+    },
+  };
+}
+
+/** The block rule's scan state at a line start of a text it has checked. */
+interface Snap {
+  text: string;
+  pos: number;
+  lineNo: number;
+  seenCode: boolean;
+  refIndent: number;
+  spanning: boolean;
+  depth: number;
+  lex: LexState;
+}
+
+/**
+ * Drafts grow by appending tokens and check() sees the whole text each time: the scan state at the last line start of
+ * recent texts (keyed by length), so a check resumes from there when a new text extends one of them.
+ */
+class Snapshots {
+  private readonly byLength = new Map<number, Snap[]>();
+  private count = 0;
+  lookup(text: string): Snap | null {
+    for (let d = 0; d <= 64 && d <= text.length; d++) {
+      const list = this.byLength.get(text.length - d);
+      if (!list) continue;
+      for (const snap of list) if (text.startsWith(snap.text)) return snap;
+    }
+    return null;
+  }
+  remember(snap: Snap): void {
+    if (this.count >= 256) {
+      this.byLength.clear();
+      this.count = 0;
+    }
+    const list = this.byLength.get(snap.text.length);
+    if (list) list.push(snap);
+    else this.byLength.set(snap.text.length, [snap]);
+    this.count++;
+  }
+}
+
+/**
+ * Block mode (see the top of this file). check() is one scan over the text, line-end rules and indentation rules
+ * interleaved as characters arrive: one step, kept whole so that it resumes from a snapshot.
+ */
+function blockRule(ctx: StopContext): StopRule {
+  const mode = 'block';
   const syn = syntaxOf(ctx.languageId);
   const lineBefore = lastLine(ctx.prefix);
   const restOfLine = firstLine(ctx.suffix);
-  if (mode === 'line') {
-    const blankLine = isBlank(lineBefore) && isBlank(restOfLine);
-    return {
-      mode,
-      check(text: string): number {
-        if (!blankLine) return text.indexOf('\n');
-        let i = 0;
-        while (i < text.length && /\s/.test(text[i])) i++;
-        if (i >= text.length) return -1;
-        return text.indexOf('\n', i);
-      },
-    };
-  }
-
-  // Block mode.
   const cursorLineHasCode = !isBlank(lineBefore);
   const openerLine = cursorLineHasCode ? lineBefore : lastNonBlankLine(ctx.prefix);
   const opener = openerLine !== null && opensBlock(openerLine, ctx.languageId) && (cursorLineHasCode || isBlank(restOfLine));
@@ -260,42 +186,11 @@ export function createStopRule(ctx: StopContext): StopRule {
   const indentOnlyBlock =
     opener && syn.indentOnly && openerLine !== null && !/[{([]\s*$/.test(stripLineComment(openerLine, syn).trimEnd());
   const init = stateAtCursor(lineBefore, syn);
-  // Drafts grow by appending tokens and check() sees the whole text each time: remember the scan state at the last
-  // line start of recent texts (keyed by length) and resume from there when a new text extends one of them.
-  interface Snap {
-    text: string;
-    pos: number;
-    lineNo: number;
-    seenCode: boolean;
-    refIndent: number;
-    spanning: boolean;
-    depth: number;
-    lex: LexState;
-  }
-  const cache = new Map<number, Snap[]>();
-  let cached = 0;
-  const lookup = (text: string): Snap | null => {
-    for (let d = 0; d <= 64 && d <= text.length; d++) {
-      const list = cache.get(text.length - d);
-      if (!list) continue;
-      for (const snap of list) if (text.startsWith(snap.text)) return snap;
-    }
-    return null;
-  };
-  const remember = (snap: Snap): void => {
-    if (cached >= 256) {
-      cache.clear();
-      cached = 0;
-    }
-    const list = cache.get(snap.text.length);
-    if (list) list.push(snap);
-    else cache.set(snap.text.length, [snap]);
-    cached++;
-  };
+  const snapshots = new Snapshots();
   return {
     mode,
     check(text: string): number {
-      const from = lookup(text);
+      const from = snapshots.lookup(text);
       const sc = from ? new BracketScanner(syn, from.lex, from.depth) : new BracketScanner(syn, init);
       let lineStart = from ? from.pos : 0; // index in text where the current line starts
       let lineNo = from ? from.lineNo : 0; // 0 = the cursor's line
@@ -351,7 +246,7 @@ export function createStopRule(ctx: StopContext): StopRule {
         }
         i += sc.feed(text, i);
       }
-      if (cp && cp.pos > 0) remember({ ...cp, text });
+      if (cp && cp.pos > 0) snapshots.remember({ ...cp, text });
       return -1;
     },
   };

@@ -5,9 +5,10 @@
  * import: the VS Code adapters (inlineProvider.ts, keystroke.ts, prefetch.ts, the panel) describe the document with
  * a DocInput and pass a cancellation token.
  */
-import { DEFAULT_BUDGETS, MAX_DOCUMENT_CHARS, buildContext, fitRequest, looksBinary, skipAutomatic, type DocText, type SnippetCandidate } from './context';
+import { DEFAULT_BUDGETS, MAX_DOCUMENT_CHARS, buildContext, looksBinary, skipAutomatic, type DocText, type SnippetCandidate } from './context';
 import { PrefixCache, dedupeDrafts, type RankedDraft } from './drafts';
 import { Emitter } from '../emitter';
+import { fitRequest } from '../../protocol/fitRequest';
 import { ClientError, type TokenLike } from '../process/client';
 import type { Settings } from '../settings';
 import type { CompletionRequest, CompletionResponse, CompletionTiming, StrategyName } from '../../protocol';

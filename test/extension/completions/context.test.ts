@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildContext, fitRequest, looksBinary, pickSnippets, prefixWindowStart, skipAutomatic, type DocText } from '../../../src/extension/completions/context';
+import { fitRequest } from '../../../src/protocol/fitRequest';
+import { buildContext, looksBinary, pickSnippets, prefixWindowStart, skipAutomatic, type DocText } from '../../../src/extension/completions/context';
 import { validateRequest } from '../../../src/engine/engine';
 import { LIMITS, type CompletionRequest } from '../../../src/protocol';
 
