@@ -7,6 +7,7 @@
  * next candidates fill the places (fill.ts: the best untried first tokens, continued greedily). The best k by score are
  * returned, so k distinct drafts come back whenever the model offers them.
  */
+import { draftKey } from '../../protocol/draftKey';
 import type { CopyOrigin, Draft, StrategyName } from '../../protocol';
 import { openBrackets } from '../text/brackets';
 import { firstLine, type CopySite } from './copy';
@@ -149,7 +150,7 @@ export async function rankDrafts(ctx: DecodeContext, input: RankInput): Promise<
   const take = (raw: RawDraft, site?: CopySite): boolean => {
     const text = input.clean(raw.text);
     if (text === null) return false;
-    const key = text.trim();
+    const key = draftKey(text);
     const same = seen.get(key);
     if (site && same) {
       // the strategy's draft is also in the code: it keeps its place and gains the copy's evidence

@@ -2,24 +2,20 @@
  * Draft post-processing, the typing-as-suggested prefix cache and the cycling index. Pure (no `vscode` import).
  */
 import type { Draft, StrategyName } from '../../protocol';
+import { draftKey, uniqueDrafts } from '../../protocol/draftKey';
 
 export interface RankedDraft extends Draft {
   /** 1-based rank after dedupe (1 = best). */
   rank: number;
 }
 
-/** Removes empty drafts and duplicates (ignoring trailing whitespace), keeping the first (best) of each. */
+/**
+ * The drafts as the editor inserts them: trailing whitespace dropped (it would leave blank lines or dangling spaces
+ * behind the insertion), empty ones and repeats (draftKey) removed, the first (best) of each kept and ranked.
+ */
 export function dedupeDrafts(drafts: readonly Draft[]): RankedDraft[] {
-  const seen = new Set<string>();
-  const out: RankedDraft[] = [];
-  for (const d of drafts) {
-    // Trailing whitespace would leave blank lines or dangling spaces behind the insertion.
-    const text = d.text.replace(/\s+$/, '');
-    if (!text.trim() || seen.has(text)) continue;
-    seen.add(text);
-    out.push({ ...d, text, rank: out.length + 1 });
-  }
-  return out;
+  const trimmed = drafts.map((d) => ({ ...d, text: d.text.replace(/\s+$/, '') })).filter((d) => draftKey(d.text) !== '');
+  return uniqueDrafts(trimmed, (d) => d.text).map((d, i) => ({ ...d, rank: i + 1 }));
 }
 
 /**

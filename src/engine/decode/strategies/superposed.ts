@@ -11,6 +11,7 @@
  * after cleaning and, with `verify`, scores the search's drafts in one batched forward on the clean prompt cache
  * (their likelihood under the model with a clean context), together with any drafts copied from the code.
  */
+import { uniqueDrafts } from '../../../protocol/draftKey';
 import { DecodeContext, DraftState, RawDraft, Strategy, argmax, checkAbort, logSumExp, restoreCollidingCuts, topN } from '../decode';
 
 export interface SuperposedOptions {
@@ -82,7 +83,7 @@ export class SuperposedStrategy implements Strategy {
     // Every distinct text, best search score first (the ranking takes the first k that stay distinct after cleaning).
     const ranked = [...finished, ...alive].sort((a, b) => b.score - a.score);
     restoreCollidingCuts(ranked, ctx);
-    const drafts = dedupeByText(ranked).map((d): RawDraft => ({ ...d.toRaw(), ...(search.verifying ? { scored: false } : {}) }));
+    const drafts = uniqueDrafts(ranked, (d) => d.text).map((d): RawDraft => ({ ...d.toRaw(), ...(search.verifying ? { scored: false } : {}) }));
     // The lead comes first: one of the k the ranking scores, already scored by the model.
     const leadDraft = await lead?.finish();
     if (leadDraft) drafts.unshift(leadDraft);
@@ -252,14 +253,4 @@ function tail(context: number[], tokens: number[], n: number): number[] {
   for (let i = Math.max(0, context.length - need); i < context.length; i++) out.push(context[i]);
   for (let i = Math.max(0, tokens.length - n); i < tokens.length; i++) out.push(tokens[i]);
   return out;
-}
-
-function dedupeByText(drafts: DraftState[]): DraftState[] {
-  const seen = new Set<string>();
-  return drafts.filter((d) => {
-    const key = d.text.trim();
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
 }
