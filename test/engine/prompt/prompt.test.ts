@@ -2,7 +2,7 @@
  * FIM prompt building on the shipped tokenizer/config: SPM layout, budgets, healing, and a prompt start that stays
  * put while the user types (so the engine's KV prefix cache keeps matching).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CompletionRequest } from '../../../src/protocol';
@@ -11,16 +11,13 @@ import { defaultModelDir } from '../../../src/engine/engine';
 import { commonPrefix } from '../../../src/engine/model/promptCache';
 import { buildPrompt, healCount, lineQuantum, prefixWindowIds } from '../../../src/engine/prompt/prompt';
 import { Tokenizer } from '../../../src/engine/model/tokenizer';
-import { ROOT } from '../../helpers/paths';
+import { FIXTURES } from '../../helpers/paths';
 
 const cfg = readModelConfig(process.env.SUPERDRAFT_MODEL_DIR || defaultModelDir());
 const tok = Tokenizer.load(cfg.tokenizerFile);
-const root = ROOT;
-const source = readdirSync(path.join(root, 'src', 'engine'))
-  .filter((f) => f.endsWith('.ts'))
-  .sort()
-  .map((f) => readFileSync(path.join(root, 'src', 'engine', f), 'utf8'))
-  .join('\n');
+// Real code to walk a cursor over, fixed so that the figures below do not move with the project's own sources: the
+// engine's 27 source files as they were on 2026-12-07, concatenated.
+const source = readFileSync(path.join(FIXTURES, 'code', 'engine-sources.ts.txt'), 'utf8');
 
 const req = (prefix: string, suffix: string): CompletionRequest => ({
   prefix, suffix, languageId: 'typescript', path: 'src/engine/all.ts', strategy: 'greedy', k: 1, maxTokens: 48, mode: 'auto', speculative: false,
