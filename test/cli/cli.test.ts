@@ -130,14 +130,14 @@ describe('JSON output on the embedded model', () => {
 
   it('eval --json with --limit gives the documented fields', () => {
     // Cases from this repository's own source: the rest of a line after its first word.
-    const src = readFileSync(join(ROOT, 'src', 'engine', 'stop.ts'), 'utf8');
+    const src = readFileSync(join(ROOT, 'src', 'engine', 'text', 'stop.ts'), 'utf8');
     const lines = src.split('\n');
     const cases: object[] = [];
     for (let n = 60; n < lines.length && cases.length < 5; n += 37) {
       const m = /^(\s*\S+\s)(.+)$/.exec(lines[n]);
       if (!m) continue;
       const offset = lines.slice(0, n).join('\n').length + 1 + m[1].length;
-      cases.push({ id: `stop.ts:${n + 1}`, language: 'typescript', path: 'src/engine/stop.ts', prefix: src.slice(0, offset), suffix: src.slice(offset + m[2].length), expected: m[2] });
+      cases.push({ id: `stop.ts:${n + 1}`, language: 'typescript', path: 'src/engine/text/stop.ts', prefix: src.slice(0, offset), suffix: src.slice(offset + m[2].length), expected: m[2] });
     }
     const f = join(dir, 'cases.jsonl');
     writeFileSync(f, cases.map((c) => JSON.stringify(c)).join('\n') + '\n');

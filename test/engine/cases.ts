@@ -11,11 +11,12 @@ import { ROOT } from '../helpers/paths';
 export type LineCase = EvalCase;
 
 
-/** Deterministic cases: every few lines of src/engine/*.ts, the cursor after the line's first token. */
+/** Deterministic cases: every few lines of every src/engine source, the cursor after the line's first token. */
 export function sourceCases(limit: number): LineCase[] {
   const dir = path.join(ROOT, 'src', 'engine');
-  const files = readdirSync(dir)
+  const files = (readdirSync(dir, { recursive: true }) as string[])
     .filter((f) => f.endsWith('.ts'))
+    .map((f) => f.split(path.sep).join('/'))
     .sort();
   const out: LineCase[] = [];
   for (let round = 0; out.length < limit && round < 50; round++) {

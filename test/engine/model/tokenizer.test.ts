@@ -18,8 +18,9 @@ const samples: [string, string][] = [
   ['tabs, CRLF, non-ASCII', '\tif (x) {\r\n\t\treturn "héllo wörld — 日本語 🎉";\r\n}\r\n\r\n\r\n  \n'],
   ['blank lines and indentation', 'def f():\n\n    x = 1\n\n\n        \n    return x\n'],
   ['trailing spaces before newline', 'let a = 1;   \n   \n\tb();\n'],
-  ...readdirSync(path.join(root, 'src', 'engine'))
+  ...(readdirSync(path.join(root, 'src', 'engine'), { recursive: true }) as string[])
     .filter((f) => f.endsWith('.ts'))
+    .sort()
     .map((f): [string, string] => [f, readFileSync(path.join(root, 'src', 'engine', f), 'utf8')]),
   ['media/panel.js', readFileSync(path.join(root, 'media', 'panel.js'), 'utf8')],
 ];
