@@ -43,7 +43,7 @@ function wire(ctx: vscode.ExtensionContext): Instance {
   const pipeline = new CompletionPipeline(client, () => settings.current, logger);
   // Answers computed for the old model, settings or process no longer apply (subscribed first: before any room asks).
   const clearCache = [client.onState((s) => s === 'ready' && pipeline.cache.clear()), settings.onDidChange.on(() => pipeline.cache.clear())];
-  const prefetch: Prefetcher = new Prefetcher(pipeline, settings, (uri): boolean => provider.busy(uri));
+  const prefetch: Prefetcher = new Prefetcher(pipeline, settings);
   const provider = new InlineProvider(pipeline, settings, logger, prefetch);
   const keystroke = new KeystrokeStarter(pipeline, client, settings);
   const panel = new PanelController(ctx.extensionUri, pipeline, provider, client, settings, logger, () => commands.accepted++);

@@ -1,14 +1,14 @@
 /**
  * The inline completion provider: a thin VS Code adapter over the request pipeline. It turns drafts into ghost-text
  * items, remembers the list shown (for cycling and the draft picker), schedules the prefetch and publishes
- * `onDraftsShown` and `onSettled` for the panel.
+ * `onDraftsShown` for the panel.
  */
 import * as vscode from 'vscode';
 import { CycleTracker, fitToLineSuffix, type RankedDraft } from './drafts';
 import { docInput, eligible } from './documents';
 import { Emitter } from '../emitter';
 import type { Logger } from '../logger';
-import type { CompletionPipeline, Result } from './pipeline';
+import type { CompletionPipeline, Result, ResultSource } from './pipeline';
 import type { Prefetcher } from './prefetch';
 import type { SettingsStore } from '../settingsStore';
 import { Commands } from '../ui/commandIds';
@@ -34,12 +34,8 @@ export class InlineProvider {
   readonly cycle = new CycleTracker();
   /** Ghost-text drafts shown: the panel shows the same list. */
   readonly onDraftsShown = new Emitter<DraftsShown>();
-  /** A provider call for this document (uri) ended; none is under way for it any more. */
-  readonly onSettled = new Emitter<string>();
   calls = 0;
   private shown: ShownList | undefined;
-  /** Documents with a provider request in flight (the panel waits for its result instead of superseding it). */
-  private readonly inflight = new Map<string, number>();
 
   constructor(
     private readonly pipeline: CompletionPipeline,
@@ -47,10 +43,6 @@ export class InlineProvider {
     private readonly logger: Logger,
     private readonly prefetch: Prefetcher,
   ) {}
-
-  busy(uri: string): boolean {
-    return (this.inflight.get(uri) ?? 0) > 0;
-  }
 
   /** The drafts shown at this document version and offset, if any. */
   shownAt(doc: vscode.TextDocument, offset: number): Result | undefined {
@@ -78,12 +70,11 @@ export class InlineProvider {
   ): Promise<vscode.InlineCompletionList | undefined> {
     const t0 = performance.now();
     const p = this.pipeline;
-    const before = { cached: p.cache.hits, joins: p.joins };
     p.lastHostMs = NaN;
-    const list = await this.provideInlineCompletionItems(doc, pos, context, token);
+    const { list, source } = await this.provide(doc, pos, context, token);
     if (this.logger.enabled('debug')) {
       const how = token.isCancellationRequested ? 'cancelled' : list ? `${list.items.length} items` : 'no items';
-      const src = p.cache.hits > before.cached ? ', from cache' : p.joins > before.joins ? ', joined the request started on the keystroke' : '';
+      const src = source === 'cache' ? ', from cache' : source === 'joined' ? ', joined the request started on the keystroke' : '';
       const kind = context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic ? 'automatic' : 'invoked';
       const host = Number.isNaN(p.lastHostMs) ? '' : `, host ${p.lastHostMs.toFixed(2)} ms`;
       this.logger.debug(`inline ${kind} ${pos.line + 1}:${pos.character + 1} v${doc.version}: ${how} in ${(performance.now() - t0).toFixed(1)} ms${src}${host}${context.selectedCompletionInfo ? ', suggest widget' : ''}`);
@@ -97,49 +88,52 @@ export class InlineProvider {
     context: vscode.InlineCompletionContext,
     token: vscode.CancellationToken,
   ): Promise<vscode.InlineCompletionList | undefined> {
-    if (!eligible(doc, this.settings.current)) return undefined;
+    return (await this.provide(doc, pos, context, token)).list;
+  }
+
+  /** The ghost-text items at `pos`, and where their drafts came from. */
+  private async provide(
+    doc: vscode.TextDocument,
+    pos: vscode.Position,
+    context: vscode.InlineCompletionContext,
+    token: vscode.CancellationToken,
+  ): Promise<{ list: vscode.InlineCompletionList | undefined; source?: ResultSource }> {
+    const none = { list: undefined };
+    if (!eligible(doc, this.settings.current)) return none;
     this.calls++;
     const sel = context.selectedCompletionInfo;
     let insert: { start: number; text: string } | undefined;
     if (sel) {
       // Suggest widget open: complete as if the selected item were accepted, and only offer items extending it.
-      if (sel.range.end.line !== pos.line || sel.range.start.line !== pos.line) return undefined;
+      if (sel.range.end.line !== pos.line || sel.range.start.line !== pos.line) return none;
       insert = { start: doc.offsetAt(sel.range.start), text: sel.text };
     }
     const automatic = context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic;
     const uri = doc.uri.toString();
-    this.inflight.set(uri, (this.inflight.get(uri) ?? 0) + 1);
+    let res;
     try {
-      let res;
-      try {
-        res = await this.pipeline.draftsAt(docInput(doc, pos), { kind: 'provider', insert, automatic }, token);
-      } catch {
-        return undefined;
-      }
-      if (!res || token.isCancellationRequested) return undefined;
-      const listSig = res.drafts.map((d) => d.text).join('\u0000');
-      const same = this.shown && this.shown.uri === uri && this.shown.signature === listSig;
-      const listId = same ? this.shown!.listId : this.cycle.reset(res.drafts.length);
-      const items: vscode.InlineCompletionItem[] = [];
-      for (const d of res.drafts) {
-        const command: vscode.Command = { command: Commands.accepted, title: 'Superdraft: draft accepted', arguments: [{ listId, rank: d.rank, strategy: d.strategy }] };
-        if (sel) {
-          items.push(new vscode.InlineCompletionItem(sel.text + d.text, sel.range, command));
-        } else {
-          const fit = fitToLineSuffix(d.text, res.lineSuffix);
-          if (fit.text) items.push(new vscode.InlineCompletionItem(fit.text, new vscode.Range(pos, pos.translate(0, fit.replaceChars)), command));
-        }
-      }
-      if (!items.length) return undefined;
-      if (!sel && automatic) this.prefetch.schedule(doc, pos, res);
-      this.shown = { uri, version: doc.version, offset: res.offset, signature: listSig, result: res, listId };
-      this.onDraftsShown.fire({ doc, pos, result: res, newList: !same });
-      return new vscode.InlineCompletionList(items);
-    } finally {
-      const n = (this.inflight.get(uri) ?? 1) - 1;
-      if (n > 0) this.inflight.set(uri, n);
-      else this.inflight.delete(uri);
-      this.onSettled.fire(uri);
+      res = await this.pipeline.draftsAt(docInput(doc, pos), { kind: 'provider', insert, automatic }, token);
+    } catch {
+      return none;
     }
+    if (!res || token.isCancellationRequested) return none;
+    const listSig = res.drafts.map((d) => d.text).join('\u0000');
+    const same = this.shown && this.shown.uri === uri && this.shown.signature === listSig;
+    const listId = same ? this.shown!.listId : this.cycle.reset(res.drafts.length);
+    const items: vscode.InlineCompletionItem[] = [];
+    for (const d of res.drafts) {
+      const command: vscode.Command = { command: Commands.accepted, title: 'Superdraft: draft accepted', arguments: [{ listId, rank: d.rank, strategy: d.strategy }] };
+      if (sel) {
+        items.push(new vscode.InlineCompletionItem(sel.text + d.text, sel.range, command));
+      } else {
+        const fit = fitToLineSuffix(d.text, res.lineSuffix);
+        if (fit.text) items.push(new vscode.InlineCompletionItem(fit.text, new vscode.Range(pos, pos.translate(0, fit.replaceChars)), command));
+      }
+    }
+    if (!items.length) return none;
+    if (!sel && automatic) this.prefetch.schedule(doc, pos, res);
+    this.shown = { uri, version: doc.version, offset: res.offset, signature: listSig, result: res, listId };
+    this.onDraftsShown.fire({ doc, pos, result: res, newList: !same });
+    return { list: new vscode.InlineCompletionList(items), source: res.source };
   }
 }

@@ -8,17 +8,24 @@
 import { DEFAULT_BUDGETS, MAX_DOCUMENT_CHARS, buildContext, looksBinary, skipAutomatic, type DocText, type SnippetCandidate } from './context';
 import { PrefixCache, dedupeDrafts, type RankedDraft } from './drafts';
 import { Emitter } from '../emitter';
+import { InFlight, LinkedToken, type Position } from './inFlight';
 import { fitRequest } from '../../protocol/fitRequest';
 import { ClientError, type TokenLike } from '../process/client';
 import type { Settings } from '../settings';
 import type { CompletionRequest, CompletionResponse, CompletionTiming, StrategyName } from '../../protocol';
 import { draftCount } from '../../protocol/defaults';
 
+/**
+ * Where a result came from: the engine (a new request), the prefix cache (typing as suggested, or Tab onto a
+ * prefetched position), or a request under way for the same position that this one joined (started on the keystroke).
+ */
+export type ResultSource = 'engine' | 'cache' | 'joined';
+
 export interface Result {
   drafts: RankedDraft[];
   strategy: StrategyName;
   ms: number;
-  cached: boolean;
+  source: ResultSource;
   timing?: CompletionTiming;
 }
 
@@ -96,18 +103,6 @@ export type RequestEvent =
   /** After done / cancelled / failed, once `busy` counts it no more. */
   | { phase: 'end' };
 
-/** A request under way, which a request for the same position waits for instead of starting over. */
-interface Running {
-  key: string;
-  /** The prompt prefix it completes (with a prefetch, the draft it assumes accepted included). */
-  prefix: string;
-  offset: number;
-  /** A prefetch: its drafts are read back from the prefix cache (they belong to a position not yet typed). */
-  background: boolean;
-  /** Its result; undefined when it was cancelled or failed. */
-  done: Promise<Placed | undefined>;
-}
-
 export class CompletionPipeline {
   readonly cache = new PrefixCache(100);
   /** Foreground requests: start, done / cancelled / failed, end. */
@@ -119,7 +114,8 @@ export class CompletionPipeline {
   /** The host's own work (context, cache) for the latest request, NaN until one is measured. */
   lastHostMs = 0;
   private readonly hostMs: number[] = [];
-  private readonly running = new Set<Running>();
+  /** The requests under way, per document. */
+  readonly inFlight = new InFlight();
 
   constructor(
     private readonly engine: Engine,
@@ -149,12 +145,12 @@ export class CompletionPipeline {
       }
       // The same request is under way (started on the keystroke before VS Code asked, or a prefetch of the
       // position Tab just moved to): wait for it instead of cancelling it and starting over.
-      const r = this.findRunning(at);
+      const r = this.inFlight.find(doc.uri, at);
       if (r) {
         hostMs = performance.now() - t0; // the wait below is not the host's own work
-        const res = await untilSettled(r.done, token);
+        const res = (await untilSettled(r.done, token)) as Placed | undefined;
         if (token.isCancellationRequested) return undefined;
-        const joined = r.background ? this.fromCache(at, strategy) : res;
+        const joined = r.background ? this.fromCache(at, strategy) : res && { ...res, source: 'joined' as const };
         if (joined) {
           if (!r.background) this.joins++;
           this.recordHostMs(hostMs);
@@ -165,14 +161,16 @@ export class CompletionPipeline {
     const req = this.buildRequest(doc, ctx, strategy, policy);
     if (policy.foreground) {
       this.recordHostMs(hostMs ?? performance.now() - t0);
-    } else if (this.cache.has(at.key, at.prefix, at.offset) || this.findRunning(at)) {
+    } else if (this.cache.has(at.key, at.prefix, at.offset) || this.inFlight.find(doc.uri, at)) {
       // Already computed, or being computed (the user typed part of the draft that started this prefetch).
       return undefined;
     }
-    const pending = this.send(req, at, strategy, policy, doc.uri, token).then((r) => r && place(r));
-    const me: Running = { ...at, background: !policy.foreground, done: pending.catch(() => undefined) };
-    this.running.add(me);
-    void me.done.then(() => this.running.delete(me));
+    // A foreground request cancels the background ones (the engine runs one request at a time).
+    if (policy.foreground) this.inFlight.cancelBackground();
+    const linked = new LinkedToken(token);
+    const pending = this.send(req, at, strategy, policy, doc.uri, linked).then((r) => r && place(r));
+    const done = pending.catch(() => undefined).finally(() => linked.dispose());
+    this.inFlight.add({ ...at, uri: doc.uri, background: !policy.foreground, done, cancel: () => linked.cancel() });
     return pending;
   }
 
@@ -193,13 +191,7 @@ export class CompletionPipeline {
     const hit = this.cache.lookup(at.key, at.prefix, at.offset, draftCount(strategy, this.settings().drafts));
     if (!hit) return undefined;
     this.log.debug(`cache hit (${hit.typed} typed chars): ${hit.drafts.length} drafts`);
-    return { drafts: hit.drafts, strategy, ms: 0, cached: true };
-  }
-
-  /** A request under way for this position (its prompt may start earlier: the prefix window of a prefetch). */
-  private findRunning(at: Position): Running | undefined {
-    for (const r of this.running) if (r.key === at.key && r.offset === at.offset && r.prefix.endsWith(at.prefix)) return r;
-    return undefined;
+    return { drafts: hit.drafts, strategy, ms: 0, source: 'cache' };
   }
 
   private buildRequest(doc: DocInput, ctx: { prefix: string; suffix: string }, strategy: StrategyName, policy: KindPolicy): CompletionRequest {
@@ -246,7 +238,7 @@ export class CompletionPipeline {
         `${policy.label}${strategy} k=${s.drafts}: ${drafts.length} drafts in ${ms.toFixed(0)} ms (engine ${t.totalMs.toFixed(0)} ms, prefill ${t.prefillTokens} tok, reused ${t.reusedTokens}${t.budgetCuts ? `, time budget: ${t.budgetCuts} cut at a line end` : ''})`,
       );
       if (fg) this.onRequest.fire({ phase: 'done', ms });
-      return { drafts, strategy, ms, cached: false, timing: res.timing };
+      return { drafts, strategy, ms, source: 'engine', timing: res.timing };
     } catch (err) {
       if (err instanceof ClientError && (err.code === 'cancelled' || err.code === 'not_ready')) {
         if (fg) this.onRequest.fire({ phase: 'cancelled' });
@@ -269,13 +261,6 @@ export class CompletionPipeline {
     this.hostMs.push(ms);
     if (this.hostMs.length > 200) this.hostMs.shift();
   }
-}
-
-/** Where drafts belong: the cache key (document, parameters, suffix), the prompt prefix and the cursor offset. */
-interface Position {
-  key: string;
-  prefix: string;
-  offset: number;
 }
 
 /** `p`'s value, or undefined as soon as `token` is cancelled. */

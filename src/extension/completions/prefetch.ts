@@ -2,14 +2,13 @@
  * Prefetch (as Copilot's speculative requests do): with the cursor at the end of a line, the first draft is
  * what the user most likely accepts or types next, so compute the completion that follows it now, in the
  * background, into the prefix cache. Accepting or typing the draft then shows the next drafts with no wait.
- * Runs only while nothing else is asked of the engine: any foreground request cancels it (the pipeline's
- * `start` event), and so does an edit other than typing the draft. Also scheduled for drafts served from the cache
+ * Runs only while nothing else is asked of the engine: any foreground request cancels it (the pipeline's in-flight
+ * registry does), and so does an edit other than typing the draft. Also scheduled for drafts served from the cache
  * (typed-as-suggested), where the pipeline skips it when that target is already cached or being computed.
  * The VS Code event side of the pipeline (it watches the editor, so it imports `vscode`).
  */
 import * as vscode from 'vscode';
 import { docInput } from './documents';
-import type { Subscription } from '../emitter';
 import type { SettingsStore } from '../settingsStore';
 import type { CompletionPipeline, Placed } from './pipeline';
 
@@ -17,22 +16,12 @@ import type { CompletionPipeline, Placed } from './pipeline';
 const PREFETCH_DELAY_MS = 100;
 
 export class Prefetcher implements vscode.Disposable {
-  /** Prefetches in flight (a foreground request cancels them all). */
-  private readonly inFlight = new Set<vscode.CancellationTokenSource>();
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private readonly sub: Subscription;
 
   constructor(
     private readonly pipeline: CompletionPipeline,
     private readonly settings: SettingsStore,
-    /** Whether the inline provider is computing drafts for this document (it then covers the position). */
-    private readonly providerBusy: (uri: string) => boolean,
-  ) {
-    // The engine runs one request at a time: a prefetch (in any document) must not delay what the user waits for.
-    this.sub = pipeline.onRequest.on((e) => {
-      if (e.phase === 'start') this.cancelAll();
-    });
-  }
+  ) {}
 
   schedule(doc: vscode.TextDocument, pos: vscode.Position, res: Placed): void {
     if (!this.settings.current.prefetch || res.lineSuffix.trim() !== '') return;
@@ -45,8 +34,8 @@ export class Prefetcher implements vscode.Disposable {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      // Typed or moved since: the provider's next request covers it.
-      if (doc.isClosed || doc.version !== version || this.providerBusy(uri)) return;
+      // Typed or moved since, or drafts for the document are being computed: the next request covers it.
+      if (doc.isClosed || doc.version !== version || this.pipeline.inFlight.busy(uri)) return;
       const ed = vscode.window.activeTextEditor;
       if (!ed || ed.document !== doc || !ed.selection.active.isEqual(pos)) return;
       this.run(doc, pos, res.offset, first);
@@ -55,7 +44,6 @@ export class Prefetcher implements vscode.Disposable {
 
   private run(doc: vscode.TextDocument, pos: vscode.Position, offset: number, first: string): void {
     const cts = new vscode.CancellationTokenSource();
-    this.inFlight.add(cts);
     // Typing the prefetched draft (insertions at the cursor that spell it) keeps it useful; any other edit
     // makes it stale.
     let typed = '';
@@ -71,18 +59,12 @@ export class Prefetcher implements vscode.Disposable {
       .catch(() => undefined)
       .finally(() => {
         sub.dispose();
-        this.inFlight.delete(cts);
         cts.dispose();
       });
   }
 
-  private cancelAll(): void {
-    for (const c of this.inFlight) c.cancel();
-  }
-
   dispose(): void {
     if (this.timer) clearTimeout(this.timer);
-    this.cancelAll();
-    this.sub.dispose();
+    this.pipeline.inFlight.cancelBackground();
   }
 }

@@ -23,7 +23,7 @@ export class PanelController implements PanelHost, vscode.Disposable {
   private lastEditor: vscode.TextEditor | undefined = vscode.window.activeTextEditor;
   /** A comparison is on show: cursor moves do not replace it. */
   private compareActive = false;
-  /** The document whose provider request the panel waits for (its drafts come through onDraftsShown). */
+  /** The document whose requests under way the panel waits for (their drafts come through onDraftsShown). */
   private waitingFor: string | undefined;
   private disposing = false;
   private readonly disposables: vscode.Disposable[];
@@ -50,8 +50,8 @@ export class PanelController implements PanelHost, vscode.Disposable {
         if (newList) this.panel?.shown(result.drafts[0]!.strategy, 1);
         if (this.panel?.visible && !this.compareActive) this.showDrafts(doc, pos, result);
       }),
-      provider.onSettled.on((uri) => {
-        if (this.waitingFor !== uri || provider.busy(uri)) return;
+      pipeline.inFlight.onSettled.on((uri) => {
+        if (this.waitingFor !== uri) return;
         this.waitingFor = undefined;
         this.schedule(0);
       }),
@@ -143,9 +143,9 @@ export class PanelController implements PanelHost, vscode.Disposable {
     // The provider already computed drafts here: reuse them.
     const shown = this.provider.shownAt(doc, doc.offsetAt(pos));
     if (shown) return this.showDrafts(doc, pos, shown);
-    if (this.provider.busy(doc.uri.toString())) {
-      // The inline provider is computing drafts for this document: its result (onDraftsShown) or its end (onSettled)
-      // updates the panel.
+    if (this.pipeline.inFlight.busy(doc.uri.toString())) {
+      // Drafts for this document are being computed (ghost text, or a request started on the keystroke): the
+      // provider's result (onDraftsShown) or the end of the requests under way (inFlight.onSettled) updates the panel.
       this.waitingFor = doc.uri.toString();
       return;
     }
@@ -237,8 +237,8 @@ export class PanelController implements PanelHost, vscode.Disposable {
   private showDrafts(doc: vscode.TextDocument, pos: vscode.Position, res: Result): void {
     const group: PanelGroup = {
       strategy: res.strategy,
-      ms: res.cached ? undefined : res.ms,
-      cached: res.cached,
+      ms: res.source === 'cache' ? undefined : res.ms,
+      cached: res.source === 'cache',
       timing: res.timing,
       drafts: panelDrafts(res.drafts, pos.line),
     };

@@ -45,7 +45,7 @@ describe('CompletionPipeline', () => {
     expect(p.busy).toBe(0);
     expect(engine.calls[0]!.timeBudgetMs).toBe(DEFAULT_SETTINGS.latencyBudgetMs);
     const typed = await p.draftsAt(doc('def f(x):\n    ret'), { kind: 'provider' }, never);
-    expect(typed?.cached).toBe(true);
+    expect(typed?.source).toBe('cache');
     expect(typed?.drafts[0]!.text).toBe('urn x');
     expect(engine.calls).toHaveLength(1);
   });
@@ -82,5 +82,40 @@ describe('CompletionPipeline', () => {
     await expect(failed.draftsAt(doc('b = '), { kind: 'prefetch', insert: { start: 4, text: '1' } }, never)).rejects.toThrow('boom');
     expect(events.map((e) => e.phase)).toEqual(['start', 'cancelled', 'end', 'start', 'failed', 'end']);
     expect(warn).toEqual(['completion failed: boom', 'prefetch: completion failed: boom']);
+  });
+
+  it('the in-flight registry: a foreground request cancels a background one; busy and settled are per document', async () => {
+    // An engine that answers each call when told, and rejects a call whose token is cancelled (as the client does).
+    const pending: { req: CompletionRequest; resolve: () => void }[] = [];
+    const engine: Engine = {
+      state: 'ready',
+      ready: async () => undefined,
+      complete: (req, token) =>
+        new Promise<CompletionResponse>((resolve, reject) => {
+          token?.onCancellationRequested(() => reject(new ClientError('request cancelled', 'cancelled')));
+          pending.push({ req, resolve: () => resolve({ strategy: req.strategy!, timing, drafts: [{ text: `for ${req.prefix.length}`, strategy: req.strategy!, score: 0 } as never] }) });
+        }),
+    };
+    const p = new CompletionPipeline(engine, () => ({ ...DEFAULT_SETTINGS, debounceMs: 0 }), { debug() {}, warn() {} });
+    const settled: string[] = [];
+    p.inFlight.onSettled.on((uri) => settled.push(uri));
+    const text = 'def f(x):\n    return x\n';
+    const prefetch = p.draftsAt(doc(text), { kind: 'prefetch', insert: { start: text.length, text: 'y = 1\n' } }, never);
+    await Promise.resolve();
+    expect(pending).toHaveLength(1);
+    // a background request does not make the document busy, and ends without a settled event
+    expect(p.inFlight.busy('file:///a.py')).toBe(false);
+    const ghost = p.draftsAt(doc('def g(y):\n    '), { kind: 'provider' }, never);
+    const late = new Promise((r) => setTimeout(() => r('still running'), 2000));
+    expect(await Promise.race([prefetch, late])).toBeUndefined(); // cancelled by the foreground request
+    expect(p.inFlight.busy('file:///a.py')).toBe(true);
+    expect(settled).toEqual([]);
+    await Promise.resolve();
+    pending[1]!.resolve();
+    const res = await ghost;
+    expect(res?.source).toBe('engine');
+    await new Promise((r) => setTimeout(r, 0));
+    expect(p.inFlight.busy('file:///a.py')).toBe(false);
+    expect(settled).toEqual(['file:///a.py']);
   });
 });
