@@ -3,10 +3,10 @@
  * JSON shape of `complete` and `eval`.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { ROOT } from '../helpers/paths';
 
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -20,7 +20,6 @@ function run(args: string[], timeout = 240_000): { code: number | null; stdout: 
 }
 
 beforeAll(() => {
-  execFileSync(process.execPath, ['esbuild.mjs'], { cwd: ROOT, stdio: 'inherit' });
   expect(existsSync(CLI)).toBe(true);
 });
 

@@ -3,11 +3,11 @@
  * CLI (node dist/cli.js): `model prepare`, then `complete` with greedy, beam, sampling and superposed, each a real
  * child process. And the bad inputs of `model prepare`: exit 1, the offending file named on stderr, nothing written.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join, relative } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { decodeModel, encodeModel } from '../../src/engine/model/onnx/proto';
 import { ROOT } from '../helpers/paths';
 
@@ -38,9 +38,6 @@ function snapshot(dir: string): Record<string, string> {
   return out;
 }
 
-beforeAll(() => {
-  execFileSync(process.execPath, ['esbuild.mjs'], { cwd: ROOT, stdio: 'inherit' });
-});
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('every family through the CLI', () => {

@@ -3,10 +3,10 @@
  * the loopback Hub (HF_ENDPOINT): a preset served by the mirror, the progress bar on stderr, the folder as the last
  * stdout line, list/remove; a gated repository with HF_TOKEN (never printed); a missing repository; Ctrl-C.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoopbackHub } from '../helpers/hubServer';
 import { ROOT } from '../helpers/paths';
@@ -53,7 +53,6 @@ function run(args: string[], env: Record<string, string> = {}, onStderr?: (s: st
 }
 
 beforeAll(async () => {
-  execFileSync(process.execPath, ['esbuild.mjs'], { cwd: ROOT, stdio: 'inherit' });
   await hub.start();
 });
 afterAll(async () => {

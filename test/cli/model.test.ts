@@ -2,10 +2,10 @@
  * `superdraft model prepare` / `model info` through the real built CLI (node dist/cli.js) on a tiny replica, then
  * `complete --strategy superposed` on the prepared directory.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/paths';
 
@@ -19,7 +19,6 @@ function run(args: string[]): { code: number | null; stdout: string; stderr: str
 }
 
 beforeAll(() => {
-  execFileSync(process.execPath, ['esbuild.mjs'], { cwd: ROOT, stdio: 'inherit' });
   // The ONNX schema is embedded in the bundles (the packaged extension ships only dist/*.js), not looked up as a file.
   for (const bundle of ['cli.js', 'server.js']) expect(readFileSync(join(ROOT, 'dist', bundle), 'utf8')).toContain('message ModelProto');
   cpSync(join(ROOT, 'test', 'fixtures', 'replicas', 'qwen2'), dir, { recursive: true });

@@ -3,11 +3,10 @@
  * process) through the JSON-RPC client the extension uses: greedy, beam, sampling and superposed each return drafts
  * with no special-token text, and superposed reports the model's k drafts.
  */
-import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { InferenceClient, RestartPolicy } from '../../src/extension/process/client';
 import { prepareModel } from '../../src/prepare/prepare';
 import type { CompletionRequest } from '../../src/protocol';
@@ -17,9 +16,6 @@ const SERVER = join(ROOT, 'dist', 'server.js');
 const FAMILIES = ['qwen2', 'llama', 'deepseek', 'starcoder2', 'gpt_bigcode'];
 const tmp = mkdtempSync(join(tmpdir(), 'sd-families-server-'));
 
-beforeAll(() => {
-  execFileSync(process.execPath, ['esbuild.mjs'], { cwd: ROOT, stdio: 'inherit' });
-});
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const req = (over: Partial<CompletionRequest>): CompletionRequest => ({

@@ -2,7 +2,7 @@
  * The real inference process (dist/server.js, built here) with the real embedded model, driven through the real
  * JSON-RPC client the extension uses: completes, indexes, cancels, supersedes, is killed and restarts, stops.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,7 +58,6 @@ function alive(pid: number): boolean {
 let client: InferenceClient;
 
 beforeAll(async () => {
-  execFileSync(process.execPath, ['esbuild.mjs'], { cwd: ROOT, stdio: 'inherit' });
   if (!existsSync(SERVER)) throw new Error('dist/server.js was not built');
   if (!MODEL_DIR && !existsSync(join(ROOT, 'models', 'default', 'config.json'))) throw new Error('models/default is missing: the embedded model must be trained first');
   client = new InferenceClient({

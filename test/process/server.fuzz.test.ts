@@ -8,7 +8,6 @@
  * afterwards, and RSS stays bounded.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -295,7 +294,6 @@ function summary(name: string, h: Harness, rssBefore: number, rssAfter: number, 
 const children: ChildProcess[] = [];
 
 beforeAll(() => {
-  execFileSync(process.execPath, ['esbuild.mjs'], { cwd: ROOT, stdio: 'inherit' });
   if (!existsSync(SERVER)) throw new Error('dist/server.js was not built');
 });
 
