@@ -43,6 +43,7 @@ import {
   toNum,
 } from '../engine/model/onnx/proto';
 import { MODEL_TYPES, familyOf } from '../engine/model/config';
+import { checkContained, containedPath } from '../engine/model/modelPaths';
 
 export class PrepareError extends Error {}
 
@@ -84,7 +85,10 @@ export function onnxFiles(dir: string): string[] {
   for (const sub of ['', 'onnx']) {
     const d = path.join(dir, sub);
     if (!existsSync(d) || !statSync(d).isDirectory()) continue;
-    for (const f of readdirSync(d).sort()) if (f.endsWith('.onnx') && statSync(path.join(d, f)).isFile()) out.push(path.join(d, f));
+    for (const f of readdirSync(d).sort()) {
+      // A graph that is a symlink out of the folder is refused (the one path policy, engine/model/modelPaths.ts).
+      if (f.endsWith('.onnx') && statSync(path.join(d, f)).isFile()) out.push(checkContained(dir, path.join(d, f), 'the ONNX file'));
+    }
   }
   return out;
 }
@@ -101,7 +105,13 @@ export function checkExternalData(file: string, model: Model): { file: string; b
   }
   const files: { file: string; bytes: number }[] = [];
   for (const [loc, { end, tensor }] of need) {
-    const f = path.join(path.dirname(file), loc);
+    let f: string;
+    try {
+      // The one path policy: inside the graph's folder, symlinks followed (onnxruntime refuses such paths too).
+      f = containedPath(path.dirname(file), loc, `${file}: tensor ${tensor}'s external data location`);
+    } catch (e) {
+      throw new PrepareError((e as Error).message);
+    }
     if (!existsSync(f)) throw new PrepareError(`${file}: external data file ${f} is missing`);
     const size = statSync(f).size;
     if (size < end) throw new PrepareError(`${file}: external data file ${f} is truncated (${size} bytes; tensor ${tensor} ends at byte ${end})`);
@@ -492,7 +502,7 @@ function planInt8Activations(p: Plan, all: Set<string>): Plan | undefined {
 export function prepareModel(dir: string, opts: PrepareOptions = {}): PrepareReport {
   const t0 = Date.now();
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new PrepareError(`model directory not found: ${dir}`);
-  const cfgFile = path.join(dir, 'config.json');
+  const cfgFile = containedPath(dir, 'config.json', 'config.json');
   if (!existsSync(cfgFile)) throw new PrepareError(`model config not found: ${cfgFile}`);
   let cfg: Record<string, unknown>;
   try {
@@ -505,7 +515,7 @@ export function prepareModel(dir: string, opts: PrepareOptions = {}): PrepareRep
   if (!family) {
     throw new PrepareError(`${cfgFile}: unknown model_type ${JSON.stringify(cfg.model_type ?? null)} (supported: ${MODEL_TYPES.join(', ')})`);
   }
-  const tok = path.join(dir, 'tokenizer.json');
+  const tok = containedPath(dir, 'tokenizer.json', 'tokenizer.json');
   if (!existsSync(tok)) throw new PrepareError(`tokenizer not found: ${tok} (the model directory needs the Hub's tokenizer.json)`);
   const files = opts.files ?? onnxFiles(dir);
   if (files.length === 0) throw new PrepareError(`no ONNX model in ${dir} (looked for onnx/*.onnx and *.onnx)`);
@@ -568,7 +578,13 @@ export function prepareModel(dir: string, opts: PrepareOptions = {}): PrepareRep
 
 /** What `prepare` adds that a graph file has (reads the graph, not the external data). */
 export function graphStatus(file: string): { superposition: boolean; logitsToKeep: boolean; presentDelta: boolean; noDeltas?: string } {
-  const g = decodeModel(readFileSync(file)).graph;
+  let g;
+  try {
+    g = decodeModel(readFileSync(file)).graph;
+  } catch (e) {
+    throw new PrepareError(`${file}: not a readable ONNX model (${(e as Error).message})`);
+  }
+  if (!g) throw new PrepareError(`${file}: not an ONNX model (no graph)`);
   const noDeltas = deltasUnsupported(g);
   return {
     ...(noDeltas ? { noDeltas } : {}),
