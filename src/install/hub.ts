@@ -165,6 +165,7 @@ export async function listRepoFiles(repo: string, revision: string, hub: HubAcce
   const where = `the tree listing of ${repo} on ${endpointName(hub.endpoint)}`;
   const out: RepoFile[] = [];
   const seen = new Set<string>();
+  const paths = new Set<string>();
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), limits.listingMs);
   const signal = hub.signal ? AbortSignal.any([hub.signal, deadline.signal]) : deadline.signal;
@@ -184,9 +185,13 @@ export async function listRepoFiles(repo: string, revision: string, hub: HubAcce
         throw new ModelInstallError('integrity', `${where}: page ${page} is not JSON`);
       }
       if (!Array.isArray(items)) throw new ModelInstallError('integrity', `${where}: page ${page} is ${describeValue(items)}, expected a list of entries`);
+      const first = out.length;
       items.forEach((e, i) => {
-        const f = parseTreeEntry(e, out.length + i, where);
-        if (f) out.push(f);
+        const f = parseTreeEntry(e, first + i, where);
+        if (!f) return;
+        if (paths.has(f.path)) throw new ModelInstallError('integrity', `${where} lists ${JSON.stringify(printable(f.path))} twice`);
+        paths.add(f.path);
+        out.push(f);
       });
       const link = res.headers.link;
       const next = linkNext(Array.isArray(link) ? link.join(', ') : link);
@@ -198,7 +203,7 @@ export async function listRepoFiles(repo: string, revision: string, hub: HubAcce
   } finally {
     clearTimeout(timer);
   }
-  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return out.sort((a, b) => a.path.localeCompare(b.path));
 }
 
 /** A Hub or network error as a ModelInstallError naming the repository (never the token or a URL's credentials). */

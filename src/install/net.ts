@@ -62,7 +62,7 @@ function secs(ms: number): string {
 }
 
 /** One hop: no redirect following. Resolves at the response headers; the timers keep running over the body. */
-function hop(url: URL, req: NetRequest, started: number, progress: { bytes: number; samples: [number, number][] }): Promise<{ res: IncomingMessage; done: () => void }> {
+function hop(url: URL, req: NetRequest, started: number, progress: { bytes: number; samples: [number, number][] }): Promise<{ res: IncomingMessage; done: () => void; chunk: (n: number) => void }> {
   const { limits } = req;
   const shown = redactUrl(url.toString());
   return new Promise((resolve, reject) => {
@@ -142,12 +142,14 @@ function hop(url: URL, req: NetRequest, started: number, progress: { bytes: numb
       res = r;
       if (headersTimer) clearTimeout(headersTimer), timers.delete(headersTimer);
       let idle = after(limits.idleMs, () => fail(new NetError('timeout', `${shown}: no data for ${secs(limits.idleMs)}`)));
-      r.on('data', (c: Buffer) => {
-        progress.bytes += c.length;
+      // Called by the body's reader for each chunk (a 'data' listener here would start the stream before it reads).
+      const chunk = (n: number): void => {
+        progress.bytes += n;
+        if (finished) return;
         clearTimeout(idle);
         timers.delete(idle);
         idle = after(limits.idleMs, () => fail(new NetError('timeout', `${shown}: no data for ${secs(limits.idleMs)}`)));
-      });
+      };
       const done = (): void => {
         finished = true;
         clearAll();
@@ -157,15 +159,18 @@ function hop(url: URL, req: NetRequest, started: number, progress: { bytes: numb
       r.on('error', (e) => {
         if (!finished) fail(e instanceof NetError ? e : new NetError('network', `${shown}: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
       });
-      resolve({ res: r, done });
+      resolve({ res: r, done, chunk });
     });
     cr.end();
   });
 }
 
-async function* bodyOf(res: IncomingMessage, shown: string): AsyncIterable<Buffer> {
+async function* bodyOf(res: IncomingMessage, shown: string, chunk: (n: number) => void): AsyncIterable<Buffer> {
   try {
-    for await (const c of res) yield c as Buffer;
+    for await (const c of res) {
+      chunk((c as Buffer).length);
+      yield c as Buffer;
+    }
   } catch (e) {
     if (e instanceof NetError) throw e;
     throw new NetError('network', `${shown}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
@@ -188,7 +193,7 @@ export async function request(req: NetRequest): Promise<NetResponse> {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new NetError('redirect', `refused a redirect to a ${url.protocol.replace(/:$/, '')}: URL (${redactUrl(url.toString())}); only http and https are followed`);
     if (url.username || url.password) throw new NetError('redirect', `refused ${redactUrl(url.toString())}: credentials in a URL are never sent (use HF_TOKEN)`);
     seen.add(url.toString());
-    const { res, done } = await hop(url, req, started, progress);
+    const { res, done, chunk } = await hop(url, req, started, progress);
     const shown = redactUrl(url.toString());
     if (REDIRECTS.has(res.statusCode ?? 0) && res.headers.location) {
       res.resume();
@@ -204,7 +209,7 @@ export async function request(req: NetRequest): Promise<NetResponse> {
       url = next;
       continue;
     }
-    const body = bodyOf(res, shown);
+    const body = bodyOf(res, shown, chunk);
     return {
       status: res.statusCode ?? 0,
       headers: res.headers,

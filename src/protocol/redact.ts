@@ -14,11 +14,11 @@ export function redactUrl(u: string): string {
   } catch {
     return u;
   }
-  if (url.username || url.password) {
-    url.username = '';
-    url.password = '';
-  }
-  for (const k of [...url.searchParams.keys()]) if (SECRET_PARAM.test(k)) url.searchParams.set(k, '***');
+  const secretParams = [...url.searchParams.keys()].filter((k) => SECRET_PARAM.test(k));
+  if (!url.username && !url.password && secretParams.length === 0) return u; // nothing to take out: as written
+  url.username = '';
+  url.password = '';
+  for (const k of secretParams) url.searchParams.set(k, '***');
   return url.toString();
 }
 
