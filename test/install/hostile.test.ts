@@ -138,6 +138,14 @@ describe('verify or refuse', () => {
     });
   }
 
+  it('a body longer than the listed size: refused from its Content-Length before a byte is written, naming the file', async () => {
+    hub.faults = { listedSize: [{ file: DATA, size: 1000 }] };
+    const e = await fails();
+    expect(e).toMatchObject({ code: 'integrity', message: `${DATA}: the Hub serves 168.4 kB but lists 1.0 kB; the repository changed during the install, run it again` });
+    expect(partial().filter((f) => f.startsWith(DATA))).toEqual([]);
+    expect(listInstalled(store)).toEqual([]);
+  });
+
   it('a listing that is not a list: refused as such (not "cannot reach")', async () => {
     hub.faults = { tree: () => ({ files: [] }) };
     const e = await fails();
