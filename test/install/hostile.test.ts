@@ -4,6 +4,7 @@
  * error's code and message, and what was written where (the store, the .partial folder, which origin saw the token).
  * The time limits are the tests' own (FAST below): the same code with milliseconds instead of seconds.
  */
+import { createServer, type Socket } from 'node:net';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -216,6 +217,33 @@ describe('bounded time', () => {
     hub.faults = { location: [{ file: DATA, to: 'file:///etc/passwd' }] };
     const file = await fails();
     expect(file.message).toMatch(/refused a redirect to a file: URL \(file:\/\/\/etc\/passwd\); only http and https are followed/);
+  });
+
+  it('an https endpoint that accepts the connection and never completes the TLS handshake: cut at the connect limit', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const t0 = Date.now();
+      const e = await fails({ endpoint: `https://127.0.0.1:${port}`, limits: { ...FAST, connectMs: 300, windowMs: 5000 } });
+      expect(Date.now() - t0).toBeLessThan(1500);
+      expect(e).toMatchObject({ code: 'network', message: `gave up on https://127.0.0.1:${port} for test/qwen2: https://127.0.0.1:${port}/api/models/test/qwen2/tree/main?recursive=true&expand=false: no connection within 0.3 s` });
+      expect(sockets.length).toBe(1);
+      expect(existsSync(store)).toBe(false);
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  });
+
+  it('a listing whose pages never end within the listing limit: cut at it', async () => {
+    let i = 0;
+    hub.faults = { treeLink: () => `<${hub.url}/api/models/test/qwen2/tree/main?cursor=${++i}>; rel="next"`, tree: () => [] };
+    const t0 = Date.now();
+    const e = await fails({ limits: { ...FAST, maxPages: 1_000_000, listingMs: 300 } });
+    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(e).toMatchObject({ code: 'network', message: `the tree listing of test/qwen2 on ${hub.url} took longer than 0.3 s; refused` });
   });
 
   it('the production limits bound a stall within 2 minutes, retries included', () => {
