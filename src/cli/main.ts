@@ -6,6 +6,7 @@
  */
 import { EngineError } from '../engine/engine';
 import { ModelInstallError } from '../install/errors';
+import { safeMessage } from '../protocol/redact';
 import { cmdBench } from './commands/bench';
 import { cmdComplete } from './commands/complete';
 import { cmdDemo } from './commands/demo';
@@ -66,10 +67,11 @@ function exitCodeOf(e: unknown): number {
     },
     (e: unknown) => {
       const code = exitCodeOf(e);
-      const msg = e instanceof Error ? e.message : String(e);
+      // One redaction for every error that reaches the terminal: URL credentials, tokens, control characters.
+      const msg = safeMessage(e instanceof Error ? e.message : String(e), [process.env.HF_TOKEN]);
       process.stderr.write(`superdraft: ${code === 2 ? 'usage error: ' : 'error: '}${msg}\n`);
       if (code === 2) process.stderr.write('(see superdraft --help)\n');
-      else if (process.env.SUPERDRAFT_DEBUG && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+      else if (process.env.SUPERDRAFT_DEBUG && e instanceof Error && e.stack) process.stderr.write(safeMessage(e.stack, [process.env.HF_TOKEN]) + '\n');
       process.exitCode = code;
     },
   );

@@ -6,13 +6,14 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { familyOf, readModelConfig } from '../engine/model/config';
-import { checkExternalData, graphStatus, onnxFiles, prepareModel } from '../prepare/prepare';
+import { PrepareError, checkExternalData, graphStatus, onnxFiles, prepareModel } from '../prepare/prepare';
+import { printable } from '../protocol/redact';
 import { decodeModel } from '../engine/model/onnx/proto';
 import { PRESETS } from '../install/presets';
 import { cmdModelInstall, cmdModelList, cmdModelRemove } from './commands/models';
 import { UsageError } from './files';
 
-export const MODEL_HELP = `Usage: superdraft model install PRESET|OWNER/REPO[@REVISION] [--variant q4|q4f16|fp16|int8|fp32] [--name N] [--device D] [--dir D]
+export const MODEL_HELP = `Usage: superdraft model install PRESET|OWNER/REPO[@REVISION] [--variant q4|q4f16|fp16|int8|fp32] [--name N] [--device D] [--dir D] [--allow-unverified]
        superdraft model list [--json] [--presets] [--dir D]
        superdraft model remove NAME [--dir D]
        superdraft model prepare DIR [--int8-activations] [--json]
@@ -25,9 +26,12 @@ install  downloads a model from the Hugging Face Hub: config.json, tokenizer.jso
          The variant defaults to q4 on CPU, q4f16 or fp16 with a GPU device (--device cuda|dml|coreml|webgpu, or auto
          with an NVIDIA GPU). Progress goes to stderr; the last line on stdout is the installed folder. Ctrl-C
          cancels and leaves nothing half-installed.
-         HF_ENDPOINT   Hub or mirror base URL (air-gapped setups); HF_TOKEN   token for gated repositories.
+         A file the Hub lists without a hash is refused; --allow-unverified installs it anyway, saying so.
+         HF_ENDPOINT   Hub or mirror base URL (air-gapped setups); HF_TOKEN   token for gated repositories (sent to
+         that origin only). A stalled or too slow server ends the install with an error within 2 minutes; the limits
+         are SUPERDRAFT_NET_* variables (see README).
 list     installed models: name, variant, size, source repository, folder (--presets: the presets, sizes, memory).
-remove   deletes an installed model.
+remove   deletes an installed model (or its partial download); refused while an install of it runs.
 --dir D  the store folder (default $SUPERDRAFT_MODELS_DIR, else \${XDG_CACHE_HOME:-~/.cache}/superdraft/models).
 
 prepare  rewrites the ONNX graph(s) of a Hugging Face model directory (onnx/*.onnx, *.onnx) in place so that every
@@ -147,7 +151,12 @@ export function modelInfo(dir: string): ModelInfo {
   const cfg = readModelConfig(dir);
   const raw = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, any>;
   const variants = onnxFiles(dir).map((f) => {
-    const m = decodeModel(readFileSync(f));
+    let m;
+    try {
+      m = decodeModel(readFileSync(f));
+    } catch (e) {
+      throw new PrepareError(`${f}: not a readable ONNX model (${(e as Error).message})`);
+    }
     let ext = 0;
     try {
       ext = checkExternalData(f, m).reduce((a, x) => a + x.bytes, 0);
@@ -206,13 +215,13 @@ function mb(n: number): string {
 
 function formatInfo(i: ModelInfo): string {
   const lines = [
-    `${i.name} (${i.dir})`,
-    `  family          ${i.family ?? `unsupported (model_type ${i.model_type})`}`,
+    `${printable(i.name)} (${printable(i.dir)})`,
+    `  family          ${i.family ?? `unsupported (model_type ${printable(i.model_type)})`}`,
     `  parameters      ${(i.parameters / 1e6).toFixed(1)} M (from config.json)`,
     `  vocabulary      ${i.vocab}`,
     `  layers          ${i.layers} (hidden ${i.hidden}, ${i.heads} heads, ${i.kv_heads} KV heads)`,
-    `  FIM             ${i.fim ? `${i.fim.format.toUpperCase()} (${i.fim.convention}): ${Object.entries(i.fim.tokens).map(([k, v]) => `${k} ${v}`).join(', ')}` : 'none (prefix-only prompts)'}`,
-    `  end tokens      ${i.end_tokens.join(' ') || '(eos_token_id only)'}`,
+    `  FIM             ${i.fim ? `${i.fim.format.toUpperCase()} (${i.fim.convention}): ${Object.entries(i.fim.tokens).map(([k, v]) => `${k} ${printable(v)}`).join(', ')}` : 'none (prefix-only prompts)'}`,
+    `  end tokens      ${i.end_tokens.map((t) => printable(t)).join(' ') || '(eos_token_id only)'}`,
     `  superposed      ${i.superposition ? 'ready' : `not ready: ${i.superposition_reason}; fix: ${i.fix}`}`,
     `  logits_to_keep  ${i.logits_to_keep ? 'yes' : 'no'}`,
     `  append-only KV  ${i.present_delta ? 'yes (present_delta.*)' : i.present_delta_unsupported ? `no (${i.present_delta_unsupported})` : `no${i.family ? `: superdraft model prepare ${i.dir}` : ''}`}`,

@@ -7,6 +7,8 @@ export type InstallErrorCode =
   | 'no_onnx'
   | 'unsupported'
   | 'integrity'
+  /** A file the listing gives no hash for, refused without --allow-unverified. */
+  | 'unverified'
   | 'no_space'
   | 'network'
   | 'cancelled'
@@ -27,5 +29,5 @@ export function formatBytes(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
   if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
-  return `${n} B`;
+  return `${Math.round(n)} B`;
 }

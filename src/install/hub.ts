@@ -1,12 +1,16 @@
 /**
- * The Hub side of an install, through @huggingface/hub: the endpoint (HF_ENDPOINT for mirrors and air-gapped
- * setups), the repository's file listing with its LFS metadata, the choice of one ONNX variant with its external
- * data, and Hub errors turned into messages that name the repository and the fix. The token is passed to the
- * library only; no message here contains it.
+ * The Hub side of an install: the endpoint (HF_ENDPOINT for mirrors and air-gapped setups), the repository's file
+ * listing with its LFS metadata (validated field by field: whoever controls the repository or the mirror chooses
+ * it), the choice of one ONNX variant with its external data, and Hub errors turned into messages that name the
+ * repository and the fix. Requests go through src/install/net.ts (the token stays on the endpoint's origin, every
+ * stall is bounded); no message here contains the token or a URL's credentials.
  */
 import { existsSync } from 'node:fs';
-import { HUB_URL, HubApiError, listFiles } from '@huggingface/hub';
+import { HUB_URL } from '@huggingface/hub';
+import { printable, redact, redactUrl } from '../protocol/redact';
 import { ModelInstallError, formatBytes } from './errors';
+import { netLimits, type NetLimits } from './limits';
+import { NetError, request } from './net';
 import { variantOrder } from './presets';
 
 export interface HubAccess {
@@ -14,14 +18,16 @@ export interface HubAccess {
   endpoint?: string;
   token?: string;
   signal?: AbortSignal;
+  /** Time and count limits (default netLimits(): src/install/limits.ts). */
+  limits?: NetLimits;
 }
 
 export interface RepoFile {
   path: string;
   size: number;
-  /** The LFS object's sha256 (large files). */
+  /** The LFS object's sha256 (large files), lower-case hex. */
   sha256?: string;
-  /** The git blob id (sha1 of "blob <size>\0<content>"), for files kept in git. */
+  /** The git blob id (sha1 of "blob <size>\0<content>"), for files kept in git, lower-case hex. */
   gitOid?: string;
 }
 
@@ -31,65 +37,182 @@ export function hubEndpoint(env: NodeJS.ProcessEnv = process.env): string | unde
   return e ? e.replace(/\/+$/, '') : undefined;
 }
 
-/** The endpoint as shown in messages and manifests: credentials in the URL (user:password@) are left out. */
+/** The endpoint as shown in messages and manifests: credentials (user:password@) and token-like query values left out. */
 export function endpointName(endpoint: string | undefined): string {
   if (!endpoint) return HUB_URL;
+  return redactUrl(endpoint).replace(/\/+$/, '');
+}
+
+/** The endpoint's base URL, checked: http or https, no credentials in it (they would be sent to every host it redirects to). */
+export function endpointBase(endpoint: string | undefined): URL {
+  let u: URL;
   try {
-    const u = new URL(endpoint);
-    u.username = '';
-    u.password = '';
-    return u.toString().replace(/\/+$/, '');
+    u = new URL(endpoint ?? HUB_URL);
   } catch {
-    return endpoint;
+    throw new ModelInstallError('bad_input', `HF_ENDPOINT ${JSON.stringify(printable(redact(endpoint ?? '')))} is not a URL (expected http(s)://host[:port][/path])`);
   }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ModelInstallError('bad_input', `HF_ENDPOINT ${endpointName(endpoint)} is not an http(s) URL`);
+  if (u.username || u.password) {
+    throw new ModelInstallError('bad_input', `HF_ENDPOINT ${endpointName(endpoint)} has credentials in it (user:password@), which are never sent; put a token in HF_TOKEN instead`);
+  }
+  return u;
+}
+
+/** The token, checked before any request: a Hugging Face token is hf_ and printable characters, nothing else. */
+export function checkToken(token: string | undefined): string | undefined {
+  if (token === undefined || token === '') return undefined;
+  if (!/^hf_[\x21-\x7e]+$/.test(token)) {
+    const why = /[\s\x00-\x1f\x7f]/.test(token) ? 'it contains a line break, a space or a control character' : 'a token starts with hf_';
+    throw new ModelInstallError('bad_input', `the Hugging Face token does not look like one (${why}); check HF_TOKEN or set the token again`);
+  }
+  return token;
 }
 
 /** "owner/repo" or "owner/repo@revision"; a bad one is a bad_input error naming it. */
 export function parseRepoRef(ref: string): { repo: string; revision: string } {
   const m = /^([A-Za-z0-9][\w.-]*\/[\w.-]+?)(?:@([\w./-]+))?$/.exec(ref.trim());
-  if (!m || m[1].includes('..')) {
-    throw new ModelInstallError('bad_input', `${JSON.stringify(ref)} is neither a preset nor a Hub repository (owner/name or owner/name@revision)`);
+  if (!m || m[1].includes('..') || m[2]?.split('/').some((s) => s === '..' || s === '.' || s === '')) {
+    throw new ModelInstallError('bad_input', `${JSON.stringify(printable(ref))} is neither a preset nor a Hub repository (owner/name or owner/name@revision)`);
   }
   return { repo: m[1], revision: m[2] ?? 'main' };
 }
 
-/** A server answered a resumed download (a Range request) with the whole file. */
-export class RangeIgnoredError extends Error {}
-
-/** A fetch that carries the abort signal, and refuses a server that answers a range request with the whole file. */
-export function hubFetch(signal: AbortSignal | undefined): typeof fetch {
-  return async (input, init) => {
-    const res = await fetch(input, { ...init, signal });
-    const range = new Headers(init?.headers).get('range');
-    if (range && range !== 'bytes=0-0' && res.status === 200) {
-      await res.body?.cancel();
-      throw new RangeIgnoredError(`the server ignored a range request (${range})`);
-    }
-    return res;
-  };
+/** An HTTP status other than 2xx from the Hub, with the Hub's own words (its JSON "error", printable). */
+export class HubHttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly hubSays: string,
+    readonly errorCode: string | undefined,
+  ) {
+    super(`HTTP ${statusCode}${hubSays ? `: ${hubSays}` : ''}`);
+  }
 }
 
-/** Every file of the repository at the revision (directories left out). */
-export async function listRepoFiles(repo: string, revision: string, hub: HubAccess): Promise<RepoFile[]> {
-  const out: RepoFile[] = [];
+/** Reads a non-2xx response into a HubHttpError (its body at most 64 kB). */
+export async function statusError(res: import('./net').NetResponse): Promise<HubHttpError> {
+  let says = '';
   try {
-    for await (const e of listFiles({ repo: { type: 'model', name: repo }, revision, recursive: true, hubUrl: hub.endpoint, accessToken: hub.token, fetch: hubFetch(hub.signal) })) {
-      if (e.type !== 'file') continue;
-      out.push({ path: e.path, size: e.lfs?.size ?? e.size, sha256: e.lfs?.oid, gitOid: e.lfs ? undefined : e.oid });
+    const text = await res.text(65_536);
+    try {
+      const j = JSON.parse(text) as { error?: unknown };
+      says = typeof j?.error === 'string' ? j.error : '';
+    } catch {
+      says = '';
+    }
+  } catch {
+    res.cancel();
+  }
+  const code = res.headers['x-error-code'];
+  return new HubHttpError(res.status, printable(says.slice(0, 300)), typeof code === 'string' ? code : undefined);
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return JSON.stringify(printable(v.slice(0, 60)));
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${printable(String(v)).slice(0, 40)}`;
+}
+
+/** The "next" URL of a Link header, or undefined. */
+export function linkNext(link: string | undefined): string | undefined {
+  if (!link) return undefined;
+  for (const part of link.split(/,(?=\s*<)/)) {
+    const m = /^\s*<([^>]*)>\s*;(.*)$/.exec(part);
+    if (m && /(?:^|;)\s*rel\s*=\s*"?next"?\s*(?:;|$)/i.test(m[2])) return m[1];
+  }
+  return undefined;
+}
+
+const HEX40 = /^[0-9a-f]{40}$/i;
+const HEX64 = /^[0-9a-f]{64}$/i;
+
+/** One entry of a tree listing, validated field by field; undefined for a directory. The message names the entry and the field. */
+export function parseTreeEntry(e: unknown, i: number, where: string): RepoFile | undefined {
+  const bad = (field: string, v: unknown, want: string): ModelInstallError =>
+    new ModelInstallError('integrity', `${where}: entry ${i} of the tree listing has ${field} ${describeValue(v)}, expected ${want}`);
+  if (typeof e !== 'object' || e === null || Array.isArray(e)) throw bad('the value', e, 'an object');
+  const o = e as Record<string, unknown>;
+  if (typeof o.type !== 'string') throw bad('"type"', o.type, 'a string');
+  if (typeof o.path !== 'string' || o.path === '') throw bad('"path"', o.path, 'a non-empty string');
+  if (o.type !== 'file') return undefined;
+  const size = (v: unknown, field: string): number => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw bad(field, v, 'a whole number of bytes ≥ 0');
+    return v;
+  };
+  const file: RepoFile = { path: o.path, size: size(o.size, '"size"') };
+  if (o.lfs !== undefined && o.lfs !== null) {
+    if (typeof o.lfs !== 'object' || Array.isArray(o.lfs)) throw bad('"lfs"', o.lfs, 'an object');
+    const lfs = o.lfs as Record<string, unknown>;
+    file.size = size(lfs.size, '"lfs.size"');
+    if (lfs.oid !== undefined && (typeof lfs.oid !== 'string' || !HEX64.test(lfs.oid))) throw bad('"lfs.oid"', lfs.oid, 'a sha256 (64 hex digits)');
+    if (typeof lfs.oid === 'string') file.sha256 = lfs.oid.toLowerCase();
+  } else if (o.oid !== undefined) {
+    if (typeof o.oid !== 'string' || !HEX40.test(o.oid)) throw bad('"oid"', o.oid, 'a git blob id (40 hex digits)');
+    file.gitOid = o.oid.toLowerCase();
+  }
+  return file;
+}
+
+/**
+ * Every file of the repository at the revision (directories left out), page by page (Link: rel="next"): at most
+ * limits.maxPages pages, a page URL seen twice is refused, the whole listing within limits.listingMs.
+ */
+export async function listRepoFiles(repo: string, revision: string, hub: HubAccess): Promise<RepoFile[]> {
+  const limits = hub.limits ?? netLimits();
+  const base = endpointBase(hub.endpoint);
+  const token = checkToken(hub.token);
+  const where = `the tree listing of ${repo} on ${endpointName(hub.endpoint)}`;
+  const out: RepoFile[] = [];
+  const seen = new Set<string>();
+  const paths = new Set<string>();
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), limits.listingMs);
+  const signal = hub.signal ? AbortSignal.any([hub.signal, deadline.signal]) : deadline.signal;
+  let url: string | undefined = `${base.toString().replace(/\/+$/, '')}/api/models/${repo}/tree/${encodeURIComponent(revision)}?recursive=true&expand=false`;
+  try {
+    for (let page = 1; url; page++) {
+      if (seen.has(url)) throw new ModelInstallError('network', `${where} loops: page ${page} (${redactUrl(url)}) was already read`);
+      if (page > limits.maxPages) throw new ModelInstallError('network', `${where} has more than ${limits.maxPages} pages; refused`);
+      seen.add(url);
+      const res = await request({ url, trustedOrigin: base.origin, token, headers: { Accept: 'application/json' }, signal, limits });
+      if (res.status < 200 || res.status >= 300) throw await statusError(res);
+      const text = await res.text();
+      let items: unknown;
+      try {
+        items = JSON.parse(text);
+      } catch {
+        throw new ModelInstallError('integrity', `${where}: page ${page} is not JSON`);
+      }
+      if (!Array.isArray(items)) throw new ModelInstallError('integrity', `${where}: page ${page} is ${describeValue(items)}, expected a list of entries`);
+      const first = out.length;
+      items.forEach((e, i) => {
+        const f = parseTreeEntry(e, first + i, where);
+        if (!f) return;
+        if (paths.has(f.path)) throw new ModelInstallError('integrity', `${where} lists ${JSON.stringify(printable(f.path))} twice`);
+        paths.add(f.path);
+        out.push(f);
+      });
+      const link = res.headers.link;
+      const next = linkNext(Array.isArray(link) ? link.join(', ') : link);
+      url = next ? new URL(next, url).toString() : undefined;
     }
   } catch (err) {
+    if (deadline.signal.aborted && !hub.signal?.aborted) throw new ModelInstallError('network', `${where} took longer than ${limits.listingMs / 1000} s; refused`);
     throw hubError(err, repo, revision, hub);
+  } finally {
+    clearTimeout(timer);
   }
   return out.sort((a, b) => a.path.localeCompare(b.path));
 }
 
-/** A Hub or network error as a ModelInstallError naming the repository (never the token). */
+/** A Hub or network error as a ModelInstallError naming the repository (never the token or a URL's credentials). */
 export function hubError(err: unknown, repo: string, revision: string, hub: HubAccess): Error {
   if (err instanceof ModelInstallError) return err;
   if (hub.signal?.aborted) return new ModelInstallError('cancelled', `install of ${repo} cancelled`);
   const where = endpointName(hub.endpoint);
-  if (err instanceof HubApiError) {
-    const hubSays = typeof err.data?.error === 'string' ? err.data.error : '';
+  if (err instanceof HubHttpError) {
+    const hubSays = err.hubSays;
     if (err.statusCode === 404 || /repository not found/i.test(hubSays)) {
       return new ModelInstallError('not_found', `repository ${repo} (revision ${revision}) was not found on ${where}: check the name and the revision${hub.token ? '' : '; a private repository needs a token (HF_TOKEN)'}`);
     }
@@ -104,13 +227,11 @@ export function hubError(err: unknown, repo: string, revision: string, hub: HubA
     if (err.statusCode === 403) {
       return new ModelInstallError('forbidden', `the token has no access to ${repo} (403): accept the model's terms on its Hub page with the token's account, or use a token with read access to it`);
     }
-    return new ModelInstallError('network', `${where} answered ${err.statusCode} for ${repo}${hubSays ? `: ${hubSays}` : ''}`);
-  }
-  if (err instanceof TypeError && /access token must start with/.test(err.message)) {
-    return new ModelInstallError('bad_input', 'the Hugging Face token does not look like one (a token starts with hf_); check HF_TOKEN or set the token again');
+    return new ModelInstallError('network', redact(`${where} answered ${err.statusCode} for ${repo}${hubSays ? `: ${hubSays}` : ''}`, [hub.token]));
   }
   const cause = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
-  return new ModelInstallError('network', `cannot reach ${where} for ${repo}: ${cause}`);
+  const kind = err instanceof NetError ? err.kind : 'network';
+  return new ModelInstallError('network', printable(redact(`${kind === 'network' ? 'cannot reach' : 'gave up on'} ${where} for ${repo}: ${cause}`, [hub.token])));
 }
 
 const CORE = ['config.json', 'tokenizer.json'];

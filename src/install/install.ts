@@ -10,11 +10,14 @@ import { totalmem } from 'node:os';
 import * as path from 'node:path';
 import { familyOf, MODEL_TYPES } from '../engine/model/config';
 import { prepareModel } from '../prepare/prepare';
-import { downloadVerified } from './download';
+import { downloadVerified, hasherFor } from './download';
 import { ModelInstallError, formatBytes } from './errors';
 import { chooseVariant, endpointName, hubError, listRepoFiles, parseRepoRef, type HubAccess, type RepoFile } from './hub';
 import { findPreset, memoryNeeded } from './presets';
-import { MANIFEST, PARTIAL_DIR, checkModelName, findInstalled, nameForRepo, type ModelManifest } from './store';
+import { MANIFEST, PARTIAL_DIR, checkModelName, findInstalled, nameForRepo, takeLock, type ModelManifest } from './store';
+import { netLimits } from './limits';
+import { containedPath } from '../engine/model/modelPaths';
+import { printable } from '../protocol/redact';
 
 export interface InstallProgress {
   phase: 'listing' | 'downloading' | 'preparing' | 'done';
@@ -36,8 +39,10 @@ export interface InstallOptions extends HubAccess {
   name?: string;
   /** Prefer GPU variants (q4f16, fp16) when no variant is given. */
   gpu?: boolean;
-  /** Attempts per file after a network error, resuming where it stopped (default 2). */
+  /** Attempts per file after a network error, resuming where it stopped (default limits.retries: 2). */
   retries?: number;
+  /** Install files the listing gives no hash for (the CLI's --allow-unverified, reported as a warning); the editor never sets it. */
+  allowUnverified?: boolean;
   onProgress?: (p: InstallProgress) => void;
   onWarning?: (message: string) => void;
   /** Memory of this machine (default os.totalmem()). */
@@ -74,38 +79,12 @@ function bytesOnDisk(dir: string): number {
   return n;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** One install per model name at a time (a CLI and another CLI, or the editor): a lock file with the owner's pid; a dead owner's lock is taken over. */
-function lock(file: string, name: string): () => void {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(file, String(process.pid), { flag: 'wx' });
-      return () => rmSync(file, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number(readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
-        throw new ModelInstallError('exists', `${name} is being installed by another process (pid ${pid}); wait for it to finish, or stop it`);
-      }
-      rmSync(file, { force: true });
-    }
-  }
-  throw new ModelInstallError('exists', `cannot take the install lock ${file}`);
-}
-
 export async function installModel(o: InstallOptions): Promise<InstallResult> {
   const preset = findPreset(o.source);
   const { repo, revision } = preset ? { repo: preset.repo, revision: preset.revision } : parseRepoRef(o.source);
   const name = checkModelName(o.name ?? preset?.name ?? nameForRepo(repo));
-  const hub: HubAccess = { endpoint: o.endpoint, token: o.token, signal: o.signal };
+  const limits = o.limits ?? netLimits();
+  const hub: HubAccess = { endpoint: o.endpoint, token: o.token, signal: o.signal, limits };
   const report = (p: InstallProgress): void => o.onProgress?.(p);
 
   report({ phase: 'listing', bytes: 0, total: 0, rate: 0 });
@@ -113,6 +92,15 @@ export async function installModel(o: InstallOptions): Promise<InstallResult> {
   const choice = chooseVariant(repo, files, o.variant, o.gpu === true);
   const wanted = [...choice.extra, ...choice.onnx];
   const total = wanted.reduce((a, f) => a + f.size, 0);
+  // Nothing is downloaded unless every file can be checked (or the caller accepts that it cannot).
+  const unverified = wanted.filter((f) => !hasherFor(f));
+  if (unverified.length > 0) {
+    const names = unverified.map((f) => printable(f.path)).join(', ');
+    if (!o.allowUnverified) {
+      throw new ModelInstallError('unverified', `${repo} lists no sha256 or git blob id for ${names}, so ${unverified.length === 1 ? 'it' : 'they'} cannot be verified; nothing was downloaded (the CLI installs such files with --allow-unverified)`);
+    }
+    o.onWarning?.(`--allow-unverified: ${names} from ${repo} ${unverified.length === 1 ? 'is' : 'are'} installed UNVERIFIED (the Hub lists no hash for ${unverified.length === 1 ? 'it' : 'them'})`);
+  }
 
   const installed = findInstalled(o.store, name);
   if (installed) {
@@ -132,7 +120,7 @@ export async function installModel(o: InstallOptions): Promise<InstallResult> {
   }
 
   mkdirSync(path.join(o.store, PARTIAL_DIR), { recursive: true });
-  const release = lock(path.join(o.store, PARTIAL_DIR, `${name}.lock`), name);
+  const release = takeLock(o.store, name);
   try {
     if (existsSync(final)) throw new ModelInstallError('exists', `${name} was installed at ${final} while this install waited; remove it first to install it again`);
     const work = path.join(o.store, PARTIAL_DIR, name);
@@ -167,13 +155,14 @@ export async function installModel(o: InstallOptions): Promise<InstallResult> {
       const rate = secs > 0.2 ? (done - resumed) / secs : 0;
       report({ phase: 'downloading', file, bytes: done, total, rate, eta: rate > 0 ? (total - done) / rate : undefined });
     };
-    const retries = o.retries ?? 2;
+    const retries = o.retries ?? limits.retries;
     const fetchOne = async (f: RepoFile): Promise<void> => {
       for (let attempt = 0; ; attempt++) {
         const before = done;
         try {
-          await downloadVerified(f, path.join(work, f.path), {
+          await downloadVerified(f, containedPath(work, f.path, `the listed file`), {
             ...hub,
+            allowUnverified: o.allowUnverified,
             repo,
             revision,
             onExisting: (n) => {
@@ -202,7 +191,7 @@ export async function installModel(o: InstallOptions): Promise<InstallResult> {
           }
           resumed -= Math.min(resumed, done - before);
           done = before;
-          await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
+          await new Promise((r) => setTimeout(r, limits.backoffMs * (attempt + 1)));
         }
       }
     };
@@ -239,7 +228,7 @@ export async function installModel(o: InstallOptions): Promise<InstallResult> {
       source: { endpoint: o.endpoint ? endpointName(o.endpoint) : null, repo, revision },
       variant: choice.variant,
       preset: preset?.name ?? null,
-      files: wanted.map((f) => ({ path: f.path, size: f.size, ...(f.sha256 ? { sha256: f.sha256 } : {}) })),
+      files: wanted.map((f) => ({ path: f.path, size: f.size, ...(f.sha256 ? { sha256: f.sha256 } : {}), ...(hasherFor(f) ? {} : { unverified: true }) })),
       bytes: total,
       installedAt: new Date().toISOString(),
     };

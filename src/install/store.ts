@@ -4,7 +4,7 @@
  * downloads being assembled, resumable) and is never listed. The CLI's store is $SUPERDRAFT_MODELS_DIR, else
  * ${XDG_CACHE_HOME:-~/.cache}/superdraft/models; the extension uses its global storage.
  */
-import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { ModelInstallError } from './errors';
@@ -17,7 +17,7 @@ export interface ModelManifest {
   source: { endpoint: string | null; repo: string; revision: string };
   variant: string;
   preset: string | null;
-  files: { path: string; size: number; sha256?: string }[];
+  files: { path: string; size: number; sha256?: string; unverified?: true }[];
   bytes: number;
   installedAt: string;
 }
@@ -104,10 +104,59 @@ export function listPartial(store: string): { name: string; dir: string; bytes: 
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The install lock of a model name: <store>/.partial/<name>.lock holding the owner's pid. */
+export function lockFile(store: string, name: string): string {
+  return path.join(store, PARTIAL_DIR, `${name}.lock`);
+}
+
+/** The pid of a live process that holds the install lock of `name`, or undefined (no lock, or its owner is gone). */
+export function lockHolder(store: string, name: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(lockFile(store, name), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+}
+
+/** One install per model name at a time (a CLI and another CLI, or the editor): a lock file with the owner's pid; a dead owner's lock is taken over. */
+export function takeLock(store: string, name: string): () => void {
+  const file = lockFile(store, name);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return () => rmSync(file, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = lockHolder(store, name);
+      if (pid !== undefined) throw new ModelInstallError('exists', `${name} is being installed by another process (pid ${pid}); wait for it to finish, or stop it`);
+      rmSync(file, { force: true });
+    }
+  }
+  throw new ModelInstallError('exists', `cannot take the install lock ${file}`);
+}
+
+/** Refuses to touch a model that an install holds the lock on (remove would pull the folder from under it). */
+function checkNotInstalling(store: string, name: string): void {
+  const pid = lockHolder(store, name);
+  if (pid !== undefined) throw new ModelInstallError('exists', `${name} is being installed by another process (pid ${pid}); nothing was removed. Wait for it to finish, or stop it first`);
+}
+
 /** Deletes a model's partial download; its bytes, or undefined when there was none. */
 export function removePartial(store: string, name: string): number | undefined {
   const p = listPartial(store).find((x) => x.name === name);
   if (!p) return undefined;
+  checkNotInstalling(store, name);
   rmSync(p.dir, { recursive: true, force: true });
   return p.bytes;
 }
@@ -119,6 +168,7 @@ export function removeInstalled(store: string, name: string): InstalledModel {
     const names = listInstalled(store).map((x) => x.name);
     throw new ModelInstallError('not_found', `no installed model named ${JSON.stringify(name)} in ${store}${names.length ? ` (installed: ${names.join(', ')})` : ' (none installed)'}`);
   }
+  checkNotInstalling(store, name);
   const trash = path.join(store, `.removing-${name}-${process.pid}-${Date.now()}`);
   renameSync(m.dir, trash);
   rmSync(trash, { recursive: true, force: true });

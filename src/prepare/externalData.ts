@@ -2,6 +2,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { externalTensors, type Model } from '../engine/model/onnx/proto';
+import { checkContained, containedPath } from '../engine/model/modelPaths';
 import { PrepareError } from './report';
 
 /** ONNX files of a model directory: onnx/*.onnx (Hub layout) and *.onnx at the top. */
@@ -10,7 +11,10 @@ export function onnxFiles(dir: string): string[] {
   for (const sub of ['', 'onnx']) {
     const d = path.join(dir, sub);
     if (!existsSync(d) || !statSync(d).isDirectory()) continue;
-    for (const f of readdirSync(d).sort()) if (f.endsWith('.onnx') && statSync(path.join(d, f)).isFile()) out.push(path.join(d, f));
+    for (const f of readdirSync(d).sort()) {
+      // A graph that is a symlink out of the folder is refused (the one path policy, engine/model/modelPaths.ts).
+      if (f.endsWith('.onnx') && statSync(path.join(d, f)).isFile()) out.push(checkContained(dir, path.join(d, f), 'the ONNX file'));
+    }
   }
   return out;
 }
@@ -27,7 +31,13 @@ export function checkExternalData(file: string, model: Model): { file: string; b
   }
   const files: { file: string; bytes: number }[] = [];
   for (const [loc, { end, tensor }] of need) {
-    const f = path.join(path.dirname(file), loc);
+    let f: string;
+    try {
+      // The one path policy: inside the graph's folder, symlinks followed (onnxruntime refuses such paths too).
+      f = containedPath(path.dirname(file), loc, `${file}: tensor ${tensor}'s external data location`);
+    } catch (e) {
+      throw new PrepareError((e as Error).message);
+    }
     if (!existsSync(f)) throw new PrepareError(`${file}: external data file ${f} is missing`);
     const size = statSync(f).size;
     if (size < end) throw new PrepareError(`${file}: external data file ${f} is truncated (${size} bytes; tensor ${tensor} ends at byte ${end})`);

@@ -32,6 +32,7 @@ import { existsSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSy
 import * as path from 'node:path';
 import { type Graph, type Model, type Node, decodeModel, defaultOpset, encodeModel } from '../engine/model/onnx/proto';
 import { MODEL_TYPES, familyOf } from '../engine/model/config';
+import { containedPath } from '../engine/model/modelPaths';
 import { checkExternalData, onnxFiles } from './externalData';
 import { Editor, topoSort } from './graphEditor';
 import { planInt8Activations } from './int8Activations';
@@ -102,7 +103,7 @@ export interface PrepareOptions {
 export function prepareModel(dir: string, opts: PrepareOptions = {}): PrepareReport {
   const t0 = Date.now();
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new PrepareError(`model directory not found: ${dir}`);
-  const cfgFile = path.join(dir, 'config.json');
+  const cfgFile = containedPath(dir, 'config.json', 'config.json');
   if (!existsSync(cfgFile)) throw new PrepareError(`model config not found: ${cfgFile}`);
   let cfg: Record<string, unknown>;
   try {
@@ -115,7 +116,7 @@ export function prepareModel(dir: string, opts: PrepareOptions = {}): PrepareRep
   if (!family) {
     throw new PrepareError(`${cfgFile}: unknown model_type ${JSON.stringify(cfg.model_type ?? null)} (supported: ${MODEL_TYPES.join(', ')})`);
   }
-  const tok = path.join(dir, 'tokenizer.json');
+  const tok = containedPath(dir, 'tokenizer.json', 'tokenizer.json');
   if (!existsSync(tok)) throw new PrepareError(`tokenizer not found: ${tok} (the model directory needs the Hub's tokenizer.json)`);
   const files = opts.files ?? onnxFiles(dir);
   if (files.length === 0) throw new PrepareError(`no ONNX model in ${dir} (looked for onnx/*.onnx and *.onnx)`);
@@ -178,7 +179,13 @@ export function prepareModel(dir: string, opts: PrepareOptions = {}): PrepareRep
 
 /** What `prepare` adds that a graph file has (reads the graph, not the external data). */
 export function graphStatus(file: string): { superposition: boolean; logitsToKeep: boolean; presentDelta: boolean; noDeltas?: string } {
-  const g = decodeModel(readFileSync(file)).graph;
+  let g;
+  try {
+    g = decodeModel(readFileSync(file)).graph;
+  } catch (e) {
+    throw new PrepareError(`${file}: not a readable ONNX model (${(e as Error).message})`);
+  }
+  if (!g) throw new PrepareError(`${file}: not an ONNX model (no graph)`);
   const noDeltas = deltasUnsupported(g);
   return {
     ...(noDeltas ? { noDeltas } : {}),

@@ -4,7 +4,10 @@
  * {oid: sha256, size}), /{repo}/resolve/{rev}/{path} (small files served directly, LFS files by a 302 to a storage
  * URL), HTTP Range (206), 401/403 for a gated repository without/with a wrong token, 404 with X-Error-Code for a
  * missing repository or file. Faults for tests: cut the connection after N bytes of a file, flip one byte, list a
- * file larger than it is, serve slowly. Every request is recorded (method, path, Range, whether it had a token).
+ * file larger than it is, serve slowly; and a hostile Hub's faults (issue 26): a listing rewritten at will, a Link
+ * header of the listing (to itself, to another origin, to a never-ending cursor), a resolve redirect to another
+ * origin (with or without X-Cache), bodies that drip a byte at a time, headers then silence, no headers at all.
+ * Every request is recorded (method, path, query, Range, whether it had a token).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
@@ -22,6 +25,8 @@ export interface HubRepo {
 export interface HubRequest {
   method: string;
   path: string;
+  /** The query string, '?' included ('' when none). */
+  query: string;
   range?: string;
   authorized: boolean;
   status: number;
@@ -38,6 +43,20 @@ export interface HubFaults {
   ignoreRange?: string[];
   /** Send this file in 4 KiB chunks with this delay between them. */
   slow?: { file: string; delayMs: number }[];
+  /** Rewrite the tree listing's entries (or replace the whole body) before it is sent. */
+  tree?: (entries: Record<string, any>[]) => unknown;
+  /** A Link header on the tree listing: the URL given, or computed from the request's URL (path + query). */
+  treeLink?: string | ((requestUrl: string) => string | undefined);
+  /** Answer the resolve of this file with a 302 to another origin's /storage/ (X-Cache header when given). */
+  redirect?: { file: string; origin: string; xCache?: string }[];
+  /** Answer any request for this file with this redirect target (Location as given: loops, other schemes). */
+  location?: { file: string; to: string }[];
+  /** Send this file (after its headers) one byte every intervalMs. */
+  drip?: { file: string; intervalMs: number }[];
+  /** Send this file's headers, then nothing. */
+  stallAfterHeaders?: string[];
+  /** Accept the request for this file and never answer (no headers). */
+  noHeaders?: string[];
 }
 
 const LFS_MIN = 10_000;
@@ -109,7 +128,7 @@ export class LoopbackHub {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const u = new URL(req.url ?? '/', 'http://x');
-    const rec: HubRequest = { method: req.method ?? 'GET', path: u.pathname, range: req.headers.range, authorized: !!req.headers.authorization, status: 0 };
+    const rec: HubRequest = { method: req.method ?? 'GET', path: u.pathname, query: u.search, range: req.headers.range, authorized: !!req.headers.authorization, status: 0 };
     this.requests.push(rec);
     res.on('finish', () => (rec.status = res.statusCode));
     res.on('close', () => (rec.status ||= res.statusCode));
@@ -120,6 +139,16 @@ export class LoopbackHub {
     m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(u.pathname);
     if (m) {
       const [name, file] = [decodeURIComponent(m[1]), decodeURIComponent(m[3])];
+      const loc = this.faults.location?.find((x) => x.file === file);
+      if (loc) {
+        res.writeHead(302, { Location: loc.to });
+        return void res.end();
+      }
+      const away = this.faults.redirect?.find((x) => x.file === file);
+      if (away) {
+        res.writeHead(302, { Location: `${away.origin}/storage/${name}/${file}`, ...(away.xCache ? { 'X-Cache': away.xCache } : {}) });
+        return void res.end();
+      }
       const repo = this.repos[name];
       if (!repo) return this.json(res, 404, { error: 'Repository not found' }, { 'X-Error-Code': 'RepositoryNotFound' });
       if (!this.allowed(name, repo, req, res)) return;
@@ -167,7 +196,9 @@ export class LoopbackHub {
         entries.push({ type: 'file', oid: gitOid(b), size: b.length, path: f });
       }
     }
-    this.json(res, 200, entries);
+    const body = this.faults.tree ? this.faults.tree(entries as Record<string, any>[]) : entries;
+    const link = typeof this.faults.treeLink === 'function' ? this.faults.treeLink(req.url ?? '/') : this.faults.treeLink;
+    this.json(res, 200, body, link ? { Link: link } : {});
   }
 
   private serveFile(name: string, file: string, req: IncomingMessage, res: ServerResponse): void {
@@ -180,6 +211,7 @@ export class LoopbackHub {
       return this.json(res, 404, { error: 'Entry not found' }, { 'X-Error-Code': 'EntryNotFound' });
     }
     for (const c of this.faults.corrupt ?? []) if (c.file === file && c.at < body.length) body[c.at] ^= 0xff;
+    if (this.faults.noHeaders?.includes(file)) return; // the socket stays open, nothing is sent
     const size = body.length;
     let start = 0;
     let end = size - 1;
@@ -201,6 +233,19 @@ export class LoopbackHub {
     const cutIdx = (this.faults.cut ?? []).findIndex((c, i) => c.file === file && !this.cutsDone.has(i) && slice.length > 1);
     const slow = this.faults.slow?.find((s) => s.file === file);
     const count = (n: number): void => void this.bytesSent.set(file, (this.bytesSent.get(file) ?? 0) + n);
+    if (this.faults.stallAfterHeaders?.includes(file)) return void res.flushHeaders();
+    const drip = this.faults.drip?.find((d) => d.file === file);
+    if (drip) {
+      let at = 0;
+      const step = (): void => {
+        if (res.destroyed) return;
+        if (at >= slice.length) return void res.end();
+        count(1);
+        res.write(slice.subarray(at, ++at));
+        setTimeout(step, drip.intervalMs);
+      };
+      return step();
+    }
     if (cutIdx >= 0) {
       this.cutsDone.add(cutIdx);
       const n = Math.min(this.faults.cut![cutIdx].after, slice.length - 1);

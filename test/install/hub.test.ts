@@ -8,6 +8,8 @@ import { progressLine } from '../../src/cli/progress';
 import { chooseVariant, endpointName, hubEndpoint, parseRepoRef, type RepoFile } from '../../src/install/hub';
 import { PRESETS, VARIANTS, findPreset, memoryNeeded } from '../../src/install/presets';
 import { checkModelName, nameForRepo } from '../../src/install/store';
+import { formatBytes } from '../../src/install/errors';
+import { printable, redact, redactUrl, safeMessage } from '../../src/protocol/redact';
 
 const GB = 1e9;
 const listing: RepoFile[] = [
@@ -100,5 +102,26 @@ describe('progress line', () => {
     );
     expect(progressLine({ phase: 'downloading', bytes: 0, total: 2e9, rate: 0 }, 4)).toBe('[----]   0%  0 B / 2.00 GB  -- /s  --:-- left');
     expect(progressLine({ phase: 'downloading', bytes: 1e9, total: 2e9, rate: 1e5, eta: 10_000 }, 4)).toMatch(/2:46:40 left$/);
+  });
+});
+
+describe('redaction and printable output (src/protocol/redact.ts)', () => {
+  it('URLs lose their credentials and token-like query values; hf_ tokens and Bearer values are masked; given secrets go whatever their form', () => {
+    expect(redactUrl('http://u:hf_PASS@127.0.0.1:8080/a?x=1')).toBe('http://127.0.0.1:8080/a?x=1');
+    expect(redactUrl('https://cdn.example/f?X-Amz-Signature=abc&token=t0k&n=1')).toBe('https://cdn.example/f?X-Amz-Signature=***&token=***&n=1');
+    expect(redactUrl('http://127.0.0.1:8080')).toBe('http://127.0.0.1:8080');
+    const text = redact('cannot reach http://u:pw@h/x: Headers.append: "Bearer hf_abcdefgh12345" is an invalid header value; raw hf_zzzzzzzzzz and my-secret-value-1', ['my-secret-value-1']);
+    expect(text).toBe('cannot reach http://h/x: Headers.append: "Bearer ***" is an invalid header value; raw hf_*** and ***');
+    expect(redact('token was hf_abcd\nefghijkl', ['hf_abcd\nefghijkl'])).toBe('token was ***');
+  });
+
+  it('printable: control characters (escapes, bells, C1) become \\xNN; safeMessage keeps line breaks', () => {
+    expect(printable('a\x1b]0;t\x07\x1b[2J\u009bz\n')).toBe('a\\x1b]0;t\\x07\\x1b[2J\\x9bz\\x0a');
+    expect(safeMessage('line 1\nline 2 \x1b[31mred hf_secret123456')).toBe('line 1\nline 2 \\x1b[31mred hf_***');
+  });
+
+  it('a rate under 1 kB/s is a whole number of bytes', () => {
+    expect(formatBytes(524.2393441898491)).toBe('524 B');
+    expect(progressLine({ phase: 'downloading', bytes: 1000, total: 2e6, rate: 524.2393441898491, eta: 3800 }, 4)).toMatch(/ 524 B\/s /);
   });
 });

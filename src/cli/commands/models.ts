@@ -14,6 +14,7 @@ import { DEVICES } from '../../protocol';
 import { UsageError } from '../files';
 import { progressBar } from '../progress';
 import { setActiveAbort } from '../run';
+import { safeMessage } from '../../protocol/redact';
 
 function parse(args: string[], options: Record<string, { type: 'string' | 'boolean' }>): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   try {
@@ -24,7 +25,7 @@ function parse(args: string[], options: Record<string, { type: 'string' | 'boole
 }
 
 export async function cmdModelInstall(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { variant: { type: 'string' }, name: { type: 'string' }, device: { type: 'string' } });
+  const { values, positionals } = parse(args, { variant: { type: 'string' }, name: { type: 'string' }, device: { type: 'string' }, 'allow-unverified': { type: 'boolean' } });
   const [source, extra] = positionals;
   if (!source) {
     throw new UsageError(`model install needs a preset (${PRESETS.map((p) => p.name).join(', ')}) or a Hub repository owner/name[@revision]`);
@@ -48,9 +49,12 @@ export async function cmdModelInstall(args: string[]): Promise<number> {
       gpu: prefersGpu(device),
       endpoint,
       token: process.env.HF_TOKEN?.trim() || undefined,
+      allowUnverified: values['allow-unverified'] === true,
       signal: ac.signal,
       onProgress: (p) => bar.update(p),
-      onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
+      onWarning: (w) => {
+        process.stderr.write(`warning: ${safeMessage(w, [process.env.HF_TOKEN])}\n`);
+      },
     });
     bar.end();
     process.stderr.write(r.already ? `${r.name} is already installed (${r.variant}, ${formatBytes(r.bytes)})\n` : `installed ${r.name} (${r.variant}, ${formatBytes(r.bytes)})\n`);

@@ -4,8 +4,10 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
+import { printable } from '../../protocol/redact';
+import { ModelLoadError, checkContained, containedPath } from './modelPaths';
 
-export class ModelLoadError extends Error {}
+export { ModelLoadError, ModelPathError, containedPath } from './modelPaths';
 
 export interface FimFormat {
   format: 'spm' | 'psm';
@@ -133,8 +135,8 @@ function requireFile(file: string, what: string): string {
 }
 
 /** Whether the tokenizer prepends a BOS token (tokenizer_config.json's add_bos_token, as Llama tokenizers do). */
-function addsBos(tokenizerFile: string): boolean {
-  const f = path.join(path.dirname(tokenizerFile), 'tokenizer_config.json');
+function addsBos(dir: string, tokenizerFile: string): boolean {
+  const f = checkContained(dir, path.join(path.dirname(tokenizerFile), 'tokenizer_config.json'), 'tokenizer_config.json');
   if (!existsSync(f)) return false;
   try {
     const c = JSON.parse(readFileSync(f, 'utf8')) as { add_bos_token?: unknown; bos_token?: unknown };
@@ -150,7 +152,8 @@ function addsBos(tokenizerFile: string): boolean {
  */
 export function readModelConfig(dir: string, variant?: string): ModelConfig {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ModelLoadError(`model directory not found: ${dir}`);
-  const cfgFile = requireFile(path.join(dir, 'config.json'), 'model config');
+  // Every file the folder names goes through the one path policy (modelPaths.ts): inside the folder, symlinks followed.
+  const cfgFile = requireFile(containedPath(dir, 'config.json', 'config.json'), 'model config');
   let raw: RawConfig;
   try {
     raw = JSON.parse(readFileSync(cfgFile, 'utf8')) as RawConfig;
@@ -161,28 +164,30 @@ export function readModelConfig(dir: string, variant?: string): ModelConfig {
     const got = raw === null ? 'null' : Array.isArray(raw) ? 'an array' : `a ${typeof raw}`;
     throw new ModelLoadError(`model config must be a JSON object: ${cfgFile} contains ${got}`);
   }
-  const sd = raw.superdraft ?? {};
+  const sd = (typeof raw.superdraft === 'object' && raw.superdraft !== null ? raw.superdraft : {}) as NonNullable<RawConfig['superdraft']>;
+  const onnx = typeof sd.onnx === 'object' && sd.onnx !== null ? sd.onnx : {};
+  const variants = typeof onnx.variants === 'object' && onnx.variants !== null ? onnx.variants : {};
   let modelFile: string | undefined;
   if (variant) {
     // A key of superdraft.onnx.variants, a Hub variant name (q4 → onnx/model_q4.onnx), or a file name.
-    const hub = path.join('onnx', variant === 'fp32' ? 'model.onnx' : `model_${variant}.onnx`);
-    const named = sd.onnx?.variants?.[variant] ?? (/^[a-z0-9]+$/.test(variant) && existsSync(path.join(dir, hub)) ? hub : variant);
-    modelFile = path.join(dir, named);
+    const hub = `onnx/${variant === 'fp32' ? 'model.onnx' : `model_${variant}.onnx`}`;
+    if (Object.prototype.hasOwnProperty.call(variants, variant)) {
+      modelFile = containedPath(dir, variants[variant], `config.json superdraft.onnx.variants.${printable(variant)}`);
+    } else if (/^[a-z0-9]+$/.test(variant) && existsSync(containedPath(dir, hub, 'the variant'))) {
+      modelFile = containedPath(dir, hub, 'the variant');
+    } else {
+      modelFile = containedPath(dir, variant, 'the variant');
+    }
   } else {
     // Then the Hub's quantized variants (onnx-community ships some models without an fp32 file).
-    const candidates = [sd.onnx?.default, 'model.onnx', 'onnx/model.onnx', 'decoder_model_merged.onnx', 'onnx/decoder_model_merged.onnx',
-      ...['q4', 'q4f16', 'fp16', 'quantized', 'int8', 'uint8'].map((v) => `onnx/model_${v}.onnx`)];
-    for (const c of candidates) {
-      if (c && existsSync(path.join(dir, c))) {
-        modelFile = path.join(dir, c);
-        break;
-      }
-    }
-    modelFile ??= path.join(dir, sd.onnx?.default ?? 'model.onnx');
+    const named = sd.onnx?.default !== undefined ? containedPath(dir, sd.onnx.default, 'config.json superdraft.onnx.default') : undefined;
+    const candidates = ['model.onnx', 'onnx/model.onnx', 'decoder_model_merged.onnx', 'onnx/decoder_model_merged.onnx',
+      ...['q4', 'q4f16', 'fp16', 'quantized', 'int8', 'uint8'].map((v) => `onnx/model_${v}.onnx`)].map((c) => containedPath(dir, c, 'the model file'));
+    modelFile = [named, ...candidates].find((c) => c !== undefined && existsSync(c)) ?? named ?? containedPath(dir, 'model.onnx', 'the model file');
   }
   requireFile(modelFile, 'ONNX model');
   const tokenizerFile = requireFile(
-    [path.join(dir, 'tokenizer.json'), path.join(path.dirname(modelFile), 'tokenizer.json')].find((f) => existsSync(f)) ??
+    [containedPath(dir, 'tokenizer.json', 'tokenizer.json'), checkContained(dir, path.join(path.dirname(modelFile), 'tokenizer.json'), 'tokenizer.json')].find((f) => existsSync(f)) ??
       path.join(dir, 'tokenizer.json'),
     'tokenizer',
   );
@@ -213,12 +218,14 @@ export function readModelConfig(dir: string, variant?: string): ModelConfig {
     };
   } else {
     // Detected from the tokenizer's added tokens.
-    fim = detectFim(readFileSync(tokenizerFile, 'utf8'), addsBos(tokenizerFile));
+    fim = detectFim(readFileSync(tokenizerFile, 'utf8'), addsBos(dir, tokenizerFile));
   }
-  const ngram = sd.ngrams ? path.join(dir, sd.ngrams) : path.join(dir, 'ngrams.bin');
+  const ngram = sd.ngrams !== undefined ? containedPath(dir, sd.ngrams, 'config.json superdraft.ngrams') : containedPath(dir, 'ngrams.bin', 'ngrams.bin');
+  const name = [sd.name, raw._name_or_path].find((n): n is string => typeof n === 'string' && n.trim() !== '') ?? path.basename(path.resolve(dir));
   return {
     dir,
-    name: sd.name ?? raw._name_or_path ?? path.basename(path.resolve(dir)),
+    // A model-provided string: printed by info, complete and the status bar, so never with control characters.
+    name: printable(name),
     modelFile,
     tokenizerFile,
     ngramFile: existsSync(ngram) ? ngram : undefined,

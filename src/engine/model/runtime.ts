@@ -25,6 +25,7 @@ import { ModelConfig, ModelLoadError } from './config';
 import { logSumExp } from '../decode/math';
 import { RowLogSumExp } from './ops';
 import { decodeModel, externalDataLocations } from './onnx/proto';
+import { containedPath } from './modelPaths';
 
 export type LogFn = (level: 'error' | 'warn' | 'info' | 'debug', message: string) => void;
 
@@ -146,7 +147,15 @@ export function modelBytes(modelFile: string): number {
       }
     }
     let total = size;
-    for (const f of files) if (existsSync(path.join(dir, f))) total += statSync(path.join(dir, f)).size;
+    for (const f of files) {
+      let file: string;
+      try {
+        file = containedPath(dir, f, 'external data location'); // the one path policy: nothing outside the folder is looked at
+      } catch {
+        continue; // onnxruntime refuses it when the session is created
+      }
+      if (existsSync(file)) total += statSync(file).size;
+    }
     return total;
   } catch {
     return 0; // reported when the session is created

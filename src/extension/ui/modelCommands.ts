@@ -8,6 +8,7 @@
 import { totalmem } from 'node:os';
 import * as vscode from 'vscode';
 import { ModelInstallError, formatBytes } from '../../install/errors';
+import { safeMessage } from '../../protocol/redact';
 import { endpointName, hubEndpoint, parseRepoRef, prefersGpu } from '../../install/hub';
 import { installModel, type InstallResult } from '../../install/install';
 import { PRESETS, memoryNeeded, variantOrder, type Preset } from '../../install/presets';
@@ -158,7 +159,8 @@ export class ModelCommands {
   }
 
   private report(source: string, e: unknown): void {
-    const msg = e instanceof Error ? e.message : String(e);
+    // The one redaction (URL credentials, tokens, control characters) before a log line or a notification.
+    const msg = safeMessage(e instanceof Error ? e.message : String(e), [process.env.HF_TOKEN]);
     this.logger.error(`install of ${source} failed: ${msg}`);
     if (e instanceof ModelInstallError && e.code === 'cancelled') {
       void vscode.window.showInformationMessage(`Superdraft: install of ${source} cancelled; nothing was installed.`);

@@ -90,6 +90,7 @@ export function modelProto(): protobuf.Type {
 export function decodeModel(bytes: Uint8Array): Model {
   const t = modelProto();
   const m = t.decode(bytes) as unknown as Model;
+  if (!m.graph) return m; // not a model (an empty file decodes to one without a graph): callers say so, naming the file
   m.graph.node ??= [];
   m.graph.initializer ??= [];
   m.graph.value_info ??= [];
