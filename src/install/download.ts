@@ -67,79 +67,8 @@ export async function downloadVerified(f: RepoFile, dest: string, opts: Download
     opts.onExisting?.(offset);
   }
   if (offset < f.size) {
-    const limits = opts.limits ?? netLimits();
-    const base = endpointBase(opts.endpoint);
-    let res;
-    try {
-      res = await request({
-        url: resolveUrl(base, opts.repo, opts.revision, f.path),
-        trustedOrigin: base.origin,
-        token: checkToken(opts.token),
-        headers: offset > 0 ? { Range: `bytes=${offset}-${f.size - 1}` } : {},
-        signal: opts.signal,
-        limits,
-      });
-      if (res.status === 404) {
-        res.cancel();
-        throw new ModelInstallError('not_found', `${opts.repo} lists ${f.path} but the Hub has no such file at ${opts.revision}`);
-      }
-      if (res.status < 200 || res.status >= 300) throw await statusError(res);
-    } catch (e) {
-      if (opts.signal?.aborted) throw new ModelInstallError('cancelled', `download of ${f.path} cancelled`);
-      const err = hubError(e, opts.repo, opts.revision, opts);
-      // A transport failure is worth a retry (resuming): say which file.
-      if (err instanceof ModelInstallError && err.code === 'network') throw new ModelInstallError('network', `${f.path}: ${err.message}`);
-      throw err;
-    }
-    if (offset > 0 && res.status === 200) {
-      // No resuming from this server: the next attempt starts the file over.
-      res.cancel();
-      truncateSync(part, 0);
-      throw new ModelInstallError('network', `${f.path}: the server does not resume downloads (it ignored a range request); the file starts over on the next attempt`);
-    }
-    const total = res.status === 206 ? /\/(\d+)\s*$/.exec(String(res.headers['content-range'] ?? ''))?.[1] : res.headers['content-length'];
-    if (res.status === 206 && !String(res.headers['content-range'] ?? '').startsWith(`bytes ${offset}-`)) {
-      res.cancel();
-      truncateSync(part, 0);
-      throw new ModelInstallError('network', `${f.path}: the server answered the range request from byte ${offset} with another range; the file starts over on the next attempt`);
-    }
-    if (total !== undefined && Number(total) !== f.size) {
-      res.cancel();
-      throw new ModelInstallError('integrity', `${f.path}: the Hub serves ${formatBytes(Number(total))} but lists ${formatBytes(f.size)}; the repository changed during the install, run it again`);
-    }
-    const out = createWriteStream(part, { flags: 'a' });
-    const closed = new Promise<void>((resolve, reject) => {
-      out.on('close', resolve);
-      out.on('error', reject);
-    });
-    let written = offset;
-    try {
-      for await (const chunk of res.body) {
-        if (opts.signal?.aborted) break;
-        if (written + chunk.length > f.size) throw new ModelInstallError('integrity', `${f.path}: the server sent more than the ${formatBytes(f.size)} the Hub lists`);
-        check?.hash.update(chunk);
-        written += chunk.length;
-        if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
-        opts.onBytes?.(chunk.length);
-      }
-    } catch (e) {
-      res.cancel();
-      out.end();
-      await closed.catch(() => undefined);
-      if (opts.signal?.aborted) throw new ModelInstallError('cancelled', `download of ${f.path} cancelled`);
-      if (e instanceof ModelInstallError) {
-        if (e.code === 'integrity') rmSync(part, { force: true });
-        throw e;
-      }
-      const why = e instanceof Error ? e.message : String(e);
-      throw new ModelInstallError('network', `${f.path}: the download was interrupted after ${formatBytes(written)} of ${formatBytes(f.size)} (${why})`);
-    }
-    out.end();
-    await closed;
-    if (opts.signal?.aborted) throw new ModelInstallError('cancelled', `download of ${f.path} cancelled`);
-    if (written !== f.size) {
-      throw new ModelInstallError('network', `${f.path}: the download ended after ${formatBytes(written)} of ${formatBytes(f.size)}`);
-    }
+    const res = await openRange(f, part, offset, opts);
+    await appendBody(f, part, res, offset, check, opts);
   } else if (offset === 0 && f.size === 0) {
     writeFileSync(part, '');
   }
@@ -151,4 +80,86 @@ export async function downloadVerified(f: RepoFile, dest: string, opts: Download
     }
   }
   renameSync(part, dest);
+}
+
+/** The response that sends `f` from byte `offset` (checked: status, range, size); the .part restarts where it cannot resume. */
+async function openRange(f: RepoFile, part: string, offset: number, opts: DownloadOptions): Promise<Awaited<ReturnType<typeof request>>> {
+  const limits = opts.limits ?? netLimits();
+  const base = endpointBase(opts.endpoint);
+  let res;
+  try {
+    res = await request({
+      url: resolveUrl(base, opts.repo, opts.revision, f.path),
+      trustedOrigin: base.origin,
+      token: checkToken(opts.token),
+      headers: offset > 0 ? { Range: `bytes=${offset}-${f.size - 1}` } : {},
+      signal: opts.signal,
+      limits,
+    });
+    if (res.status === 404) {
+      res.cancel();
+      throw new ModelInstallError('not_found', `${opts.repo} lists ${f.path} but the Hub has no such file at ${opts.revision}`);
+    }
+    if (res.status < 200 || res.status >= 300) throw await statusError(res);
+  } catch (e) {
+    if (opts.signal?.aborted) throw new ModelInstallError('cancelled', `download of ${f.path} cancelled`);
+    const err = hubError(e, opts.repo, opts.revision, opts);
+    // A transport failure is worth a retry (resuming): say which file.
+    if (err instanceof ModelInstallError && err.code === 'network') throw new ModelInstallError('network', `${f.path}: ${err.message}`);
+    throw err;
+  }
+  if (offset > 0 && res.status === 200) {
+    // No resuming from this server: the next attempt starts the file over.
+    res.cancel();
+    truncateSync(part, 0);
+    throw new ModelInstallError('network', `${f.path}: the server does not resume downloads (it ignored a range request); the file starts over on the next attempt`);
+  }
+  const total = res.status === 206 ? /\/(\d+)\s*$/.exec(String(res.headers['content-range'] ?? ''))?.[1] : res.headers['content-length'];
+  if (res.status === 206 && !String(res.headers['content-range'] ?? '').startsWith(`bytes ${offset}-`)) {
+    res.cancel();
+    truncateSync(part, 0);
+    throw new ModelInstallError('network', `${f.path}: the server answered the range request from byte ${offset} with another range; the file starts over on the next attempt`);
+  }
+  if (total !== undefined && Number(total) !== f.size) {
+    res.cancel();
+    throw new ModelInstallError('integrity', `${f.path}: the Hub serves ${formatBytes(Number(total))} but lists ${formatBytes(f.size)}; the repository changed during the install, run it again`);
+  }
+  return res;
+}
+
+/** Appends the body to the .part (hashing it), bounded by the listed size; a cut body says how far it came. */
+async function appendBody(f: RepoFile, part: string, res: Awaited<ReturnType<typeof request>>, offset: number, check: ReturnType<typeof hasherFor>, opts: DownloadOptions): Promise<void> {
+  const out = createWriteStream(part, { flags: 'a' });
+  const closed = new Promise<void>((resolve, reject) => {
+    out.on('close', resolve);
+    out.on('error', reject);
+  });
+  let written = offset;
+  try {
+    for await (const chunk of res.body) {
+      if (opts.signal?.aborted) break;
+      if (written + chunk.length > f.size) throw new ModelInstallError('integrity', `${f.path}: the server sent more than the ${formatBytes(f.size)} the Hub lists`);
+      check?.hash.update(chunk);
+      written += chunk.length;
+      if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+      opts.onBytes?.(chunk.length);
+    }
+  } catch (e) {
+    res.cancel();
+    out.end();
+    await closed.catch(() => undefined);
+    if (opts.signal?.aborted) throw new ModelInstallError('cancelled', `download of ${f.path} cancelled`);
+    if (e instanceof ModelInstallError) {
+      if (e.code === 'integrity') rmSync(part, { force: true });
+      throw e;
+    }
+    const why = e instanceof Error ? e.message : String(e);
+    throw new ModelInstallError('network', `${f.path}: the download was interrupted after ${formatBytes(written)} of ${formatBytes(f.size)} (${why})`);
+  }
+  out.end();
+  await closed;
+  if (opts.signal?.aborted) throw new ModelInstallError('cancelled', `download of ${f.path} cancelled`);
+  if (written !== f.size) {
+    throw new ModelInstallError('network', `${f.path}: the download ended after ${formatBytes(written)} of ${formatBytes(f.size)}`);
+  }
 }

@@ -79,6 +79,7 @@ function bytesOnDisk(dir: string): number {
   return n;
 }
 
+/** Installs a model, stage by stage (see the top of this file). */
 export async function installModel(o: InstallOptions): Promise<InstallResult> {
   const preset = findPreset(o.source);
   const { repo, revision } = preset ? { repo: preset.repo, revision: preset.revision } : parseRepoRef(o.source);
@@ -92,15 +93,7 @@ export async function installModel(o: InstallOptions): Promise<InstallResult> {
   const choice = chooseVariant(repo, files, o.variant, o.gpu === true);
   const wanted = [...choice.extra, ...choice.onnx];
   const total = wanted.reduce((a, f) => a + f.size, 0);
-  // Nothing is downloaded unless every file can be checked (or the caller accepts that it cannot).
-  const unverified = wanted.filter((f) => !hasherFor(f));
-  if (unverified.length > 0) {
-    const names = unverified.map((f) => printable(f.path)).join(', ');
-    if (!o.allowUnverified) {
-      throw new ModelInstallError('unverified', `${repo} lists no sha256 or git blob id for ${names}, so ${unverified.length === 1 ? 'it' : 'they'} cannot be verified; nothing was downloaded (the CLI installs such files with --allow-unverified)`);
-    }
-    o.onWarning?.(`--allow-unverified: ${names} from ${repo} ${unverified.length === 1 ? 'is' : 'are'} installed UNVERIFIED (the Hub lists no hash for ${unverified.length === 1 ? 'it' : 'them'})`);
-  }
+  checkVerifiable(o, repo, wanted);
 
   const installed = findInstalled(o.store, name);
   if (installed) {
@@ -124,93 +117,13 @@ export async function installModel(o: InstallOptions): Promise<InstallResult> {
   try {
     if (existsSync(final)) throw new ModelInstallError('exists', `${name} was installed at ${final} while this install waited; remove it first to install it again`);
     const work = path.join(o.store, PARTIAL_DIR, name);
-    const stamp: Stamp = { repo, revision, variant: choice.variant, files: wanted };
-    const stampFile = path.join(work, '.source.json');
-    if (existsSync(work)) {
-      let same = false;
-      try {
-        same = JSON.stringify(JSON.parse(readFileSync(stampFile, 'utf8'))) === JSON.stringify(stamp);
-      } catch {
-        same = false;
-      }
-      if (!same) rmSync(work, { recursive: true, force: true });
-    }
-    const have = bytesOnDisk(work);
-    const free = freeBytes(o.store);
-    if (total - have > free) {
-      throw new ModelInstallError('no_space', `not enough disk space in ${o.store} for ${repo} (${choice.variant}): it needs ${formatBytes(total - have)} more, ${formatBytes(free)} is free. Nothing was downloaded`);
-    }
-    mkdirSync(work, { recursive: true });
-    writeFileSync(stampFile, JSON.stringify(stamp));
-
-    const start = Date.now();
-    let done = 0;
-    let resumed = 0;
-    let lastReport = 0;
-    const progress = (file: string, force = false): void => {
-      const now = Date.now();
-      if (!force && now - lastReport < 100) return;
-      lastReport = now;
-      const secs = (now - start) / 1000;
-      const rate = secs > 0.2 ? (done - resumed) / secs : 0;
-      report({ phase: 'downloading', file, bytes: done, total, rate, eta: rate > 0 ? (total - done) / rate : undefined });
-    };
-    const retries = o.retries ?? limits.retries;
-    const fetchOne = async (f: RepoFile): Promise<void> => {
-      for (let attempt = 0; ; attempt++) {
-        const before = done;
-        try {
-          await downloadVerified(f, containedPath(work, f.path, `the listed file`), {
-            ...hub,
-            allowUnverified: o.allowUnverified,
-            repo,
-            revision,
-            onExisting: (n) => {
-              // Bytes on disk from an earlier attempt count as done, not as speed.
-              done += n;
-              resumed += n;
-            },
-            onBytes: (n) => {
-              done += n;
-              progress(f.path);
-            },
-          });
-          progress(f.path, true);
-          return;
-        } catch (e) {
-          const err = e instanceof ModelInstallError ? e : hubError(e, repo, revision, hub);
-          if (o.signal?.aborted || (err instanceof ModelInstallError && err.code === 'cancelled')) {
-            rmSync(work, { recursive: true, force: true });
-            throw new ModelInstallError('cancelled', `install of ${repo} cancelled; nothing was installed`);
-          }
-          if (!(err instanceof ModelInstallError) || err.code !== 'network' || attempt >= retries) {
-            if (err instanceof ModelInstallError && err.code === 'network') {
-              throw new ModelInstallError('network', `${err.message}. ${formatBytes(bytesOnDisk(work))} are kept in ${work}: run the same install again to resume`);
-            }
-            throw err;
-          }
-          resumed -= Math.min(resumed, done - before);
-          done = before;
-          await new Promise((r) => setTimeout(r, limits.backoffMs * (attempt + 1)));
-        }
-      }
-    };
-
+    const stampFile = workFolder(o.store, work, { repo, revision, variant: choice.variant, files: wanted }, total, choice.variant);
+    const downloads = new Downloads(o, hub, work, repo, revision, total, report);
     // config.json first: an unsupported family is refused before the large files.
     const config = choice.extra.find((f) => f.path === 'config.json')!;
-    await fetchOne(config);
-    let modelType: string | undefined;
-    try {
-      modelType = (JSON.parse(readFileSync(path.join(work, 'config.json'), 'utf8')) as { model_type?: string }).model_type;
-    } catch (e) {
-      rmSync(work, { recursive: true, force: true });
-      throw new ModelInstallError('unsupported', `${repo}: config.json is not valid JSON (${(e as Error).message})`);
-    }
-    if (!familyOf(modelType)) {
-      rmSync(work, { recursive: true, force: true });
-      throw new ModelInstallError('unsupported', `${repo} is a ${JSON.stringify(modelType ?? null)} model; Superdraft runs ${MODEL_TYPES.join(', ')}. Nothing was installed`);
-    }
-    for (const f of wanted) if (f !== config) await fetchOne(f);
+    await downloads.fetch(config);
+    checkFamily(work, repo);
+    for (const f of wanted) if (f !== config) await downloads.fetch(f);
 
     report({ phase: 'preparing', bytes: total, total, rate: 0 });
     try {
@@ -239,5 +152,127 @@ export async function installModel(o: InstallOptions): Promise<InstallResult> {
     return { name, dir: final, variant: choice.variant, bytes: total, already: false };
   } finally {
     release();
+  }
+}
+
+/** Nothing is downloaded unless every file can be checked (or the caller accepts that it cannot: a warning). */
+function checkVerifiable(o: InstallOptions, repo: string, wanted: RepoFile[]): void {
+  const unverified = wanted.filter((f) => !hasherFor(f));
+  if (unverified.length === 0) return;
+  const names = unverified.map((f) => printable(f.path)).join(', ');
+  if (!o.allowUnverified) {
+    throw new ModelInstallError('unverified', `${repo} lists no sha256 or git blob id for ${names}, so ${unverified.length === 1 ? 'it' : 'they'} cannot be verified; nothing was downloaded (the CLI installs such files with --allow-unverified)`);
+  }
+  o.onWarning?.(`--allow-unverified: ${names} from ${repo} ${unverified.length === 1 ? 'is' : 'are'} installed UNVERIFIED (the Hub lists no hash for ${unverified.length === 1 ? 'it' : 'them'})`);
+}
+
+/**
+ * The partial folder of this install: kept from an earlier attempt at the same files (its stamp matches), else
+ * started afresh; refused when the disk cannot hold what is still to download. Returns the stamp file's path.
+ */
+function workFolder(store: string, work: string, stamp: Stamp, total: number, variant: string): string {
+  const stampFile = path.join(work, '.source.json');
+  if (existsSync(work)) {
+    let same = false;
+    try {
+      same = JSON.stringify(JSON.parse(readFileSync(stampFile, 'utf8'))) === JSON.stringify(stamp);
+    } catch {
+      same = false;
+    }
+    if (!same) rmSync(work, { recursive: true, force: true });
+  }
+  const have = bytesOnDisk(work);
+  const free = freeBytes(store);
+  if (total - have > free) {
+    throw new ModelInstallError('no_space', `not enough disk space in ${store} for ${stamp.repo} (${variant}): it needs ${formatBytes(total - have)} more, ${formatBytes(free)} is free. Nothing was downloaded`);
+  }
+  mkdirSync(work, { recursive: true });
+  writeFileSync(stampFile, JSON.stringify(stamp));
+  return stampFile;
+}
+
+/** config.json names a family Superdraft runs (else the partial folder goes and the install is refused). */
+function checkFamily(work: string, repo: string): void {
+  let modelType: string | undefined;
+  try {
+    modelType = (JSON.parse(readFileSync(path.join(work, 'config.json'), 'utf8')) as { model_type?: string }).model_type;
+  } catch (e) {
+    rmSync(work, { recursive: true, force: true });
+    throw new ModelInstallError('unsupported', `${repo}: config.json is not valid JSON (${(e as Error).message})`);
+  }
+  if (!familyOf(modelType)) {
+    rmSync(work, { recursive: true, force: true });
+    throw new ModelInstallError('unsupported', `${repo} is a ${JSON.stringify(modelType ?? null)} model; Superdraft runs ${MODEL_TYPES.join(', ')}. Nothing was installed`);
+  }
+}
+
+/** The files of one install, downloaded one at a time into the partial folder with retries and progress reports. */
+class Downloads {
+  private readonly start = Date.now();
+  private done = 0;
+  /** Bytes already on disk from an earlier attempt: counted as done, not as speed. */
+  private resumed = 0;
+  private lastReport = 0;
+
+  constructor(
+    private readonly o: InstallOptions,
+    private readonly hub: HubAccess,
+    private readonly work: string,
+    private readonly repo: string,
+    private readonly revision: string,
+    private readonly total: number,
+    private readonly report: (p: InstallProgress) => void,
+  ) {}
+
+  private progress(file: string, force = false): void {
+    const now = Date.now();
+    if (!force && now - this.lastReport < 100) return;
+    this.lastReport = now;
+    const secs = (now - this.start) / 1000;
+    const rate = secs > 0.2 ? (this.done - this.resumed) / secs : 0;
+    this.report({ phase: 'downloading', file, bytes: this.done, total: this.total, rate, eta: rate > 0 ? (this.total - this.done) / rate : undefined });
+  }
+
+  /** Downloads and verifies `f`; a network error is retried (resuming) up to the retry limit, a cancel removes the folder. */
+  async fetch(f: RepoFile): Promise<void> {
+    const { o, hub, work, repo, revision } = this;
+    const limits = hub.limits!;
+    const retries = o.retries ?? limits.retries;
+    for (let attempt = 0; ; attempt++) {
+      const before = this.done;
+      try {
+        await downloadVerified(f, containedPath(work, f.path, `the listed file`), {
+          ...hub,
+          allowUnverified: o.allowUnverified,
+          repo,
+          revision,
+          onExisting: (n) => {
+            this.done += n;
+            this.resumed += n;
+          },
+          onBytes: (n) => {
+            this.done += n;
+            this.progress(f.path);
+          },
+        });
+        this.progress(f.path, true);
+        return;
+      } catch (e) {
+        const err = e instanceof ModelInstallError ? e : hubError(e, repo, revision, hub);
+        if (o.signal?.aborted || (err instanceof ModelInstallError && err.code === 'cancelled')) {
+          rmSync(work, { recursive: true, force: true });
+          throw new ModelInstallError('cancelled', `install of ${repo} cancelled; nothing was installed`);
+        }
+        if (!(err instanceof ModelInstallError) || err.code !== 'network' || attempt >= retries) {
+          if (err instanceof ModelInstallError && err.code === 'network') {
+            throw new ModelInstallError('network', `${err.message}. ${formatBytes(bytesOnDisk(work))} are kept in ${work}: run the same install again to resume`);
+          }
+          throw err;
+        }
+        this.resumed -= Math.min(this.resumed, this.done - before);
+        this.done = before;
+        await new Promise((r) => setTimeout(r, limits.backoffMs * (attempt + 1)));
+      }
+    }
   }
 }

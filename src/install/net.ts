@@ -61,10 +61,15 @@ function secs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** One hop: no redirect following. Resolves at the response headers; the timers keep running over the body. */
+/**
+ * One hop: no redirect following. Resolves at the response headers; the timers keep running over the body.
+ * One step: the connect, headers, idle and speed timers and the abort share one `fail` and one set of timers, from
+ * the request to the end of its body, so they live in one closure.
+ */
 function hop(url: URL, req: NetRequest, started: number, progress: { bytes: number; samples: [number, number][] }): Promise<{ res: IncomingMessage; done: () => void; chunk: (n: number) => void }> {
   const { limits } = req;
   const shown = redactUrl(url.toString());
+  // One step: the request's whole lifecycle (see above).
   return new Promise((resolve, reject) => {
     let finished = false;
     let res: IncomingMessage | undefined;

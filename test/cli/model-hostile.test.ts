@@ -3,7 +3,7 @@
  * against the loopback Hub: exit code, the message on stderr, what is on stdout and what was written where. The
  * time limits come from SUPERDRAFT_NET_* (src/install/limits.ts), milliseconds here.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

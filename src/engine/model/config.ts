@@ -165,26 +165,7 @@ export function readModelConfig(dir: string, variant?: string): ModelConfig {
     throw new ModelLoadError(`model config must be a JSON object: ${cfgFile} contains ${got}`);
   }
   const sd = (typeof raw.superdraft === 'object' && raw.superdraft !== null ? raw.superdraft : {}) as NonNullable<RawConfig['superdraft']>;
-  const onnx = typeof sd.onnx === 'object' && sd.onnx !== null ? sd.onnx : {};
-  const variants = typeof onnx.variants === 'object' && onnx.variants !== null ? onnx.variants : {};
-  let modelFile: string | undefined;
-  if (variant) {
-    // A key of superdraft.onnx.variants, a Hub variant name (q4 → onnx/model_q4.onnx), or a file name.
-    const hub = `onnx/${variant === 'fp32' ? 'model.onnx' : `model_${variant}.onnx`}`;
-    if (Object.prototype.hasOwnProperty.call(variants, variant)) {
-      modelFile = containedPath(dir, variants[variant], `config.json superdraft.onnx.variants.${printable(variant)}`);
-    } else if (/^[a-z0-9]+$/.test(variant) && existsSync(containedPath(dir, hub, 'the variant'))) {
-      modelFile = containedPath(dir, hub, 'the variant');
-    } else {
-      modelFile = containedPath(dir, variant, 'the variant');
-    }
-  } else {
-    // Then the Hub's quantized variants (onnx-community ships some models without an fp32 file).
-    const named = sd.onnx?.default !== undefined ? containedPath(dir, sd.onnx.default, 'config.json superdraft.onnx.default') : undefined;
-    const candidates = ['model.onnx', 'onnx/model.onnx', 'decoder_model_merged.onnx', 'onnx/decoder_model_merged.onnx',
-      ...['q4', 'q4f16', 'fp16', 'quantized', 'int8', 'uint8'].map((v) => `onnx/model_${v}.onnx`)].map((c) => containedPath(dir, c, 'the model file'));
-    modelFile = [named, ...candidates].find((c) => c !== undefined && existsSync(c)) ?? named ?? containedPath(dir, 'model.onnx', 'the model file');
-  }
+  const modelFile = chooseModelFile(dir, sd, variant);
   requireFile(modelFile, 'ONNX model');
   const tokenizerFile = requireFile(
     [containedPath(dir, 'tokenizer.json', 'tokenizer.json'), checkContained(dir, path.join(path.dirname(modelFile), 'tokenizer.json'), 'tokenizer.json')].find((f) => existsSync(f)) ??
@@ -241,4 +222,30 @@ export function readModelConfig(dir: string, variant?: string): ModelConfig {
     superposition: sd.superposition?.weights ? { input: sd.superposition.input ?? 'input_ids', weights: sd.superposition.weights } : undefined,
     modelType: raw.model_type,
   };
+}
+
+/**
+ * The ONNX file of a model folder: `variant` (a key of superdraft.onnx.variants, a Hub variant name, or a file
+ * name), else the config's default, else the first of the usual names that exists; always inside the folder.
+ */
+function chooseModelFile(dir: string, sd: NonNullable<RawConfig['superdraft']>, variant: string | undefined): string {
+  const onnx = typeof sd.onnx === 'object' && sd.onnx !== null ? sd.onnx : {};
+  const variants = typeof onnx.variants === 'object' && onnx.variants !== null ? onnx.variants : {};
+  if (variant) {
+    // A key of superdraft.onnx.variants, a Hub variant name (q4 → onnx/model_q4.onnx), or a file name.
+    const hub = `onnx/${variant === 'fp32' ? 'model.onnx' : `model_${variant}.onnx`}`;
+    if (Object.prototype.hasOwnProperty.call(variants, variant)) {
+      return containedPath(dir, variants[variant], `config.json superdraft.onnx.variants.${printable(variant)}`);
+    } else if (/^[a-z0-9]+$/.test(variant) && existsSync(containedPath(dir, hub, 'the variant'))) {
+      return containedPath(dir, hub, 'the variant');
+    } else {
+      return containedPath(dir, variant, 'the variant');
+    }
+  } else {
+    // Then the Hub's quantized variants (onnx-community ships some models without an fp32 file).
+    const named = sd.onnx?.default !== undefined ? containedPath(dir, sd.onnx.default, 'config.json superdraft.onnx.default') : undefined;
+    const candidates = ['model.onnx', 'onnx/model.onnx', 'decoder_model_merged.onnx', 'onnx/decoder_model_merged.onnx',
+      ...['q4', 'q4f16', 'fp16', 'quantized', 'int8', 'uint8'].map((v) => `onnx/model_${v}.onnx`)].map((c) => containedPath(dir, c, 'the model file'));
+    return [named, ...candidates].find((c) => c !== undefined && existsSync(c)) ?? named ?? containedPath(dir, 'model.onnx', 'the model file');
+  }
 }
