@@ -1,5 +1,7 @@
 /**
- * The `superdraft` command: complete, bench, eval, demo (one file each under commands/), model (model.ts). Uses the Engine facade only.
+ * The `superdraft` command: complete, bench, eval, demo, model (one file each under commands/, model.ts). Commands use
+ * the engine facade (src/engine/engine.ts), the installer (src/install) and graph preparation (src/prepare); never the
+ * extension.
  * `--json` prints exactly one JSON object on stdout; progress and logs go to stderr.
  * Exit codes: 0 ok, 1 runtime error (model load, inference, I/O), 2 usage error (bad flags or input), 130 interrupted.
  * This file is the bin entry (dist/cli.js): importing it runs the command line; the commands import nothing from it.

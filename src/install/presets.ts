@@ -95,7 +95,3 @@ export function memoryNeeded(weightBytes: number): number {
 export function variantOrder(gpu: boolean): Variant[] {
   return gpu ? ['q4f16', 'fp16', 'q4', 'int8', 'fp32'] : ['q4', 'int8', 'fp32', 'q4f16', 'fp16'];
 }
-
-export function isVariant(v: string): v is Variant {
-  return (VARIANTS as readonly string[]).includes(v);
-}

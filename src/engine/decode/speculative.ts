@@ -1,10 +1,10 @@
 /**
- * Lexical-unit drafting without a second model. Multi-token units come from, in order of precision:
- *  1. prompt lookup: the latest earlier occurrence of the last n (4..1) tokens in the prompt + generated text;
- *  2. n-grams of the open files / workspace / static corpus (NgramStore.draft);
- *  0. recycled drafts: token sequences this engine produced for recent requests (the user typing what was
+ * Lexical-unit drafting without a second model. Multi-token units come from, in the order Speculator.propose tries them:
+ *  1. recycled drafts: token sequences this engine produced for recent requests (the user typing what was
  *     suggested makes the next request's continuation a suffix of the last one's);
- *  3. token recycling: a |V|×8 table of each token's latest top successors, refreshed from every forward pass
+ *  2. prompt lookup: the latest earlier occurrence of the last n (4..1) tokens in the prompt + generated text;
+ *  3. n-grams of the open files / workspace / static corpus (NgramStore.draft);
+ *  4. token recycling: a |V|×8 table of each token's latest top successors, refreshed from every forward pass
  *     and kept across requests (hot start); a unit is the chain of top-1 successors.
  * The caller verifies a unit in one multi-token forward and keeps the longest prefix the model itself would
  * have produced, so the output is exactly what the accelerated strategy produces without it.
@@ -46,14 +46,7 @@ export class TokenRecycler {
   }
 }
 
-export interface SpeculatorStats {
-  proposed: number;
-  accepted: number;
-  rounds: number;
-}
-
 export class Speculator {
-  readonly stats: SpeculatorStats = { proposed: 0, accepted: 0, rounds: 0 };
   /** Unit length adapts to recent acceptance: long units when they land, short when they miss. */
   private unit = 8;
 
@@ -82,9 +75,6 @@ export class Speculator {
   }
 
   record(proposed: number, accepted: number): void {
-    this.stats.rounds++;
-    this.stats.proposed += proposed;
-    this.stats.accepted += accepted;
     if (accepted >= proposed && proposed > 0) this.unit = Math.min(this.maxUnit, this.unit + 2);
     else this.unit = Math.max(3, Math.min(this.unit, accepted + 2));
   }

@@ -84,8 +84,4 @@ export class PromptAnchors {
     if (this.anchors.length > MAX_ANCHORS) this.anchors.length = MAX_ANCHORS;
     return { prompt, typedChars: 0 };
   }
-
-  clear(): void {
-    this.anchors = [];
-  }
 }

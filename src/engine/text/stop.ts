@@ -16,11 +16,8 @@
  *        closes a bracket opened before the completion.
  *  - auto: `line` when code follows the cursor on its line or the line has code that does not open a block;
  *    `block` on a blank line or at the end of a line that opens a block.
- * Max tokens and EOS are the caller's business.
- *
- * postProcess() applies the rule to a finished text and removes what the text after the cursor already has: a
- * completion line that repeats the suffix's next line (and what follows it), and a tail that overlaps the rest of the
- * cursor's line (`)` already present); it returns null for an empty draft or one that only repeats the suffix.
+ * Max tokens, end tokens, the time budget and repetition end a draft too (DraftState.push in decode/decode.ts);
+ * postprocess.ts applies this rule once more to the finished text, with the clean-up against the suffix.
  */
 import type { CompletionMode } from '../../protocol';
 import { BracketScanner, stateAtCursor, stripLineComment, syntaxOf, type LexState } from './lexer';

@@ -144,8 +144,4 @@ export class CycleTracker {
   get size(): number {
     return this.count;
   }
-
-  get listId(): number {
-    return this.id;
-  }
 }
