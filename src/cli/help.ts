@@ -28,6 +28,14 @@ Common options:
   --verbose        engine logs on stderr
   -h, --help       help for a command: superdraft <command> --help
 
+Remote backends (complete, eval, bench): drafts from a server you run instead of the local model
+  --backend B      local | llama.cpp | ollama | openai (default local)
+  --endpoint URL   the server's base URL (default: llama.cpp :8080, ollama :11434, openai :8000 on 127.0.0.1)
+  --remote-model M the server's model (required for ollama; openai: default the first of GET /v1/models)
+  --remote-fim F   auto | qwen | starcoder | deepseek | codellama: FIM tokens of a client-built prompt (openai,
+                   and an Ollama model without suffix support); auto = from the model name
+  The API key, if the server needs one, is read from SUPERDRAFT_API_KEY (sent as Authorization: Bearer; never printed).
+
 Exit codes: 0 success, 1 runtime error, 2 usage error, 130 interrupted.`,
   complete: `Usage: superdraft complete --file F --line L --column C [options]
 

@@ -6,6 +6,7 @@
  */
 import { EngineError } from '../engine/engine';
 import { ModelInstallError } from '../install/errors';
+import { RemoteError } from '../remote/errors';
 import { cmdBench } from './commands/bench';
 import { cmdComplete } from './commands/complete';
 import { cmdDemo } from './commands/demo';
@@ -53,6 +54,7 @@ function exitCodeOf(e: unknown): number {
   if (e instanceof UsageError) return 2;
   if (e instanceof ModelInstallError) return e.code === 'bad_input' ? 2 : e.code === 'cancelled' ? 130 : 1;
   if (e instanceof EngineError) return e.code === 'invalid_request' ? 2 : e.code === 'cancelled' ? 130 : 1;
+  if (e instanceof RemoteError) return e.code === 'cancelled' ? 130 : 1;
   return 1;
 }
 
