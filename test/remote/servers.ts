@@ -34,7 +34,7 @@ export interface LoopbackServer {
 }
 
 /** Distinct completions of `function add(a, b) {\n  ` by draft number. */
-export const COMPLETIONS = ['return a + b;', 'return b + a;', 'const sum = a + b;', 'return Number(a) + Number(b);', 'let s = a; s += b;'];
+export const COMPLETIONS = ['return a + b;', 'return b + a;', 'return (a + b);', 'return Number(a) + Number(b);', 'return [a, b].reduce((x, y) => x + y);'];
 
 type Handler = (req: Recorded, res: http.ServerResponse, b: Behaviour) => void | Promise<void>;
 
