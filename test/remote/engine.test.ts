@@ -194,3 +194,17 @@ describe('RemoteEngine under the request pipeline', () => {
     source.dispose();
   });
 });
+
+describe('the picker names where a remote draft came from', () => {
+  it('backend, server model and time per draft; a copy keeps its own label', async () => {
+    const { panelDrafts } = await import('../../src/extension/panel/panelHtml');
+    const rows = panelDrafts(
+      [
+        { rank: 1, text: 'return a + b;', score: -0.1, tokens: 4, strategy: 'sampling', server: { backend: 'ollama', model: 'qwen2.5-coder:1.5b-base', msPerDraft: 41.6 } },
+        { rank: 2, text: 'return a * 2;', score: 1.2, tokens: 4, strategy: 'sampling', copiedFrom: { path: '', offset: -2, matchLength: 20 } },
+      ],
+      9,
+    );
+    expect(rows.map((r) => r.source)).toEqual(['ollama qwen2.5-coder:1.5b-base · 42 ms/draft', 'copied from line 8']);
+  });
+});
