@@ -91,7 +91,9 @@ describe('RemoteEngine under the request pipeline', () => {
       const expected = backend === 'ollama' ? 3 : 1;
       const posts = () => s.requests.filter((q) => q.method === 'POST').length;
       const delays: number[] = [];
-      for (let i = 0; i < 5; i++) {
+      // i = 0 warms the abort path up (its delay is printed, not asserted: on a loaded 2-core CI machine the first
+      // abort of a process has measured up to 40 ms, the next ones 1-10 ms)
+      for (let i = 0; i < 6; i++) {
         const cts = tokenSource();
         const before = posts();
         const p = pipeline.draftsAt(doc(`let v${i} = `), { kind: 'provider' }, cts.token);
@@ -103,7 +105,7 @@ describe('RemoteEngine under the request pipeline', () => {
         delays.push((await closed) - t0);
       }
       process.stderr.write(`[cancellation, loopback ${backend}] server saw the close after ${delays.map((d) => d.toFixed(1)).join(', ')} ms\n`);
-      expect(Math.max(...delays)).toBeLessThan(50);
+      expect(Math.max(...delays.slice(1))).toBeLessThan(50);
       // supersession: a second request for the same document aborts the first
       const before = posts();
       const first = pipeline.draftsAt(doc('let a = '), { kind: 'provider' }, never);
@@ -112,7 +114,7 @@ describe('RemoteEngine under the request pipeline', () => {
       const second = pipeline.draftsAt(doc('let a = 1;\nlet b = '), { kind: 'provider' }, tokenSource().token);
       expect(await first).toBeUndefined();
       await closed;
-      expect(engine.cancelled).toBeGreaterThanOrEqual(6);
+      expect(engine.cancelled).toBeGreaterThanOrEqual(7);
       void second.catch(() => undefined);
       engine.stop();
     });
