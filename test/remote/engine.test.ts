@@ -190,9 +190,12 @@ describe('RemoteEngine under the request pipeline', () => {
     source.switched();
     expect(seen).toEqual(['ready', 'ready']);
     expect(source.info?.device).toContain('llama.cpp');
-    expect((await source.complete(req)).drafts.map((d) => d.text)).toEqual(COMPLETIONS.slice(0, 3));
+    expect((await source.complete({ ...req, strategy: 'superposed' })).drafts.map((d) => d.text)).toEqual(COMPLETIONS.slice(0, 3));
+    // once the server answered, the status bar learns what ran (one more state event, same state)
+    expect(seen).toEqual(['ready', 'ready', 'ready']);
+    expect(source.info?.device).toContain('sampling: the server cannot do superposed');
     for (const l of localStates) l('starting'); // the local process's events are not the remote backend's state
-    expect(seen).toEqual(['ready', 'ready']);
+    expect(seen).toEqual(['ready', 'ready', 'ready']);
     source.dispose();
   });
 });

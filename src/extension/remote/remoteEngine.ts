@@ -88,7 +88,11 @@ export class RemoteEngine {
       this.backoff = 0;
       this.reported.clear();
       const ran = res.server.ran;
-      this.info = this.describe(res.server.model, ran !== req.strategy ? `${ran}: the server cannot do ${req.strategy}` : undefined);
+      const info = this.describe(res.server.model, ran !== req.strategy ? `${ran}: the server cannot do ${req.strategy}` : undefined);
+      const changed = info.model !== this.info?.model || info.device !== this.info?.device;
+      this.info = info;
+      // the status bar reads info on a state event: the server's model name and what ran, once they are known
+      if (changed) for (const l of [...this.listeners]) l(this.state);
       return res;
     } catch (e) {
       if (e instanceof RemoteError && e.code === 'cancelled') {
