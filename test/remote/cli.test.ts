@@ -92,6 +92,22 @@ describe('superdraft complete --backend … -k 3 --no-copy --json', () => {
     expect(r.stderr).toMatch(/--model is for the local engine/);
   });
 
+  it('eval --backend: every case asked of the server, accuracy against its drafts', async () => {
+    const s = await ollamaServer({ models: ['qwen2.5-coder:1.5b-base'], key: KEY });
+    servers.push(s);
+    const cases = join(dir, 'cases.jsonl');
+    writeFileSync(cases, [
+      JSON.stringify({ id: 'a', language: 'javascript', path: 'a.js', prefix: 'function add(a, b) {\n  ', suffix: '\n}\n', expected: 'return a + b;' }),
+      JSON.stringify({ id: 'b', language: 'javascript', path: 'b.js', prefix: 'function sub(a, b) {\n  ', suffix: '\n}\n', expected: 'return a - b;' }),
+    ].join('\n') + '\n');
+    const r = await cli(['eval', '--backend', 'ollama', '--endpoint', s.url, '--remote-model', 'qwen2.5-coder:1.5b-base', '--cases', cases, '--strategy', 'sampling', '-k', '3', '--no-copy', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as { cases: number; top1_exact: number; anyk_exact: number; backend: string; drafts_per_case: number };
+    expect(j).toMatchObject({ cases: 2, backend: 'ollama', top1_exact: 0.5, anyk_exact: 0.5, drafts_per_case: 3 });
+    expect(s.requests).toHaveLength(6);
+    expect(s.requests.every((q) => q.auth === `Bearer ${KEY}`)).toBe(true);
+  });
+
   it('bench --backend: keystroke → drafts p50/p95 over the bundled prompts', async () => {
     const s = await openAiServer({ models: ['bigcode/starcoder2-3b'] });
     servers.push(s);
