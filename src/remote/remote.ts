@@ -19,6 +19,8 @@ import { COPY_DEFAULTS, findCopies, type CopySite } from '../engine/candidates/c
 import { findMirrors } from '../engine/candidates/mirror';
 import { MATCH_CAP, RANK_WEIGHTS, chooseShown } from '../engine/candidates/rank';
 import { promptPath } from '../engine/prompt/prompt';
+import { postProcess } from '../engine/text/postprocess';
+import { resolveMode } from '../engine/text/stop';
 import { RemoteError } from './errors';
 import { Exchange } from './http';
 import { LlamaCppBackend } from './llamaCpp';
@@ -62,33 +64,12 @@ function suffixWindow(suffix: string, max: number): string {
   return nl > 0 ? suffix.slice(0, nl + 1) : suffix.slice(0, max);
 }
 
-/** Line mode for the request: line, or auto in the middle of a line / after a line that does not open a block. */
-export function lineMode(req: Pick<CompletionRequest, 'mode' | 'prefix' | 'suffix'>): boolean {
-  if (req.mode === 'line') return true;
-  if (req.mode === 'block') return false;
-  const after = req.suffix.slice(0, Math.max(0, req.suffix.indexOf('\n')) || req.suffix.length);
-  if (after.trim().length > 0) return true;
-  const before = req.prefix.slice(req.prefix.lastIndexOf('\n') + 1);
-  if (before.trim().length > 0) return true; // mid-line: finish it
-  const prevLine = req.prefix.slice(0, Math.max(0, req.prefix.length - before.length - 1));
-  const prev = prevLine.slice(prevLine.lastIndexOf('\n') + 1).trimEnd();
-  return !/[{[(:]$|=>$/.test(prev);
-}
-
-/** A server draft cleaned: line mode keeps the first line; the text the line already has after the cursor is not repeated. */
-export function cleanDraft(text: string, line: boolean, lineSuffix: string): string {
-  let t = text.replace(/\r\n/g, '\n');
-  if (line) {
-    // up to the end of its first line with content (a draft that starts on the next line keeps that line)
-    const start = t.search(/\S/);
-    if (start < 0) return '';
-    const nl = t.indexOf('\n', start);
-    if (nl >= 0) t = t.slice(0, nl);
-  }
-  t = t.replace(/\s+$/, (ws) => (line ? '' : ws.includes('\n') ? '\n' : ''));
-  const tail = lineSuffix.trim();
-  if (tail && t.trimEnd().endsWith(tail)) t = t.trimEnd().slice(0, -tail.length).trimEnd();
-  return t;
+/**
+ * A server's draft cleaned as the local engine cleans its own (src/engine/text/: the mode's stop rule — the line, or
+ * the block the cursor opened — and the overlap with the text after the cursor); '' when nothing is left.
+ */
+export function cleanDraft(text: string, req: Pick<CompletionRequest, 'prefix' | 'suffix' | 'mode' | 'languageId'>): string {
+  return postProcess(text.replace(/\r\n/g, '\n'), { prefix: req.prefix, suffix: req.suffix, mode: req.mode, languageId: req.languageId }) ?? '';
 }
 
 export class RemoteCompleter {
@@ -104,7 +85,8 @@ export class RemoteCompleter {
   async complete(req: CompletionRequest, signal?: AbortSignal): Promise<RemoteResponse> {
     const t0 = performance.now();
     const greedy = req.strategy === 'greedy';
-    const line = lineMode(req);
+    // the local engine's mode resolution: line mid-line, block after a line that opens one
+    const line = resolveMode(req.mode, req.prefix, req.suffix, req.languageId) === 'line';
     const q: DraftQuery = {
       prefix: prefixWindow(req.prefix, REMOTE_WINDOW.prefixChars),
       suffix: suffixWindow(req.suffix, REMOTE_WINDOW.suffixChars),
@@ -130,13 +112,12 @@ export class RemoteCompleter {
       ex.dispose();
     }
     const ms = performance.now() - t0;
-    const lineSuffix = req.suffix.slice(0, req.suffix.indexOf('\n') < 0 ? req.suffix.length : req.suffix.indexOf('\n'));
     const origin: RemoteOrigin = { backend: this.cfg.backend, model: answer.model, msPerDraft: ms / Math.max(1, answer.drafts.length) };
 
     // The server's drafts: cleaned, distinct, ordered by mean log-probability when all have one.
     const seen = new Set<string>();
     const served = answer.drafts
-      .map((d, i) => ({ text: cleanDraft(d.text, line, lineSuffix), mean: meanLp(d.lps), tokens: d.tokens, i }))
+      .map((d, i) => ({ text: cleanDraft(d.text, req), mean: meanLp(d.lps), tokens: d.tokens, i }))
       .filter((d) => {
         const key = d.text.trim();
         if (!key || seen.has(key)) return false;
@@ -161,7 +142,7 @@ export class RemoteCompleter {
       copyCandidates = sites.length;
       const copies: typeof ranked = [];
       for (const site of sites) {
-        const text = cleanDraft(site.text, line, lineSuffix);
+        const text = cleanDraft(site.text, req);
         const key = text.trim();
         if (!key) continue;
         const evidence =

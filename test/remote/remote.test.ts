@@ -293,9 +293,11 @@ describe('every backend', () => {
     expect(r.timing.copyCandidates).toBeGreaterThan(0);
   });
 
-  it('cleaning: line mode keeps the first line; the text after the cursor is not repeated', () => {
-    expect(cleanDraft('foo(a);\nbar();', true, '')).toBe('foo(a);');
-    expect(cleanDraft('foo(a));', true, ');')).toBe('foo(a)');
-    expect(cleanDraft('\n  next();\nmore', true, '')).toBe('\n  next();');
+  it('cleaning is the local engine\'s: line mode keeps the line, block mode ends with the block, the rest of the line is not repeated', () => {
+    const at = { prefix: 'x = ', suffix: '', mode: 'line' as const, languageId: 'javascript' };
+    expect(cleanDraft('foo(a);\nbar();', at)).toBe('foo(a);');
+    expect(cleanDraft('foo(a));', { ...at, suffix: ');' })).toBe('foo(a)');
+    const block = { prefix: 'function f(a) {\n', suffix: '\n}\n', mode: 'auto' as const, languageId: 'javascript' };
+    expect(cleanDraft('  const b = a + 1;\n  return b;\n}\n\nfunction g() {\n', block)).toBe('  const b = a + 1;\n  return b;');
   });
 });
