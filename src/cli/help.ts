@@ -56,7 +56,8 @@ Options:
   --top-p P            nucleus top-p (default ${DEFAULTS.topP})
   --seed N             sampling seed
   --time-budget MS     latency budget: once spent, drafts end at their last complete line (default: none)
-  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command`,
+  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command
+  --backend, --endpoint, --remote-model, --remote-fim: drafts from a server you run (see superdraft --help)`,
   eval: `Usage: superdraft eval --cases FILE.jsonl [options]
 
 Runs each case {id, language, path, prefix, suffix, expected} (expected = rest of the cursor's line) and prints
@@ -73,7 +74,8 @@ Options:
   --no-speculative     disable speculative acceleration
   --seed N             base sampling seed (case i uses N + i; default 1)
   --details FILE       also write one JSON line per case (id, expected, drafts, latency) to FILE
-  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command`,
+  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command
+  --backend, --endpoint, --remote-model, --remote-fim: drafts from a server you run (see superdraft --help)`,
   bench: `Usage: superdraft bench [options]
 
 Times every strategy on the committed prompt set (bench/prompts: real code, half with repetition from the context)
@@ -94,7 +96,8 @@ Options:
                        (training/onnx_to_gguf.py → DIR/model-VARIANT.gguf): logits check, greedy tokens/s and 4
                        parallel sequences against ours (peer.*); says so when either is absent
   --peer-gguf FILE     the GGUF file for --peer (default DIR/model-VARIANT.gguf)
-  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command`,
+  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command
+  --backend, --endpoint, --remote-model, --remote-fim: drafts from a server you run (see superdraft --help)`,
   demo: `Usage: superdraft demo [options]
 
 Loads the model (default: the embedded one) and prints each strategy's drafts and timing for the bundled example
@@ -104,5 +107,6 @@ Options:
   --file F             another example file; the cursor is at the marker <|cursor|> (removed before completing)
   -k K                 drafts for the multi-draft strategies (default ${DEFAULTS.drafts})
   --max-tokens N       1..1024 (default ${DEFAULTS.maxTokens})
-  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command`,
+  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command
+  --backend, --endpoint, --remote-model, --remote-fim: drafts from a server you run (see superdraft --help)`,
 };
