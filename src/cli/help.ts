@@ -107,6 +107,5 @@ Options:
   --file F             another example file; the cursor is at the marker <|cursor|> (removed before completing)
   -k K                 drafts for the multi-draft strategies (default ${DEFAULTS.drafts})
   --max-tokens N       1..1024 (default ${DEFAULTS.maxTokens})
-  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command
-  --backend, --endpoint, --remote-model, --remote-fim: drafts from a server you run (see superdraft --help)`,
+  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command`,
 };

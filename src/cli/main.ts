@@ -46,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'bench':
       return cmdBench(flags);
     case 'demo':
+      if (flags.backend !== undefined && flags.backend !== 'local') throw new UsageError('demo runs the local engine; for a server use complete, eval or bench with --backend');
       return cmdDemo(flags);
   }
 }
