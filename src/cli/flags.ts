@@ -19,6 +19,11 @@ const COMMON = {
   json: { type: 'boolean' },
   verbose: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  /** A server instead of the local engine (src/cli/remote.ts). */
+  backend: { type: 'string' },
+  endpoint: { type: 'string' },
+  'remote-model': { type: 'string' },
+  'remote-fim': { type: 'string' },
 } as const;
 
 export const COMMAND_OPTIONS = {
@@ -58,6 +63,10 @@ export const COMMAND_OPTIONS = {
     'peer-gguf': { type: 'string' },
     'max-tokens': { type: 'string' },
     limit: { type: 'string' },
+    /** with --backend: the strategy and k asked of the server */
+    strategy: { type: 'string' },
+    k: { type: 'string', short: 'k' },
+    mode: { type: 'string' },
   },
   demo: {
     ...COMMON,

@@ -28,6 +28,14 @@ Common options:
   --verbose        engine logs on stderr
   -h, --help       help for a command: superdraft <command> --help
 
+Remote backends (complete, eval, bench): drafts from a server you run instead of the local model
+  --backend B      local | llama.cpp | ollama | openai (default local)
+  --endpoint URL   the server's base URL (default: llama.cpp :8080, ollama :11434, openai :8000 on 127.0.0.1)
+  --remote-model M the server's model (required for ollama; openai: default the first of GET /v1/models)
+  --remote-fim F   auto | qwen | starcoder | deepseek | codellama: FIM tokens of a client-built prompt (openai,
+                   and an Ollama model without suffix support); auto = from the model name
+  The API key, if the server needs one, is read from SUPERDRAFT_API_KEY (sent as Authorization: Bearer; never printed).
+
 Exit codes: 0 success, 1 runtime error, 2 usage error, 130 interrupted.`,
   complete: `Usage: superdraft complete --file F --line L --column C [options]
 
@@ -48,7 +56,8 @@ Options:
   --top-p P            nucleus top-p (default ${DEFAULTS.topP})
   --seed N             sampling seed
   --time-budget MS     latency budget: once spent, drafts end at their last complete line (default: none)
-  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command`,
+  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command
+  --backend, --endpoint, --remote-model, --remote-fim: drafts from a server you run (see superdraft --help)`,
   eval: `Usage: superdraft eval --cases FILE.jsonl [options]
 
 Runs each case {id, language, path, prefix, suffix, expected} (expected = rest of the cursor's line) and prints
@@ -65,7 +74,8 @@ Options:
   --no-speculative     disable speculative acceleration
   --seed N             base sampling seed (case i uses N + i; default 1)
   --details FILE       also write one JSON line per case (id, expected, drafts, latency) to FILE
-  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command`,
+  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command
+  --backend, --endpoint, --remote-model, --remote-fim: drafts from a server you run (see superdraft --help)`,
   bench: `Usage: superdraft bench [options]
 
 Times every strategy on the committed prompt set (bench/prompts: real code, half with repetition from the context)
@@ -86,7 +96,8 @@ Options:
                        (training/onnx_to_gguf.py → DIR/model-VARIANT.gguf): logits check, greedy tokens/s and 4
                        parallel sequences against ours (peer.*); says so when either is absent
   --peer-gguf FILE     the GGUF file for --peer (default DIR/model-VARIANT.gguf)
-  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command`,
+  --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command
+  --backend, --endpoint, --remote-model, --remote-fim: drafts from a server you run (see superdraft --help)`,
   demo: `Usage: superdraft demo [options]
 
 Loads the model (default: the embedded one) and prints each strategy's drafts and timing for the bundled example

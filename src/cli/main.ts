@@ -9,6 +9,7 @@
 import { EngineError } from '../engine/engine';
 import { ModelInstallError } from '../install/errors';
 import { safeMessage } from '../protocol/redact';
+import { RemoteError } from '../remote/errors';
 import { cmdBench } from './commands/bench';
 import { cmdComplete } from './commands/complete';
 import { cmdDemo } from './commands/demo';
@@ -48,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'bench':
       return cmdBench(flags);
     case 'demo':
+      if (flags.backend !== undefined && flags.backend !== 'local') throw new UsageError('demo runs the local engine; for a server use complete, eval or bench with --backend');
       return cmdDemo(flags);
   }
 }
@@ -56,6 +58,7 @@ function exitCodeOf(e: unknown): number {
   if (e instanceof UsageError) return 2;
   if (e instanceof ModelInstallError) return e.code === 'bad_input' ? 2 : e.code === 'cancelled' ? 130 : 1;
   if (e instanceof EngineError) return e.code === 'invalid_request' ? 2 : e.code === 'cancelled' ? 130 : 1;
+  if (e instanceof RemoteError) return e.code === 'cancelled' ? 130 : 1;
   return 1;
 }
 
@@ -70,10 +73,10 @@ function exitCodeOf(e: unknown): number {
     (e: unknown) => {
       const code = exitCodeOf(e);
       // One redaction for every error that reaches the terminal: URL credentials, tokens, control characters.
-      const msg = safeMessage(e instanceof Error ? e.message : String(e), [process.env.HF_TOKEN]);
+      const msg = safeMessage(e instanceof Error ? e.message : String(e), [process.env.HF_TOKEN, process.env.SUPERDRAFT_API_KEY]);
       process.stderr.write(`superdraft: ${code === 2 ? 'usage error: ' : 'error: '}${msg}\n`);
       if (code === 2) process.stderr.write('(see superdraft --help)\n');
-      else if (process.env.SUPERDRAFT_DEBUG && e instanceof Error && e.stack) process.stderr.write(safeMessage(e.stack, [process.env.HF_TOKEN]) + '\n');
+      else if (process.env.SUPERDRAFT_DEBUG && e instanceof Error && e.stack) process.stderr.write(safeMessage(e.stack, [process.env.HF_TOKEN, process.env.SUPERDRAFT_API_KEY]) + '\n');
       process.exitCode = code;
     },
   );

@@ -40,7 +40,12 @@ export function abortActive(): boolean {
   return true;
 }
 
-export async function complete(engine: Engine, req: CompletionRequest): Promise<{ res: CompletionResponse; wallMs: number }> {
+/** What a command completes with: the local Engine or a remote backend (remote.ts: RemoteSource). */
+export interface Completer {
+  complete(req: CompletionRequest, signal?: AbortSignal): Promise<CompletionResponse>;
+}
+
+export async function complete(engine: Completer, req: CompletionRequest): Promise<{ res: CompletionResponse; wallMs: number }> {
   const ac = new AbortController();
   activeAbort = ac;
   const t0 = performance.now();
@@ -64,7 +69,8 @@ export function printDrafts(res: CompletionResponse, wallMs: number): void {
   res.drafts.forEach((d, i) => {
     const o = d.copiedFrom;
     const where = o ? `${o.path || 'this file'}${o.offset !== undefined ? ` (${Math.abs(o.offset)} lines ${o.offset < 0 ? 'up' : 'down'})` : o.line !== undefined ? `:${o.line}` : ''}` : '';
-    const from = !o ? '' : o.renamed ? `  like a line of ${where} with ${o.renamed.map(([a, b]) => `${a} → ${b}`).join(', ')}` : `  copied from ${where}`;
+    const server = d.server ? `  from ${d.server.backend} ${d.server.model} (${d.server.msPerDraft.toFixed(0)} ms per draft)` : '';
+    const from = !o ? server : o.renamed ? `  like a line of ${where} with ${o.renamed.map(([a, b]) => `${a} → ${b}`).join(', ')}` : `  copied from ${where}`;
     process.stdout.write(`  #${i + 1}  score ${d.score.toFixed(3)}  ${d.tokens} tokens${from}\n`);
     process.stdout.write(indent(d.text.length ? d.text : '(empty)', '      │ ') + '\n');
   });

@@ -12,6 +12,8 @@ import { InlineProvider } from './completions/inlineProvider';
 import { Logger } from './logger';
 import { PanelController } from './panel/controller';
 import { ProcessLifecycle } from './process/lifecycle';
+import { DraftSource } from './remote/draftSource';
+import { RemoteBackend } from './remote/remoteBackend';
 import { SettingsStore } from './settingsStore';
 import { CommandCenter } from './ui/commands';
 import { ModelCommands } from './ui/modelCommands';
@@ -39,14 +41,21 @@ function wire(ctx: vscode.ExtensionContext): Instance {
     indexer.reset();
   });
   const client = lifecycle.client;
+  // superdraft.backend: the local process or a server the user runs (remote/); `source` forwards to the one in use.
+  const remote = new RemoteBackend(ctx, settings, logger, (isRemote) => {
+    void lifecycle.useBackend(isRemote);
+    source.switched();
+  });
+  lifecycle.remoteRestart = () => void remote.configure();
+  const source = new DraftSource(client, remote.engine, () => remote.remote);
   const indexer = new WorkspaceIndexer(client, logger, (running, detail) => indexing.fire({ running, detail }));
-  const pipeline = new CompletionPipeline(client, () => settings.current, logger);
+  const pipeline = new CompletionPipeline(source, () => settings.current, logger);
   // Answers computed for the old model, settings or process no longer apply (subscribed first: before any room asks).
-  const clearCache = [client.onState((s) => s === 'ready' && pipeline.cache.clear()), settings.onDidChange.on(() => pipeline.cache.clear())];
+  const clearCache = [source.onState((s) => s === 'ready' && pipeline.cache.clear()), settings.onDidChange.on(() => pipeline.cache.clear())];
   const prefetch: Prefetcher = new Prefetcher(pipeline, settings);
   const provider = new InlineProvider(pipeline, settings, logger, prefetch);
-  const keystroke = new KeystrokeStarter(pipeline, client, settings);
-  const panel = new PanelController(ctx.extensionUri, pipeline, provider, client, settings, logger, () => commands.accepted++);
+  const keystroke = new KeystrokeStarter(pipeline, source, settings);
+  const panel = new PanelController(ctx.extensionUri, pipeline, provider, source, settings, logger, () => commands.accepted++);
   const commands = new CommandCenter({ settings, logger, status, process: lifecycle, pipeline, provider, panel, indexer });
   const models = new ModelCommands(ctx, settings, logger, status, () => client.info?.device);
 
@@ -57,7 +66,7 @@ function wire(ctx: vscode.ExtensionContext): Instance {
     ...clearCache,
     keystroke,
     ...watchWorkspaceIndex(indexer, client, settings),
-    ...watchStatus(status, () => lifecycle.modelLabel, client, settings, pipeline, indexer, indexing),
+    ...watchStatus(status, () => lifecycle.modelLabel, source, settings, pipeline, indexer, indexing),
     ...commands.register(),
     ...models.register(),
     // A plain adapter object: VS Code probes providers for optional hooks, so expose only the stable method.
@@ -70,6 +79,8 @@ function wire(ctx: vscode.ExtensionContext): Instance {
     }),
     vscode.workspace.onDidCloseTextDocument((d) => provider.forget(d.uri.toString())),
     lifecycle,
+    remote,
+    source,
   ];
   void lifecycle.start();
 

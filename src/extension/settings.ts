@@ -4,6 +4,7 @@
  */
 import { DEVICES, STRATEGIES, type CompletionMode, type DeviceName, type StrategyName } from '../protocol';
 import { DEFAULTS } from '../protocol/defaults';
+import { BACKENDS, REMOTE_DEFAULTS, REMOTE_FIMS, type BackendName, type RemoteFim } from '../protocol/remote';
 
 export type LogLevel = 'off' | 'error' | 'warn' | 'info' | 'debug';
 export const LOG_LEVELS: readonly LogLevel[] = ['off', 'error', 'warn', 'info', 'debug'];
@@ -35,6 +36,14 @@ export interface Settings {
   /** Language ids; "*" = all; "!id" excludes id. */
   languages: string[];
   logLevel: LogLevel;
+  /** Where drafts come from: the local inference process, or a server the user runs (src/remote/). */
+  backend: BackendName;
+  /** The server's base URL; empty = the backend's usual local address. */
+  endpoint: string;
+  /** The server's model name. */
+  remoteModel: string;
+  /** FIM tokens of a client-built prompt: auto (from the model name) or a family. */
+  remoteFim: RemoteFim;
 }
 
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
@@ -57,6 +66,10 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   workspaceNgrams: true,
   languages: ['*'],
   logLevel: 'info',
+  backend: REMOTE_DEFAULTS.backend,
+  endpoint: '',
+  remoteModel: REMOTE_DEFAULTS.remoteModel,
+  remoteFim: REMOTE_DEFAULTS.remoteFim,
 } as Settings);
 
 /** Setting key (as written in settings.json, without the `superdraft.` section) for each field. */
@@ -80,6 +93,10 @@ export const SETTING_KEYS: Readonly<Record<keyof Settings, string>> = {
   workspaceNgrams: 'ngram.workspace',
   languages: 'languages',
   logLevel: 'logLevel',
+  backend: 'backend',
+  endpoint: 'endpoint',
+  remoteModel: 'remoteModel',
+  remoteFim: 'remoteFim',
 };
 
 export interface SettingProblem {
@@ -126,7 +143,7 @@ export function parseSettings(get: (key: string) => unknown): ParsedSettings {
     if (typeof v === 'boolean') out[field] = v;
     else bad(field, v, 'true or false');
   };
-  const oneOf = <T extends string>(field: 'strategy' | 'mode' | 'device' | 'logLevel', allowed: readonly T[]) => {
+  const oneOf = <T extends string>(field: 'strategy' | 'mode' | 'device' | 'logLevel' | 'backend' | 'remoteFim', allowed: readonly T[]) => {
     const v = read(field);
     if (v === undefined || v === null) return;
     if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) (out as unknown as Record<string, unknown>)[field] = v;
@@ -182,6 +199,23 @@ export function parseSettings(get: (key: string) => unknown): ParsedSettings {
     }
   }
   oneOf('logLevel', LOG_LEVELS);
+  oneOf('backend', BACKENDS);
+  {
+    const v = read('endpoint');
+    if (v !== undefined && v !== null) {
+      const t = typeof v === 'string' ? v.trim() : undefined;
+      if (t === '' || (t !== undefined && /^https?:\/\/[^\s/]+/i.test(t))) out.endpoint = t!;
+      else bad('endpoint', v, 'an http(s) URL such as http://127.0.0.1:8080 (empty = the backend\'s usual local address)');
+    }
+  }
+  {
+    const v = read('remoteModel');
+    if (v !== undefined && v !== null) {
+      if (typeof v === 'string') out.remoteModel = v.trim();
+      else bad('remoteModel', v, "the server's model name");
+    }
+  }
+  oneOf('remoteFim', REMOTE_FIMS);
   return { settings: out, problems };
 }
 
@@ -191,7 +225,12 @@ export function languageEnabled(languages: readonly string[], languageId: string
   return languages.includes('*') || languages.includes(languageId);
 }
 
-/** Settings whose change requires restarting the inference process. */
+/** Settings whose change requires restarting the inference process (with the local backend). */
 export function needsRestart(a: Settings, b: Settings): boolean {
   return a.model !== b.model || a.modelPath !== b.modelPath || a.device !== b.device;
+}
+
+/** Settings that make a new remote backend (the server, its model, its FIM family). */
+export function remoteChanged(a: Settings, b: Settings): boolean {
+  return a.backend !== b.backend || a.endpoint !== b.endpoint || a.remoteModel !== b.remoteModel || a.remoteFim !== b.remoteFim;
 }

@@ -3,6 +3,8 @@
  * Types and method names only: no behaviour lives here.
  */
 
+import type { RemoteOrigin } from './remote';
+
 export type StrategyName = 'superposed' | 'beam' | 'sampling' | 'greedy';
 export const STRATEGIES: readonly StrategyName[] = ['superposed', 'beam', 'sampling', 'greedy'];
 export type CompletionMode = 'line' | 'block' | 'auto';
@@ -108,6 +110,8 @@ export interface Draft {
   strategy: StrategyName;
   /** Present when the draft was copied from the code rather than generated. */
   copiedFrom?: CopyOrigin;
+  /** Present when a remote server generated the draft (src/remote/). */
+  server?: RemoteOrigin;
 }
 
 export interface CompletionTiming {

@@ -40,6 +40,10 @@ describe('parseSettings', () => {
         'ngram.workspace': false,
         languages: ['python', '!markdown'],
         logLevel: 'debug',
+        backend: 'ollama',
+        endpoint: ' http://10.0.0.2:11434 ',
+        remoteModel: ' qwen2.5-coder:1.5b-base ',
+        remoteFim: 'qwen',
       }),
     );
     expect(r.problems).toEqual([]);
@@ -63,7 +67,18 @@ describe('parseSettings', () => {
       workspaceNgrams: false,
       languages: ['python', '!markdown'],
       logLevel: 'debug',
+      backend: 'ollama',
+      endpoint: 'http://10.0.0.2:11434',
+      remoteModel: 'qwen2.5-coder:1.5b-base',
+      remoteFim: 'qwen',
     });
+  });
+
+  it('remote backend settings: an unknown backend, an endpoint that is not a URL and an unknown FIM family fall back', () => {
+    const r = parseSettings(from({ backend: 'tgi', endpoint: 'localhost:8080', remoteFim: 'gpt' }));
+    expect(r.settings).toMatchObject({ backend: 'local', endpoint: '', remoteFim: 'auto' });
+    expect(r.problems.map((p) => p.key)).toEqual(['superdraft.backend', 'superdraft.endpoint', 'superdraft.remoteFim']);
+    expect(r.problems[1]!.message).toMatch(/an http\(s\) URL/);
   });
 
   it('falls back to the default with a clear message for each invalid value', () => {

@@ -15,6 +15,8 @@ import { percentile, round } from '../metrics';
 import { complete, loadEngine, out, packageRoot, progress } from '../run';
 import { PEER_CONTEXT, benchPeer } from './benchPeer';
 import { benchDevice, type DeviceFigures } from './benchRoofline';
+import { benchRemote } from './benchRemote';
+import { remoteFlags } from '../remote';
 
 export interface BenchPrompt {
   id: string;
@@ -231,6 +233,8 @@ async function runPeer(flags: Flags, engine: Engine, prompts: BenchPrompt[], max
 }
 
 export async function cmdBench(flags: Flags): Promise<number> {
+  const remote = remoteFlags(flags);
+  if (remote) return benchRemote(flags, remote, loadBenchPrompts((flags.prompts as string | undefined) ?? path.join(packageRoot(), 'bench', 'prompts')));
   const dir = (flags.prompts as string | undefined) ?? path.join(packageRoot(), 'bench', 'prompts');
   const repeat = intFlag(flags, 'repeat', 1, 100, 2);
   const maxTokens = intFlag(flags, 'max-tokens', 1, 1024, 32);

@@ -6,6 +6,7 @@ import { UsageError, languageOf, readTextFile, splitAt } from '../files';
 import { draftFlags, engineOptions, intFlag, numFlag, strategyFlag, type Flags } from '../flags';
 import { round } from '../metrics';
 import { complete, loadEngine, out, printDrafts } from '../run';
+import { RemoteSource, draftJson, remoteFlags } from '../remote';
 
 export async function cmdComplete(flags: Flags): Promise<number> {
   const req: CompletionRequest = {
@@ -26,7 +27,8 @@ export async function cmdComplete(flags: Flags): Promise<number> {
   if (temperature !== undefined) req.temperature = temperature;
   if (topP !== undefined) req.topP = topP;
   if (seed !== undefined) req.seed = seed;
-  engineOptions(flags); // validates device/threads/model before the file is read
+  const remote = remoteFlags(flags);
+  if (!remote) engineOptions(flags); // validates device/threads/model before the file is read
   const file = flags.file as string | undefined;
   if (!file) throw new UsageError('complete needs --file F --line L --column C');
   if (flags.line === undefined) throw new UsageError('complete needs --line L (1-based)');
@@ -39,6 +41,35 @@ export async function cmdComplete(flags: Flags): Promise<number> {
   const { prefix, suffix } = splitAt(text, line!, column!, file);
   req.prefix = prefix;
   req.suffix = suffix;
+  if (remote) {
+    const source = new RemoteSource(remote);
+    const { res, wallMs } = await complete(source, req);
+    const ran = source.last!.server;
+    if (flags.json) {
+      out({
+        file,
+        line,
+        column,
+        languageId: req.languageId,
+        backend: remote.backend,
+        endpoint: source.completer.base,
+        model: ran.model,
+        strategy: res.strategy,
+        ran: ran.ran,
+        k: req.k,
+        mode: req.mode,
+        maxTokens: req.maxTokens,
+        wallMs: round(wallMs, 1),
+        drafts: res.drafts.map((d) => draftJson(d, round)),
+        timing: res.timing,
+      });
+    } else {
+      process.stdout.write(`${file}:${line}:${column} (${req.languageId}) · ${ran.ran}${ran.ran !== res.strategy ? ` (the server cannot do ${res.strategy})` : ''} k=${req.k} · mode ${req.mode}\n`);
+      process.stdout.write(`${remote.backend} ${source.completer.base} · model ${ran.model}\n`);
+      printDrafts(res, wallMs);
+    }
+    return 0;
+  }
   const engine = await loadEngine(flags, false);
   try {
     const { res, wallMs } = await complete(engine, req);

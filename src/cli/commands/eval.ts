@@ -5,6 +5,7 @@ import { UsageError } from '../files';
 import { draftFlags, engineOptions, intFlag, strategyFlag, type Flags } from '../flags';
 import { editSimilarity, firstLineOf, percentile, round } from '../metrics';
 import { complete, loadEngine, out, progress } from '../run';
+import { RemoteSource, remoteFlags } from '../remote';
 
 /** A line-completion case: `expected` is the rest of the cursor's line. */
 export interface EvalCase {
@@ -63,11 +64,12 @@ export async function cmdEval(flags: Flags): Promise<number> {
   const limit = intFlag(flags, 'limit', 1, Number.MAX_SAFE_INTEGER);
   const { k, maxTokens, mode } = draftFlags(flags, 'line');
   const seed0 = intFlag(flags, 'seed', -(2 ** 31), 2 ** 31 - 1, 1);
-  engineOptions(flags);
+  const remote = remoteFlags(flags);
+  if (!remote) engineOptions(flags);
   const cases = readCases(file, limit);
   const detailsFile = flags.details as string | undefined;
   const details: string[] = [];
-  const engine = await loadEngine(flags, false);
+  const engine = remote ? new RemoteSource(remote) : await loadEngine(flags, false);
   const lat: number[] = [];
   let top1 = 0;
   let anyk = 0;
@@ -127,6 +129,7 @@ export async function cmdEval(flags: Flags): Promise<number> {
     cases: n,
     strategy,
     k: draftCount(strategy, k),
+    ...(remote ? { backend: remote.backend, model: engine.info.model } : {}),
     top1_exact: round(top1 / n, 4),
     anyk_exact: round(anyk / n, 4),
     top1_edit_sim: round(top1Sim / n, 4),

@@ -8,7 +8,7 @@
  */
 import * as vscode from 'vscode';
 import { docInput, eligible } from './documents';
-import type { InferenceClient } from '../process/client';
+import type { EngineView } from '../remote/draftSource';
 import type { SettingsStore } from '../settingsStore';
 import type { CompletionPipeline } from './pipeline';
 
@@ -25,7 +25,7 @@ export class KeystrokeStarter implements vscode.Disposable {
 
   constructor(
     private readonly pipeline: CompletionPipeline,
-    private readonly client: InferenceClient,
+    private readonly client: EngineView,
     private readonly settings: SettingsStore,
   ) {
     this.disposables = [

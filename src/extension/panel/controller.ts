@@ -8,7 +8,7 @@ import type { CompletionPipeline, Result } from '../completions/pipeline';
 import { docInput, eligible } from '../completions/documents';
 import type { InlineProvider } from '../completions/inlineProvider';
 import type { Logger } from '../logger';
-import type { InferenceClient } from '../process/client';
+import type { EngineView } from '../remote/draftSource';
 import { needsRestart } from '../settings';
 import type { SettingsStore } from '../settingsStore';
 import { DraftPanel, PANEL_VIEW_TYPE, type PanelHost } from './panel';
@@ -32,7 +32,7 @@ export class PanelController implements PanelHost, vscode.Disposable {
     private readonly extensionUri: vscode.Uri,
     private readonly pipeline: CompletionPipeline,
     private readonly provider: InlineProvider,
-    private readonly client: InferenceClient,
+    private readonly client: EngineView,
     private readonly settings: SettingsStore,
     private readonly logger: Logger,
     /** A draft was inserted from the panel. */

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { CompletionTiming, CopyOrigin, StrategyName } from '../../protocol';
+import type { RemoteOrigin } from '../../protocol/remote';
 
 export interface PanelDraft {
   rank: number;
@@ -28,8 +29,16 @@ export function sourceLabel(origin: CopyOrigin | undefined, cursorLine: number):
 }
 
 /** A response's drafts as the panel shows them. */
-export function panelDrafts(drafts: readonly { rank: number; text: string; score: number; tokens: number; strategy: StrategyName; copiedFrom?: CopyOrigin }[], cursorLine: number): PanelDraft[] {
-  return drafts.map((d) => ({ rank: d.rank, text: d.text, score: d.score, tokens: d.tokens, strategy: d.strategy, source: sourceLabel(d.copiedFrom, cursorLine) }));
+export function panelDrafts(drafts: readonly { rank: number; text: string; score: number; tokens: number; strategy: StrategyName; copiedFrom?: CopyOrigin; server?: RemoteOrigin }[], cursorLine: number): PanelDraft[] {
+  return drafts.map((d) => ({
+    rank: d.rank,
+    text: d.text,
+    score: d.score,
+    tokens: d.tokens,
+    strategy: d.strategy,
+    // a remote server's draft names the backend, its model and its time per draft
+    source: d.server ? `${d.server.backend} ${d.server.model} · ${Math.round(d.server.msPerDraft)} ms/draft${d.copiedFrom ? ` · also ${sourceLabel(d.copiedFrom, cursorLine)}` : ''}` : sourceLabel(d.copiedFrom, cursorLine),
+  }));
 }
 
 export interface PanelGroup {

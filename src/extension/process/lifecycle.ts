@@ -17,6 +17,9 @@ export class ProcessLifecycle implements vscode.Disposable {
   readonly client: InferenceClient;
   private readonly disposables: vscode.Disposable[];
 
+  /** With a remote backend: what Restart does instead of starting the process (reconnect to the server). */
+  remoteRestart: (() => void) | undefined;
+
   /** The model name last warned about as not installed (one warning per name). */
   private warnedMissing = '';
 
@@ -42,6 +45,7 @@ export class ProcessLifecycle implements vscode.Disposable {
       }),
       settings.onDidChange.on((prev) => {
         const s = settings.current;
+        if (s.backend !== 'local' || prev.backend !== s.backend) return; // remote: no local model (useBackend)
         if (!needsRestart(prev, s)) return;
         logger.info(`model/device changed (${this.describeModel(prev.model, prev.modelPath)}/${prev.device} -> ${this.describeModel(s.model, s.modelPath)}/${s.device}); restarting the inference process`);
         void this.restart(prev.model !== s.model || prev.modelPath !== s.modelPath ? `Superdraft: switching to the model ${this.modelLabel}…` : undefined);
@@ -56,6 +60,7 @@ export class ProcessLifecycle implements vscode.Disposable {
   /** The model the user chose, for the status bar and diagnostics: an installed model's name, the path, or "embedded". */
   get modelLabel(): string {
     const s = this.settings.current;
+    if (s.backend !== 'local') return `${s.remoteModel || 'the server\'s model'} (${s.backend})`;
     return s.model !== 'embedded' && selectedModel(this.ctx, s.model) ? s.model : s.modelPath || 'embedded';
   }
 
@@ -84,6 +89,7 @@ export class ProcessLifecycle implements vscode.Disposable {
   }
 
   async start(): Promise<void> {
+    if (this.settings.current.backend !== 'local') return; // a remote backend: no local model is loaded
     await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Window, title: 'Superdraft: loading model' },
       () => this.client.start().catch((e: unknown) => this.reportStartError(e)),
@@ -92,6 +98,10 @@ export class ProcessLifecycle implements vscode.Disposable {
 
   async restart(title = 'Superdraft: restarting the inference process…'): Promise<void> {
     this.beforeRestart();
+    if (this.settings.current.backend !== 'local') {
+      this.remoteRestart?.();
+      return;
+    }
     await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title },
       () => this.client.restart().catch((e: unknown) => this.reportStartError(e)),
@@ -120,6 +130,18 @@ export class ProcessLifecycle implements vscode.Disposable {
     if (a === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', this.settings.current.model !== 'embedded' ? 'superdraft.model' : 'superdraft.modelPath');
     else if (a === 'Restart') void vscode.commands.executeCommand(Commands.restart);
     else if (a === 'Show Log') this.logger.show();
+  }
+
+  /** superdraft.backend changed: a remote backend stops the process (its model memory is freed); local starts it. */
+  async useBackend(remote: boolean): Promise<void> {
+    this.beforeRestart();
+    if (remote) {
+      this.logger.info(`superdraft.backend is ${this.settings.current.backend}: stopping the inference process (no local model)`);
+      await this.client.stop();
+    } else {
+      this.logger.info('superdraft.backend is local: starting the inference process');
+      await this.start();
+    }
   }
 
   /** Stops the process (deactivate). */

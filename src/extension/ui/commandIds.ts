@@ -17,4 +17,5 @@ export const Commands = {
   installModel: 'superdraft.installModel',
   manageModels: 'superdraft.manageModels',
   setHfToken: 'superdraft.setHfToken',
+  setApiKey: 'superdraft.setApiKey',
 } as const;

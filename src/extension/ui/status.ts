@@ -2,14 +2,14 @@
 import type * as vscode from 'vscode';
 import type { CompletionPipeline } from '../completions/pipeline';
 import type { Emitter } from '../emitter';
-import type { InferenceClient } from '../process/client';
+import type { EngineView } from '../remote/draftSource';
 import type { SettingsStore } from '../settingsStore';
 import type { StatusBar } from './statusBar';
 
 export function watchStatus(
   status: StatusBar,
   modelLabel: () => string,
-  client: InferenceClient,
+  client: EngineView,
   settings: SettingsStore,
   pipeline: CompletionPipeline,
   indexer: { readonly running: boolean },
