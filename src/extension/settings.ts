@@ -161,6 +161,14 @@ export function parseSettings(get: (key: string) => unknown): ParsedSettings {
     if (ok) out[field] = v as number;
     else bad(field, v, `${integer ? 'an integer' : 'a number'} ${minExclusive ? 'greater than' : 'from'} ${min}${minExclusive ? ' and at most' : ' to'} ${max}`);
   };
+  /** A string setting: `accept` gives the value to keep (trimmed) or undefined when it is not one. */
+  const str = (field: 'model' | 'modelPath' | 'endpoint' | 'remoteModel', accept: (v: string) => string | undefined, expected: string) => {
+    const v = read(field);
+    if (v === undefined || v === null) return;
+    const kept = typeof v === 'string' ? accept(v.trim()) : undefined;
+    if (kept !== undefined) out[field] = kept;
+    else bad(field, v, expected);
+  };
 
   bool('enable');
   oneOf('strategy', STRATEGIES);
@@ -170,20 +178,8 @@ export function parseSettings(get: (key: string) => unknown): ParsedSettings {
   bool('speculative');
   bool('copyDrafts');
   oneOf('device', DEVICES);
-  {
-    const v = read('model');
-    if (v !== undefined && v !== null) {
-      if (typeof v === 'string' && (v.trim() === '' || /^[a-z0-9][a-z0-9._-]{0,63}$/.test(v.trim()))) out.model = v.trim() || 'embedded';
-      else bad('model', v, '"embedded" or the name of an installed model (Superdraft: Manage Models…)');
-    }
-  }
-  {
-    const v = read('modelPath');
-    if (v !== undefined && v !== null) {
-      if (typeof v === 'string') out.modelPath = v.trim();
-      else bad('modelPath', v, 'a path string (empty = the embedded model)');
-    }
-  }
+  str('model', (t) => (t === '' ? 'embedded' : /^[a-z0-9][a-z0-9._-]{0,63}$/.test(t) ? t : undefined), '"embedded" or the name of an installed model (Superdraft: Manage Models…)');
+  str('modelPath', (t) => t, 'a path string (empty = the embedded model)');
   num('debounceMs', 0, 5000, true);
   num('latencyBudgetMs', 0, 10_000, true);
   bool('prefetch');
@@ -200,21 +196,8 @@ export function parseSettings(get: (key: string) => unknown): ParsedSettings {
   }
   oneOf('logLevel', LOG_LEVELS);
   oneOf('backend', BACKENDS);
-  {
-    const v = read('endpoint');
-    if (v !== undefined && v !== null) {
-      const t = typeof v === 'string' ? v.trim() : undefined;
-      if (t === '' || (t !== undefined && /^https?:\/\/[^\s/]+/i.test(t))) out.endpoint = t!;
-      else bad('endpoint', v, 'an http(s) URL such as http://127.0.0.1:8080 (empty = the backend\'s usual local address)');
-    }
-  }
-  {
-    const v = read('remoteModel');
-    if (v !== undefined && v !== null) {
-      if (typeof v === 'string') out.remoteModel = v.trim();
-      else bad('remoteModel', v, "the server's model name");
-    }
-  }
+  str('endpoint', (t) => (t === '' || /^https?:\/\/[^\s/]+/i.test(t) ? t : undefined), 'an http(s) URL such as http://127.0.0.1:8080 (empty = the backend\'s usual local address)');
+  str('remoteModel', (t) => t, "the server's model name");
   oneOf('remoteFim', REMOTE_FIMS);
   return { settings: out, problems };
 }

@@ -13,6 +13,7 @@
  *    places (chooseShown). Draft.score is the server's mean log-probability, or that evidence for a copy (NaN-free:
  *    0 where the server gave none).
  */
+import { draftKey, uniqueDrafts } from '../protocol/draftKey';
 import type { CompletionRequest, CompletionResponse, Draft, StrategyName } from '../protocol';
 import { REMOTE_DEFAULTS, type RemoteOrigin } from '../protocol/remote';
 import { COPY_DEFAULTS, findCopies, type CopySite } from '../engine/candidates/copy';
@@ -81,30 +82,14 @@ export class RemoteCompleter {
     this.backend = createBackend(cfg, this.base);
   }
 
-  /** k drafts for `req` (rejects with RemoteError; 'cancelled' when `signal` aborts). */
+  /** k drafts for `req` (rejects with RemoteError; 'cancelled' when `signal` aborts): ask the server, clean and order its drafts, rank copies with them. */
   async complete(req: CompletionRequest, signal?: AbortSignal): Promise<RemoteResponse> {
     const t0 = performance.now();
     const greedy = req.strategy === 'greedy';
-    // the local engine's mode resolution: line mid-line, block after a line that opens one
-    const line = resolveMode(req.mode, req.prefix, req.suffix, req.languageId) === 'line';
-    const q: DraftQuery = {
-      prefix: prefixWindow(req.prefix, REMOTE_WINDOW.prefixChars),
-      suffix: suffixWindow(req.suffix, REMOTE_WINDOW.suffixChars),
-      path: promptPath(req),
-      snippets: (req.snippets ?? []).slice(0, REMOTE_WINDOW.snippets).map((s) => ({ path: promptPath(s), text: s.text.slice(0, REMOTE_WINDOW.snippetChars) })),
-      k: greedy ? 1 : req.k,
-      maxTokens: req.maxTokens,
-      temperature: greedy ? 0 : (req.temperature ?? 0.8),
-      topP: req.topP ?? 0.95,
-      line,
-      strategy: req.strategy,
-      ...(req.timeBudgetMs ? { timeBudgetMs: Math.max(req.timeBudgetMs, 200) } : {}),
-      ...(req.seed !== undefined ? { seed: req.seed } : {}),
-    };
     const ex = new Exchange({ apiKey: this.cfg.apiKey, signal, timeoutMs: this.cfg.timeoutMs ?? REMOTE_DEFAULTS.timeoutMs });
     let answer;
     try {
-      answer = await this.backend.drafts(q, ex);
+      answer = await this.backend.drafts(queryFor(req), ex);
     } catch (e) {
       if (ex.reason) throw ex.error(this.base);
       throw e;
@@ -113,63 +98,12 @@ export class RemoteCompleter {
     }
     const ms = performance.now() - t0;
     const origin: RemoteOrigin = { backend: this.cfg.backend, model: answer.model, msPerDraft: ms / Math.max(1, answer.drafts.length) };
-
-    // The server's drafts: cleaned, distinct, ordered by mean log-probability when all have one.
-    const seen = new Set<string>();
-    const served = answer.drafts
-      .map((d, i) => ({ text: cleanDraft(d.text, req), mean: meanLp(d.lps), tokens: d.tokens, i }))
-      .filter((d) => {
-        const key = d.text.trim();
-        if (!key || seen.has(key)) return false;
-        seen.add(key);
-        return true;
-      });
-    if (served.length > 1 && served.every((d) => d.mean !== undefined)) served.sort((a, b) => b.mean! - a.mean! || a.i - b.i);
     const ran = answer.strategy;
-    const ranked: { draft: Draft; model: boolean; evidence: number }[] = served.map((d) => ({
-      draft: { text: d.text, score: d.mean ?? 0, tokens: d.tokens ?? Math.ceil(d.text.length / 3.5), strategy: ran, server: origin },
-      model: true,
-      evidence: 0,
-    }));
-
+    const ranked = servedDrafts(answer.drafts, req, origin, ran);
     // Copies and mirrors from the document and the snippets, placed by their copy evidence.
     const tCopy = performance.now();
     const copying = req.copyDrafts !== false && req.k > 1 && !greedy;
-    let copyCandidates = 0;
-    if (copying) {
-      const sites: CopySite[] = findCopies(req, null, { ...COPY_DEFAULTS, maxSites: Math.min(COPY_DEFAULTS.maxSites, req.k) }, req.path);
-      sites.push(...findMirrors(req.prefix, req.suffix, 2, new Set(sites.map((s) => s.text.trim()))));
-      copyCandidates = sites.length;
-      const copies: typeof ranked = [];
-      for (const site of sites) {
-        const text = cleanDraft(site.text, req);
-        const key = text.trim();
-        if (!key) continue;
-        const evidence =
-          (site.renamed ? RANK_WEIGHTS.mirror : RANK_WEIGHTS.copy) + RANK_WEIGHTS.match * Math.min(site.matchLength, MATCH_CAP) + (site.path === '' ? RANK_WEIGHTS.document : 0);
-        const same = ranked.find((r) => r.draft.text.trim() === key);
-        const copiedFrom = {
-          path: site.path,
-          matchLength: site.matchLength,
-          ...(site.offset !== undefined ? { offset: site.offset } : {}),
-          ...(site.line !== undefined ? { line: site.line } : {}),
-          ...(site.renamed ? { renamed: site.renamed } : {}),
-        };
-        if (same) {
-          // the server's draft is also in the code: it keeps its place and says where else it is
-          if (same.model && !same.draft.copiedFrom) same.draft.copiedFrom = copiedFrom;
-          continue;
-        }
-        if (seen.has(key)) continue;
-        seen.add(key);
-        copies.push({ draft: { text, score: evidence, tokens: Math.ceil(text.length / 3.5), strategy: ran, copiedFrom }, model: false, evidence });
-      }
-      copies.sort((a, b) => b.evidence - a.evidence);
-      const strong = copies.filter((c) => c.evidence > 0);
-      const weak = copies.filter((c) => c.evidence <= 0);
-      ranked.splice(Math.min(1, ranked.length), 0, ...strong);
-      ranked.push(...weak);
-    }
+    const copyCandidates = copying ? addCopies(ranked, req, ran) : 0;
     const drafts = chooseShown(ranked, req.k).map((r) => r.draft);
     return {
       drafts,
@@ -186,6 +120,81 @@ export class RemoteCompleter {
       server: { backend: this.cfg.backend, model: answer.model, ms, ran },
     };
   }
+}
+
+/** What the server is asked: the local engine's windows and mode resolution (line mid-line, block after an opener). */
+function queryFor(req: CompletionRequest): DraftQuery {
+  const greedy = req.strategy === 'greedy';
+  const line = resolveMode(req.mode, req.prefix, req.suffix, req.languageId) === 'line';
+  return {
+    prefix: prefixWindow(req.prefix, REMOTE_WINDOW.prefixChars),
+    suffix: suffixWindow(req.suffix, REMOTE_WINDOW.suffixChars),
+    path: promptPath(req),
+    snippets: (req.snippets ?? []).slice(0, REMOTE_WINDOW.snippets).map((s) => ({ path: promptPath(s), text: s.text.slice(0, REMOTE_WINDOW.snippetChars) })),
+    k: greedy ? 1 : req.k,
+    maxTokens: req.maxTokens,
+    temperature: greedy ? 0 : (req.temperature ?? 0.8),
+    topP: req.topP ?? 0.95,
+    line,
+    strategy: req.strategy,
+    ...(req.timeBudgetMs ? { timeBudgetMs: Math.max(req.timeBudgetMs, 200) } : {}),
+    ...(req.seed !== undefined ? { seed: req.seed } : {}),
+  };
+}
+
+type RankedRemote = { draft: Draft; model: boolean; evidence: number };
+
+/** The server's drafts: cleaned, distinct (draftKey), ordered by mean log-probability when all have one. */
+function servedDrafts(raw: Awaited<ReturnType<Backend['drafts']>>['drafts'], req: CompletionRequest, origin: RemoteOrigin, ran: StrategyName): RankedRemote[] {
+  const cleaned = raw.map((d, i) => ({ text: cleanDraft(d.text, req), mean: meanLp(d.lps), tokens: d.tokens, i })).filter((d) => draftKey(d.text) !== '');
+  const served = uniqueDrafts(cleaned, (d) => d.text);
+  if (served.length > 1 && served.every((d) => d.mean !== undefined)) served.sort((a, b) => b.mean! - a.mean! || a.i - b.i);
+  return served.map((d) => ({
+    draft: { text: d.text, score: d.mean ?? 0, tokens: d.tokens ?? Math.ceil(d.text.length / 3.5), strategy: ran, server: origin },
+    model: true,
+    evidence: 0,
+  }));
+}
+
+/**
+ * Copies and mirrors of the document and the snippets, ranked among the server's drafts by their copy evidence (the
+ * ranking's copy features; there is no model term): strong ones after the server's first draft, weak ones last.
+ * A copy the server also wrote marks that draft instead. Returns how many candidates were found.
+ */
+function addCopies(ranked: RankedRemote[], req: CompletionRequest, ran: StrategyName): number {
+  const sites: CopySite[] = findCopies(req, null, { ...COPY_DEFAULTS, maxSites: Math.min(COPY_DEFAULTS.maxSites, req.k) }, req.path);
+  sites.push(...findMirrors(req.prefix, req.suffix, 2, new Set(sites.map((s) => s.text.trim()))));
+  const seen = new Set(ranked.map((r) => draftKey(r.draft.text)));
+  const copies: RankedRemote[] = [];
+  for (const site of sites) {
+    const text = cleanDraft(site.text, req);
+    const key = draftKey(text);
+    if (!key) continue;
+    const evidence =
+      (site.renamed ? RANK_WEIGHTS.mirror : RANK_WEIGHTS.copy) + RANK_WEIGHTS.match * Math.min(site.matchLength, MATCH_CAP) + (site.path === '' ? RANK_WEIGHTS.document : 0);
+    const same = ranked.find((r) => draftKey(r.draft.text) === key);
+    const copiedFrom = {
+      path: site.path,
+      matchLength: site.matchLength,
+      ...(site.offset !== undefined ? { offset: site.offset } : {}),
+      ...(site.line !== undefined ? { line: site.line } : {}),
+      ...(site.renamed ? { renamed: site.renamed } : {}),
+    };
+    if (same) {
+      // the server's draft is also in the code: it keeps its place and says where else it is
+      if (same.model && !same.draft.copiedFrom) same.draft.copiedFrom = copiedFrom;
+      continue;
+    }
+    if (seen.has(key)) continue;
+    seen.add(key);
+    copies.push({ draft: { text, score: evidence, tokens: Math.ceil(text.length / 3.5), strategy: ran, copiedFrom }, model: false, evidence });
+  }
+  copies.sort((a, b) => b.evidence - a.evidence);
+  const strong = copies.filter((c) => c.evidence > 0);
+  const weak = copies.filter((c) => c.evidence <= 0);
+  ranked.splice(Math.min(1, ranked.length), 0, ...strong);
+  ranked.push(...weak);
+  return sites.length;
 }
 
 /** The error text for a user: the message (already free of the key) without a stack. */

@@ -8,7 +8,8 @@ import { round } from '../metrics';
 import { complete, loadEngine, out, printDrafts } from '../run';
 import { RemoteSource, draftJson, remoteFlags } from '../remote';
 
-export async function cmdComplete(flags: Flags): Promise<number> {
+/** The request's fields from the flags (the text and position come later, from the file). */
+function requestFlags(flags: Flags): CompletionRequest {
   const req: CompletionRequest = {
     prefix: '',
     suffix: '',
@@ -27,6 +28,11 @@ export async function cmdComplete(flags: Flags): Promise<number> {
   if (temperature !== undefined) req.temperature = temperature;
   if (topP !== undefined) req.topP = topP;
   if (seed !== undefined) req.seed = seed;
+  return req;
+}
+
+export async function cmdComplete(flags: Flags): Promise<number> {
+  const req = requestFlags(flags);
   const remote = remoteFlags(flags);
   if (!remote) engineOptions(flags); // validates device/threads/model before the file is read
   const file = flags.file as string | undefined;
@@ -41,35 +47,45 @@ export async function cmdComplete(flags: Flags): Promise<number> {
   const { prefix, suffix } = splitAt(text, line!, column!, file);
   req.prefix = prefix;
   req.suffix = suffix;
-  if (remote) {
-    const source = new RemoteSource(remote);
-    const { res, wallMs } = await complete(source, req);
-    const ran = source.last!.server;
-    if (flags.json) {
-      out({
-        file,
-        line,
-        column,
-        languageId: req.languageId,
-        backend: remote.backend,
-        endpoint: source.completer.base,
-        model: ran.model,
-        strategy: res.strategy,
-        ran: ran.ran,
-        k: req.k,
-        mode: req.mode,
-        maxTokens: req.maxTokens,
-        wallMs: round(wallMs, 1),
-        drafts: res.drafts.map((d) => draftJson(d, round)),
-        timing: res.timing,
-      });
-    } else {
-      process.stdout.write(`${file}:${line}:${column} (${req.languageId}) · ${ran.ran}${ran.ran !== res.strategy ? ` (the server cannot do ${res.strategy})` : ''} k=${req.k} · mode ${req.mode}\n`);
-      process.stdout.write(`${remote.backend} ${source.completer.base} · model ${ran.model}\n`);
-      printDrafts(res, wallMs);
-    }
-    return 0;
+  const at = { file, line: line!, column: column! };
+  return remote ? completeRemote(flags, remote, req, at) : completeLocal(flags, req, at);
+}
+
+type At = { file: string; line: number; column: number };
+
+/** `complete --backend …`: the drafts of a server (src/remote). */
+async function completeRemote(flags: Flags, remote: NonNullable<ReturnType<typeof remoteFlags>>, req: CompletionRequest, { file, line, column }: At): Promise<number> {
+  const source = new RemoteSource(remote);
+  const { res, wallMs } = await complete(source, req);
+  const ran = source.last!.server;
+  if (flags.json) {
+    out({
+      file,
+      line,
+      column,
+      languageId: req.languageId,
+      backend: remote.backend,
+      endpoint: source.completer.base,
+      model: ran.model,
+      strategy: res.strategy,
+      ran: ran.ran,
+      k: req.k,
+      mode: req.mode,
+      maxTokens: req.maxTokens,
+      wallMs: round(wallMs, 1),
+      drafts: res.drafts.map((d) => draftJson(d, round)),
+      timing: res.timing,
+    });
+  } else {
+    process.stdout.write(`${file}:${line}:${column} (${req.languageId}) · ${ran.ran}${ran.ran !== res.strategy ? ` (the server cannot do ${res.strategy})` : ''} k=${req.k} · mode ${req.mode}\n`);
+    process.stdout.write(`${remote.backend} ${source.completer.base} · model ${ran.model}\n`);
+    printDrafts(res, wallMs);
   }
+  return 0;
+}
+
+/** `complete` on the local engine. */
+async function completeLocal(flags: Flags, req: CompletionRequest, { file, line, column }: At): Promise<number> {
   const engine = await loadEngine(flags, false);
   try {
     const { res, wallMs } = await complete(engine, req);

@@ -70,13 +70,7 @@ export async function cmdEval(flags: Flags): Promise<number> {
   const detailsFile = flags.details as string | undefined;
   const details: string[] = [];
   const engine = remote ? new RemoteSource(remote) : await loadEngine(flags, false);
-  const lat: number[] = [];
-  let top1 = 0;
-  let anyk = 0;
-  let top1Sim = 0;
-  let bestSim = 0;
-  let draftsTotal = 0;
-  let fewerThanK = 0;
+  const scores = new Scores(draftCount(strategy, k));
   const isTTY = process.stderr.isTTY;
   try {
     for (let i = 0; i < cases.length; i++) {
@@ -94,22 +88,12 @@ export async function cmdEval(flags: Flags): Promise<number> {
         ...(flags['no-copy'] === true ? { copyDrafts: false } : {}),
         seed: seed0 + i,
       });
-      lat.push(wallMs);
-      const expected = c.expected.trimEnd();
-      const firsts = res.drafts.map((d) => firstLineOf(d.text));
-      const top = firsts[0] ?? '';
-      draftsTotal += res.drafts.length;
-      if (res.drafts.length < draftCount(strategy, k)) fewerThanK++;
-      if (firsts.length > 0 && top === expected) top1++;
-      if (firsts.some((f) => f === expected)) anyk++;
-      const sims = firsts.map((f) => editSimilarity(f, expected));
-      top1Sim += sims[0] ?? editSimilarity('', expected);
-      bestSim += sims.length ? Math.max(...sims) : editSimilarity('', expected);
+      const { firsts, top1 } = scores.add(res.drafts, c.expected, wallMs);
       if (detailsFile) {
-        details.push(JSON.stringify({ id: c.id, expected: c.expected, drafts: res.drafts.map((d) => d.text), first_lines: firsts, latency_ms: round(wallMs, 1), top1_exact: top === expected }));
+        details.push(JSON.stringify({ id: c.id, expected: c.expected, drafts: res.drafts.map((d) => d.text), first_lines: firsts, latency_ms: round(wallMs, 1), top1_exact: top1 }));
       }
       if (!flags.json || isTTY || (i + 1) % 10 === 0 || i + 1 === cases.length) {
-        const line = `eval ${i + 1}/${cases.length}  top1 ${(top1 / (i + 1)).toFixed(3)}  any-k ${(anyk / (i + 1)).toFixed(3)}  ${wallMs.toFixed(0)} ms`;
+        const line = `eval ${i + 1}/${cases.length}  top1 ${(scores.top1 / (i + 1)).toFixed(3)}  any-k ${(scores.anyk / (i + 1)).toFixed(3)}  ${wallMs.toFixed(0)} ms`;
         if (isTTY) process.stderr.write(`\r${line}${i + 1 === cases.length ? '\n' : ''}`);
         else progress(line);
       }
@@ -125,19 +109,13 @@ export async function cmdEval(flags: Flags): Promise<number> {
     }
   }
   const n = cases.length;
+  const { draftsTotal, fewerThanK } = scores;
   const result = {
     cases: n,
     strategy,
     k: draftCount(strategy, k),
     ...(remote ? { backend: remote.backend, model: engine.info.model } : {}),
-    top1_exact: round(top1 / n, 4),
-    anyk_exact: round(anyk / n, 4),
-    top1_edit_sim: round(top1Sim / n, 4),
-    best_edit_sim: round(bestSim / n, 4),
-    latency_ms_p50: round(percentile(lat, 0.5), 1),
-    latency_ms_p95: round(percentile(lat, 0.95), 1),
-    drafts_per_case: round(draftsTotal / n, 3),
-    fewer_than_k: fewerThanK,
+    ...scores.result(),
   };
   if (flags.json) out(result);
   else {
@@ -149,4 +127,48 @@ export async function cmdEval(flags: Flags): Promise<number> {
     );
   }
   return 0;
+}
+
+/** The dev-set figures over the cases scored so far: exact first lines, edit similarity, latency, drafts per case. */
+class Scores {
+  top1 = 0;
+  anyk = 0;
+  top1Sim = 0;
+  bestSim = 0;
+  draftsTotal = 0;
+  fewerThanK = 0;
+  private readonly lat: number[] = [];
+
+  constructor(private readonly k: number) {}
+
+  /** Scores one case's drafts against its expected line. */
+  add(drafts: readonly { text: string }[], expectedLine: string, wallMs: number): { firsts: string[]; top1: boolean } {
+    this.lat.push(wallMs);
+    const expected = expectedLine.trimEnd();
+    const firsts = drafts.map((d) => firstLineOf(d.text));
+    const top = firsts[0] ?? '';
+    this.draftsTotal += drafts.length;
+    if (drafts.length < this.k) this.fewerThanK++;
+    if (firsts.length > 0 && top === expected) this.top1++;
+    if (firsts.some((f) => f === expected)) this.anyk++;
+    const sims = firsts.map((f) => editSimilarity(f, expected));
+    this.top1Sim += sims[0] ?? editSimilarity('', expected);
+    this.bestSim += sims.length ? Math.max(...sims) : editSimilarity('', expected);
+    return { firsts, top1: top === expected };
+  }
+
+  /** The figures `eval --json` prints after its case count, strategy and k. */
+  result() {
+    const n = this.lat.length;
+    return {
+      top1_exact: round(this.top1 / n, 4),
+      anyk_exact: round(this.anyk / n, 4),
+      top1_edit_sim: round(this.top1Sim / n, 4),
+      best_edit_sim: round(this.bestSim / n, 4),
+      latency_ms_p50: round(percentile(this.lat, 0.5), 1),
+      latency_ms_p95: round(percentile(this.lat, 0.95), 1),
+      drafts_per_case: round(this.draftsTotal / n, 3),
+      fewer_than_k: this.fewerThanK,
+    };
+  }
 }
