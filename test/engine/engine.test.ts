@@ -166,8 +166,10 @@ describe('engine on the embedded model', () => {
 
     const r1 = await engine.complete(base({ prefix: c.prefix, suffix: c.suffix }));
     const r2 = await engine.complete(base({ prefix: c.prefix + ' ', suffix: c.suffix }));
-    expect(r1.timing.prefillTokens).toBeGreaterThanOrEqual(0);
+    // the second prompt extends the first by one space: all but its last few tokens come from the cache
+    expect(r1.timing.prefillTokens + r1.timing.reusedTokens).toBeGreaterThan(0);
     expect(r2.timing.reusedTokens).toBeGreaterThan(r2.timing.prefillTokens);
+    expect(r2.timing.prefillTokens).toBeLessThanOrEqual(4);
   });
 
   it('a spent time budget ends block drafts at their last complete line; none leaves them whole', async () => {
@@ -261,7 +263,8 @@ describe('engine on the embedded model', () => {
     }
     // The engine stays usable afterwards.
     const after = await engine.complete(base({ prefix: cases[3].prefix }));
-    expect(after.drafts.length).toBeGreaterThanOrEqual(0);
+    expect(after.drafts.length).toBeGreaterThan(0);
+    expect(after.timing.forwards).toBeGreaterThan(0);
   });
 
   it('reports a missing or corrupt model naming the file', async () => {

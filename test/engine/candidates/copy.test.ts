@@ -103,7 +103,7 @@ describe('copied drafts on the embedded model', () => {
       const res = await engine.complete(req({ strategy, seed: 3 }));
       expect(res.drafts[0], strategy).toMatchObject({ text: ' - r.left;', copiedFrom: { path: '', offset: -6, matchLength: 44 } });
       expect(res.timing.copyCandidates, strategy).toBeGreaterThan(0);
-      expect(res.timing.copyMs, strategy).toBeGreaterThanOrEqual(0);
+      expect(Number.isFinite(res.timing.copyMs), strategy).toBe(true);
       expect(res.timing.rankMs, strategy).toBeGreaterThan(0);
       // copied drafts carry the model's own likelihood (verified), so their scores are finite
       for (const d of res.drafts) expect(Number.isFinite(d.score)).toBe(true);
