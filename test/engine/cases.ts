@@ -5,24 +5,22 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { EvalCase } from '../../src/cli/commands/eval';
-import { ROOT } from '../helpers/paths';
+import { CODE_CORPUS, ROOT } from '../helpers/paths';
 
 /** The CLI's eval case ({id, language, path, prefix, suffix, expected}). */
 export type LineCase = EvalCase;
 
 
-/** Deterministic cases: every few lines of every src/engine source, the cursor after the line's first token. */
+/** Deterministic cases: every few lines of the fixed TypeScript corpus (CODE_CORPUS), the cursor after the line's first token. */
 export function sourceCases(limit: number): LineCase[] {
-  const dir = path.join(ROOT, 'src', 'engine');
-  const files = (readdirSync(dir, { recursive: true }) as string[])
-    .filter((f) => f.endsWith('.ts'))
-    .map((f) => f.split(path.sep).join('/'))
-    .sort();
+  const dir = CODE_CORPUS;
+  const files = readdirSync(dir).sort();
   const out: LineCase[] = [];
   for (let round = 0; out.length < limit && round < 50; round++) {
     for (const f of files) {
       if (out.length >= limit) break;
       const text = readFileSync(path.join(dir, f), 'utf8');
+      const name = f.replace(/\.txt$/, '');
       const lines = text.split('\n');
       const lineNo = 20 + round * 23;
       if (lineNo >= lines.length) continue;
@@ -31,9 +29,9 @@ export function sourceCases(limit: number): LineCase[] {
       if (!m || m[2].trim().length < 4) continue;
       const offset = lines.slice(0, lineNo).join('\n').length + 1 + m[1].length;
       out.push({
-        id: `src/engine/${f}:${lineNo + 1}`,
+        id: `src/engine/${name}:${lineNo + 1}`,
         language: 'typescript',
-        path: `src/engine/${f}`,
+        path: `src/engine/${name}`,
         prefix: text.slice(0, offset),
         suffix: text.slice(offset + m[2].length),
         expected: m[2],

@@ -2,7 +2,7 @@
  * FIM prompt building on the shipped tokenizer/config: SPM layout, budgets, healing, and a prompt start that stays
  * put while the user types (so the engine's KV prefix cache keeps matching).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CompletionRequest } from '../../../src/protocol';
@@ -11,13 +11,15 @@ import { defaultModelDir } from '../../../src/engine/engine';
 import { commonPrefix } from '../../../src/engine/model/promptCache';
 import { buildPrompt, healCount, lineQuantum, prefixWindowIds } from '../../../src/engine/prompt/prompt';
 import { Tokenizer } from '../../../src/engine/model/tokenizer';
-import { FIXTURES } from '../../helpers/paths';
+import { CODE_CORPUS } from '../../helpers/paths';
 
 const cfg = readModelConfig(process.env.SUPERDRAFT_MODEL_DIR || defaultModelDir());
 const tok = Tokenizer.load(cfg.tokenizerFile);
-// Real code to walk a cursor over, fixed so that the figures below do not move with the project's own sources: the
-// engine's 27 source files as they were on 2026-12-07, concatenated.
-const source = readFileSync(path.join(FIXTURES, 'code', 'engine-sources.ts.txt'), 'utf8');
+// Real code to walk a cursor over (a fixed corpus: the figures below do not move with the project's own sources).
+const source = readdirSync(CODE_CORPUS)
+  .sort()
+  .map((f) => readFileSync(path.join(CODE_CORPUS, f), 'utf8'))
+  .join('\n');
 
 const req = (prefix: string, suffix: string): CompletionRequest => ({
   prefix, suffix, languageId: 'typescript', path: 'src/engine/all.ts', strategy: 'greedy', k: 1, maxTokens: 48, mode: 'auto', speculative: false,
