@@ -83,7 +83,7 @@ const NO_END: ReadonlySet<number> = new Set();
 
 export class Engine {
   private readonly cache: PromptCache;
-  private readonly heal: HealConstraint;
+  private readonly healing: HealConstraint;
   private readonly recycler: TokenRecycler;
   private readonly strategies: Record<StrategyName, Strategy>;
   private readonly eos: Set<number>;
@@ -112,7 +112,7 @@ export class Engine {
     private readonly onRanked?: RankInput['onRanked'],
   ) {
     this.cache = new PromptCache(runtime);
-    this.heal = new HealConstraint(tokenizer);
+    this.healing = new HealConstraint(tokenizer);
     this.recycler = new TokenRecycler(tokenizer.vocabSize);
     this.verifyWindow = VERIFY_WINDOW;
     this.strategies = {
@@ -268,7 +268,7 @@ export class Engine {
       kv: pre.kv,
       lastLogits: pre.lastLogits,
       vocab: pre.lastLogits.length,
-      heal: this.heal,
+      healing: this.healing,
       // fixed-length benchmark drafts: an end token does not end them either (as the llama.cpp peer's, benchPeer.ts)
       eos: ignoreStop ? NO_END : this.eos,
       k: draftCount(req.strategy, req.k),

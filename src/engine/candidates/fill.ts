@@ -16,7 +16,7 @@ const FILL_TOKENS = 16;
 export async function fillAlternatives(ctx: DecodeContext, need: number, usedFirst: ReadonlySet<number>, window: number): Promise<RawDraft[]> {
   const { runtime, vocab: V } = ctx;
   const heal = ctx.prompt.heal;
-  const allowed = heal.length > 0 ? ctx.heal.allowed(heal) : undefined;
+  const allowed = heal.length > 0 ? ctx.healing.allowed(heal) : undefined;
   const firstLse = logSumExp(ctx.lastLogits, V, 0);
   const rows = need + SPARE_ROWS;
   const firsts = topN(ctx.lastLogits, rows + usedFirst.size + 1, 0, V, allowed)
@@ -39,7 +39,7 @@ export async function fillAlternatives(ctx: DecodeContext, need: number, usedFir
     kv = out.kv;
     last = drafts.map((d, r) => {
       if (d.done) return last[r];
-      const rowAllowed = d.healLeft.length > 0 ? ctx.heal.allowed(d.healLeft) : undefined;
+      const rowAllowed = d.healLeft.length > 0 ? ctx.healing.allowed(d.healLeft) : undefined;
       const t = argmax(out.logits, V, r, rowAllowed);
       d.push(ctx, t, out.logits[r * V + t] - logSumExp(out.logits, V, r));
       return t;

@@ -29,7 +29,8 @@ export interface DecodeContext {
   lastLogits: Float32Array;
   /** Width of a logits row (the graph's vocabulary). */
   vocab: number;
-  heal: HealConstraint;
+  /** Which tokens may come next while a draft still spells the prompt's healed bytes (`prompt.heal`). */
+  healing: HealConstraint;
   eos: ReadonlySet<number>;
   k: number;
   maxTokens: number;
@@ -122,7 +123,7 @@ export class DraftState {
     this.tokens.push(token);
     this.lps.push(logprob);
     this.logprob += logprob;
-    if (this.healLeft.length > 0) this.healLeft = ctx.heal.advance(this.healLeft, token);
+    if (this.healLeft.length > 0) this.healLeft = ctx.healing.advance(this.healLeft, token);
     const tb = ctx.tok.tokenBytes[token];
     if (this.byteLen + tb.length > this.bytes.length) {
       const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.byteLen + tb.length));

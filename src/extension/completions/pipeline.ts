@@ -83,8 +83,8 @@ export interface DocInput {
   details(): { path: string; snippets: SnippetCandidate[] };
 }
 
-/** What the pipeline needs of the inference client. */
-export interface Engine {
+/** What the pipeline needs of where drafts come from: the inference client, or a remote server (extension/remote). */
+export interface CompletionSource {
   readonly state: string;
   ready(): Promise<unknown>;
   complete(req: CompletionRequest, token?: TokenLike, key?: string): Promise<CompletionResponse>;
@@ -118,7 +118,7 @@ export class CompletionPipeline {
   readonly inFlight = new InFlight();
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: CompletionSource,
     private readonly settings: () => Settings,
     private readonly log: PipelineLog,
   ) {}

@@ -1,5 +1,5 @@
 /**
- * Where drafts come from, as one object for the pipeline (completions/pipeline.ts: Engine) and the rooms that watch
+ * Where drafts come from, as one object for the pipeline (completions/pipeline.ts: CompletionSource) and the rooms that watch
  * the engine's state (status bar, keystroke starter, picker): the local inference process or a remote server,
  * chosen by `superdraft.backend`. Each member forwards to the one in use; a switch fires onState with the new state.
  */

@@ -1,5 +1,5 @@
 /**
- * A remote server as the pipeline's engine (completions/pipeline.ts: Engine), beside the local inference process
+ * A remote server as the pipeline's engine (completions/pipeline.ts: CompletionSource), beside the local inference process
  * (process/client.ts: InferenceClient). Plain Node (no `vscode` import): the tests drive it against the loopback
  * servers.
  *  - Cancellation: the VS Code token aborts the HTTP request (the server sees the connection close); a new request

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CompletionPipeline, REQUEST_KINDS, type DocInput, type Engine, type RequestEvent } from '../../../src/extension/completions/pipeline';
+import { CompletionPipeline, REQUEST_KINDS, type DocInput, type CompletionSource, type RequestEvent } from '../../../src/extension/completions/pipeline';
 import { ClientError } from '../../../src/extension/process/client';
 import { DEFAULT_SETTINGS } from '../../../src/extension/settings';
 import type { CompletionRequest, CompletionResponse } from '../../../src/protocol';
@@ -12,7 +12,7 @@ function doc(text: string, offset = text.length): DocInput {
 
 const never = { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) };
 
-function fakeEngine(drafts = ['return x', 'return y']): Engine & { calls: CompletionRequest[]; release: () => void } {
+function fakeEngine(drafts = ['return x', 'return y']): CompletionSource & { calls: CompletionRequest[]; release: () => void } {
   let release = () => {};
   const calls: CompletionRequest[] = [];
   return {
@@ -69,7 +69,7 @@ describe('CompletionPipeline', () => {
 
   it('a cancelled request publishes cancelled, a failed one failed (and rethrows); a background prefetch publishes nothing', async () => {
     const events: RequestEvent[] = [];
-    const failing = (err: Error): Engine => ({ state: 'ready', ready: async () => undefined, complete: () => Promise.reject(err) });
+    const failing = (err: Error): CompletionSource => ({ state: 'ready', ready: async () => undefined, complete: () => Promise.reject(err) });
     const warn: string[] = [];
     const log = { debug() {}, warn: (m: string) => warn.push(m) };
     const settings = () => ({ ...DEFAULT_SETTINGS, debounceMs: 0 });
@@ -87,7 +87,7 @@ describe('CompletionPipeline', () => {
   it('the in-flight registry: a foreground request cancels a background one; busy and settled are per document', async () => {
     // An engine that answers each call when told, and rejects a call whose token is cancelled (as the client does).
     const pending: { req: CompletionRequest; resolve: () => void }[] = [];
-    const engine: Engine = {
+    const engine: CompletionSource = {
       state: 'ready',
       ready: async () => undefined,
       complete: (req, token) =>

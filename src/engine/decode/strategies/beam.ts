@@ -21,7 +21,7 @@ export class BeamStrategy implements Strategy {
       const cands: { parent: number; token: number; lp: number; total: number }[] = [];
       for (let b = 0; b < beams.length; b++) {
         const beam = beams[b];
-        const allowed = beam.healLeft.length > 0 ? ctx.heal.allowed(beam.healLeft) : undefined;
+        const allowed = beam.healLeft.length > 0 ? ctx.healing.allowed(beam.healLeft) : undefined;
         logSoftmax(logits, V, b, lsm);
         for (const t of topN(lsm, k, 0, V, allowed)) cands.push({ parent: b, token: t, lp: lsm[t], total: beam.logprob + lsm[t] });
       }

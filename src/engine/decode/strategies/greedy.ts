@@ -25,7 +25,7 @@ export async function greedyContinue(ctx: DecodeContext, draft: DraftState, kv: 
   const history = ctx.prompt.contextIds.slice();
   while (!draft.done) {
     checkAbort(ctx.signal);
-    const allowed = draft.healLeft.length > 0 ? ctx.heal.allowed(draft.healLeft) : undefined;
+    const allowed = draft.healLeft.length > 0 ? ctx.healing.allowed(draft.healLeft) : undefined;
     const t = argmax(logits, V, row, allowed);
     if (draft.push(ctx, t, logits[row * V + t] - logSumExp(logits, V, row))) break;
     history.push(t);
@@ -47,7 +47,7 @@ export async function greedyContinue(ctx: DecodeContext, draft: DraftState, kv: 
     let accepted = 0;
     let stopped = false;
     while (accepted < unit.length) {
-      const want = argmax(out.logits, V, accepted, draft.healLeft.length > 0 ? ctx.heal.allowed(draft.healLeft) : undefined);
+      const want = argmax(out.logits, V, accepted, draft.healLeft.length > 0 ? ctx.healing.allowed(draft.healLeft) : undefined);
       if (want !== unit[accepted]) break;
       const lp = out.logits[accepted * V + want] - logSumExp(out.logits, V, accepted);
       accepted++;

@@ -42,7 +42,7 @@ async function sampleBatch(ctx: DecodeContext, k: number, random: () => number):
     for (let d = 0; d < k; d++) {
       const draft = drafts[d];
       if (draft.done) continue;
-      const allowed = draft.healLeft.length > 0 ? ctx.heal.allowed(draft.healLeft) : undefined;
+      const allowed = draft.healLeft.length > 0 ? ctx.healing.allowed(draft.healLeft) : undefined;
       logSoftmax(logits, V, rowOf(d), lsm);
       logSoftmax(logits, V, rowOf(d), scaled, Math.max(1e-4, ctx.temperature));
       const t = sampleNucleus(scaled, ctx.topP, random, allowed);

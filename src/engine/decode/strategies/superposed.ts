@@ -124,7 +124,7 @@ class Lead {
     const { ctx, draft } = this;
     const V = ctx.vocab;
     const healing = draft.healLeft.length > 0;
-    const t = !healing && top?.length ? top[0]! : argmax(logits, V, 0, healing ? ctx.heal.allowed(draft.healLeft) : undefined);
+    const t = !healing && top?.length ? top[0]! : argmax(logits, V, 0, healing ? ctx.healing.allowed(draft.healLeft) : undefined);
     if (first && ctx.eos.has(t)) return false; // an empty completion is never a draft
     const before = draft.tokens.length;
     draft.push(ctx, t, 0);
@@ -189,7 +189,7 @@ class Search {
     const lists: { shared?: { top: number[]; lse: number } } = {};
     const candidatesFor = (draft: DraftState): { top: number[]; lse: number } => {
       if (draft.healLeft.length === 0 && lists.shared) return lists.shared;
-      const top = topN(logits, nCand, 0, V, draft.healLeft.length > 0 ? ctx.heal.allowed(draft.healLeft) : undefined);
+      const top = topN(logits, nCand, 0, V, draft.healLeft.length > 0 ? ctx.healing.allowed(draft.healLeft) : undefined);
       let lse = -Infinity;
       for (const t of top) lse = logAdd(lse, logits[t] * invT);
       const c = { top, lse };
