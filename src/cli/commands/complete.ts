@@ -53,6 +53,11 @@ export async function cmdComplete(flags: Flags): Promise<number> {
 
 type At = { file: string; line: number; column: number };
 
+/** The fields every `complete --json` answer starts with: where, in which language. */
+function where({ file, line, column }: At, req: CompletionRequest): { file: string; line: number; column: number; languageId: string } {
+  return { file, line, column, languageId: req.languageId };
+}
+
 /** `complete --backend …`: the drafts of a server (src/remote). */
 async function completeRemote(flags: Flags, remote: NonNullable<ReturnType<typeof remoteFlags>>, req: CompletionRequest, { file, line, column }: At): Promise<number> {
   const source = new RemoteSource(remote);
@@ -60,10 +65,7 @@ async function completeRemote(flags: Flags, remote: NonNullable<ReturnType<typeo
   const ran = source.last!.server;
   if (flags.json) {
     out({
-      file,
-      line,
-      column,
-      languageId: req.languageId,
+      ...where({ file, line, column }, req),
       backend: remote.backend,
       endpoint: source.completer.base,
       model: ran.model,
@@ -91,10 +93,7 @@ async function completeLocal(flags: Flags, req: CompletionRequest, { file, line,
     const { res, wallMs } = await complete(engine, req);
     if (flags.json) {
       out({
-        file,
-        line,
-        column,
-        languageId: req.languageId,
+        ...where({ file, line, column }, req),
         strategy: res.strategy,
         k: req.k,
         mode: req.mode,

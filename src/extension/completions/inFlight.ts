@@ -1,8 +1,9 @@
 /**
  * The one registry of the requests under way, per document: what a new request for the same position joins instead
  * of starting over, what a prefetch checks before computing a position again, what the panel and the prefetcher ask
- * ("is anything computing drafts for this document?"), and the background requests a foreground one cancels (the
- * engine runs one request at a time: a prefetch must not delay what the user waits for). No `vscode` import.
+ * ("is anything computing drafts for this document?"), the requests a newer one for the same document supersedes,
+ * and the background requests a foreground one cancels (the engine runs one request at a time: a prefetch must not
+ * delay what the user waits for). No `vscode` import.
  */
 import { Emitter } from '../emitter';
 import type { TokenLike } from '../process/client';
@@ -19,6 +20,8 @@ export interface Running extends Position {
   uri: string;
   /** A prefetch: its drafts are read back from the prefix cache (they belong to a position not yet typed). */
   background: boolean;
+  /** A later request for the same document that also supersedes cancels this one (REQUEST_KINDS). */
+  supersede: boolean;
   /** Its result; undefined when it was cancelled or failed. */
   done: Promise<unknown>;
   /** Cancels it (background requests: a foreground one started). */
@@ -52,6 +55,11 @@ export class InFlight {
   busy(uri: string): boolean {
     for (const r of this.byDoc.get(uri) ?? []) if (!r.background) return true;
     return false;
+  }
+
+  /** Cancels the superseding requests under way for this document: a newer one replaces them. */
+  supersede(uri: string): void {
+    for (const r of this.byDoc.get(uri) ?? []) if (r.supersede) r.cancel();
   }
 
   /** Cancels every background request (in every document). */

@@ -40,7 +40,7 @@ export interface KindPolicy {
   debounce: boolean;
   /** Answers from the prefix cache, or by joining a request under way for the same position. */
   reuse: boolean;
-  /** A new request for the same document cancels this one (the client's supersede key). */
+  /** A newer request for the same document that also supersedes cancels this one (the in-flight registry). */
   supersede: boolean;
   /** Interactive: `superdraft.latencyBudgetMs` applies. */
   budget: boolean;
@@ -165,12 +165,14 @@ export class CompletionPipeline {
       // Already computed, or being computed (the user typed part of the draft that started this prefetch).
       return undefined;
     }
-    // A foreground request cancels the background ones (the engine runs one request at a time).
+    // A foreground request cancels the background ones (the engine runs one request at a time), and a newer request
+    // for the document the superseding ones (the user typed on: their position is gone).
     if (policy.foreground) this.inFlight.cancelBackground();
+    if (policy.supersede) this.inFlight.supersede(doc.uri);
     const linked = new LinkedToken(token);
-    const pending = this.send(req, at, strategy, policy, doc.uri, linked).then((r) => r && place(r));
+    const pending = this.send(req, at, strategy, policy, linked).then((r) => r && place(r));
     const done = pending.catch(() => undefined).finally(() => linked.dispose());
-    this.inFlight.add({ ...at, uri: doc.uri, background: !policy.foreground, done, cancel: () => linked.cancel() });
+    this.inFlight.add({ ...at, uri: doc.uri, background: !policy.foreground, supersede: policy.supersede, done, cancel: () => linked.cancel() });
     return pending;
   }
 
@@ -216,7 +218,7 @@ export class CompletionPipeline {
     });
   }
 
-  private async send(req: CompletionRequest, at: Position, strategy: StrategyName, policy: KindPolicy, uri: string, token: TokenLike): Promise<Result | undefined> {
+  private async send(req: CompletionRequest, at: Position, strategy: StrategyName, policy: KindPolicy, token: TokenLike): Promise<Result | undefined> {
     const s = this.settings();
     if (policy.debounce && !(await delay(s.debounceMs, token))) return undefined;
     // Typed while the model is loading: answer once it is ready (unless the request is cancelled meanwhile).
@@ -229,7 +231,7 @@ export class CompletionPipeline {
     }
     const t1 = performance.now();
     try {
-      const res = await this.engine.complete(req, token, policy.supersede ? uri : undefined);
+      const res = await this.engine.complete(req, token);
       const ms = performance.now() - t1;
       const drafts = dedupeDrafts(res.drafts);
       this.cache.put({ key: at.key, prefix: at.prefix, offset: at.offset, drafts, strategy, ms });

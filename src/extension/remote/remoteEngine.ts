@@ -35,7 +35,8 @@ export class RemoteEngine {
   requests = 0;
   cancelled = 0;
   private completer: RemoteCompleter | undefined;
-  private readonly inflight = new Map<string, AbortController>();
+  /** Requests under way (a settings change or dispose aborts them; the pipeline supersedes by document). */
+  private readonly inflight = new Set<AbortController>();
   private readonly listeners = new Set<Listener<ClientState>>();
   private backoff = 0;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -72,14 +73,11 @@ export class RemoteEngine {
     return this.info;
   }
 
-  async complete(req: CompletionRequest, token?: TokenLike, key?: string): Promise<CompletionResponse> {
+  async complete(req: CompletionRequest, token?: TokenLike): Promise<CompletionResponse> {
     const completer = this.completer;
     if (!completer || this.state !== 'ready') throw new ClientError(this.lastError ?? 'remote backend not ready', 'not_ready');
     const ac = new AbortController();
-    if (key !== undefined) {
-      this.inflight.get(key)?.abort();
-      this.inflight.set(key, ac);
-    }
+    this.inflight.add(ac);
     const sub = token?.onCancellationRequested(() => ac.abort());
     if (token?.isCancellationRequested) ac.abort();
     this.requests++;
@@ -106,7 +104,7 @@ export class RemoteEngine {
       throw new ClientError(err.message, 'not_ready');
     } finally {
       sub?.dispose();
-      if (key !== undefined && this.inflight.get(key) === ac) this.inflight.delete(key);
+      this.inflight.delete(ac);
     }
   }
 
