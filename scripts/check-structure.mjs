@@ -23,6 +23,7 @@ const RULES = [
   ['src/process/', ['src/extension/', 'src/cli/', 'vscode']],
   ['src/install/', ['src/extension/', 'src/cli/', 'src/process/', 'vscode']],
   ['src/prepare/', ['src/extension/', 'src/cli/', 'src/process/', 'src/install/', 'vscode']],
+  ['src/serve/', ['src/extension/', 'src/cli/', 'src/process/', 'src/install/', 'src/prepare/', 'vscode']],
 ];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');

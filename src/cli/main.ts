@@ -30,7 +30,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'model') return (await import('./model')).runModelCommand(rest);
-  if (!(cmd in COMMAND_OPTIONS)) throw new UsageError(`unknown command ${JSON.stringify(cmd)} (expected complete, eval, bench, demo or model; see superdraft --help)`);
+  if (!(cmd in COMMAND_OPTIONS)) throw new UsageError(`unknown command ${JSON.stringify(cmd)} (expected complete, eval, bench, demo, serve, loadtest or model; see superdraft --help)`);
   const command = cmd as Command;
   const flags = parse(command, rest);
   if (flags.help) {
@@ -46,6 +46,10 @@ export async function main(argv: string[]): Promise<number> {
       return cmdBench(flags);
     case 'demo':
       return cmdDemo(flags);
+    case 'serve':
+      return (await import('./commands/serve')).cmdServe(flags);
+    case 'loadtest':
+      return (await import('./commands/loadtest')).cmdLoadtest(flags);
   }
 }
 
