@@ -72,7 +72,7 @@ export class Metrics {
   readonly drafts = new Counter('superdraft_drafts_total', 'Drafts returned, by strategy.');
   readonly passes = new Counter('superdraft_decoding_passes_total', 'Decoding passes (sequences decoded): superposed decoding makes one for k drafts, sampling and beam k.');
   readonly forwards = new Counter('superdraft_model_forwards_total', 'Model forward calls (prefill, decoding steps, verification), by strategy.');
-  readonly cancellations = new Counter('superdraft_cancellations_total', 'Requests cancelled before their answer, by reason (disconnect, superseded, shutdown).');
+  readonly cancellations = new Counter('superdraft_cancellations_total', 'Requests cancelled before their answer, by reason (disconnect, superseded, shutdown) and stage (queued, or running: the engine stops within one decoding step).');
   readonly cacheHits = new Counter('superdraft_prompt_cache_hits_total', 'Completions that reused prompt tokens from the KV cache.');
   readonly cacheMisses = new Counter('superdraft_prompt_cache_misses_total', 'Completions whose prompt was computed from scratch.');
   readonly rejected = new Counter('superdraft_rejected_total', 'Requests refused before any work, by reason (auth, body_too_large, prompt_too_large, concurrency, timeout, bad_request).');

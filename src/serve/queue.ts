@@ -40,7 +40,7 @@ export class FairQueue {
   constructor(
     private readonly engine: CompletionEngine,
     private readonly maxPerToken: number,
-    private readonly onCancel: (reason: CancelReason, token: string) => void = () => undefined,
+    private readonly onCancel: (reason: CancelReason, token: string, stage: 'queued' | 'running') => void = () => undefined,
   ) {}
 
   /** Requests waiting (not running). */
@@ -86,7 +86,7 @@ export class FairQueue {
   private cancel(job: Job, reason: CancelReason): void {
     if (job.reason) return;
     job.reason = reason;
-    this.onCancel(reason, job.token);
+    this.onCancel(reason, job.token, job.started ? 'running' : 'queued');
     if (job.started) {
       job.ac.abort(); // the engine stops within one decoding step and rejects; run() settles the job
       return;
@@ -106,7 +106,7 @@ export class FairQueue {
   private finish(job: Job, settle: () => void, reason?: CancelReason): void {
     if (reason) {
       job.reason = reason;
-      this.onCancel(reason, job.token);
+      this.onCancel(reason, job.token, 'queued');
     }
     const n = (this.perToken.get(job.token) ?? 1) - 1;
     if (n > 0) this.perToken.set(job.token, n);
@@ -131,7 +131,7 @@ export class FairQueue {
     const waitMs = performance.now() - job.enqueuedAt;
     this.engine.complete(job.req, job.ac.signal).then(
       (res) => this.done(job, () => (job.reason ? job.reject(new EngineError('cancelled', `request cancelled (${job.reason})`)) : job.resolve({ res, waitMs }))),
-      (e: unknown) => this.done(job, () => job.reject(e)),
+      (e: unknown) => this.done(job, () => job.reject(job.reason ? new EngineError('cancelled', `request cancelled (${job.reason})`) : e)),
     );
   }
 

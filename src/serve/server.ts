@@ -91,7 +91,7 @@ export async function startServer(engine: ServeEngine, opts: ServeOptions): Prom
     superdraft_requests_running: { help: 'Completion requests the engine is decoding (0 or 1).', value: queue.busy ? 1 : 0 },
     superdraft_uptime_seconds: { help: 'Seconds since the server started.', value: Math.round((Date.now() - started) / 1000) },
   }));
-  queue = new FairQueue(engine, opts.maxConcurrent, (reason, token) => metrics.cancellations.inc({ reason, token }));
+  queue = new FairQueue(engine, opts.maxConcurrent, (reason, token, stage) => metrics.cancellations.inc({ reason, token, stage }));
   const api: ApiOptions = { strategy: opts.strategy, maxPromptChars: opts.maxPromptChars, modelId: opts.modelId };
   const ctx: Ctx = { engine, opts, api, metrics, queue, log, created: Math.floor(started / 1000) };
   const server = createServer(
