@@ -1,7 +1,8 @@
 /**
  * The fair queue in front of the engine. The engine decodes one request at a time; the queue decides which runs next:
- * round robin over the tokens with waiting requests (each token's own requests in arrival order), so one busy team
- * member cannot starve the others. Per token at most `maxPerToken` requests are queued or running (more: TooBusy,
+ * of the tokens with waiting requests, the one served least recently (ties: the oldest waiting request), each token's
+ * own requests in arrival order; so one busy team member cannot starve the others, and a token that was just served
+ * waits behind every other token that is waiting. Per token at most `maxPerToken` requests are queued or running (more: TooBusy,
  * answered 429). A request cancelled while queued leaves the queue at once; one cancelled while running stops within
  * one decoding step (the engine checks its AbortSignal every step). A newer request of the same client (token +
  * client id) supersedes the older one, which is cancelled.
@@ -30,9 +31,11 @@ interface Job {
 }
 
 export class FairQueue {
-  /** Waiting jobs per token; `ring` holds the tokens that have some, in serving order. */
+  /** Waiting jobs per token (only tokens that have some). */
   private readonly waiting = new Map<string, Job[]>();
-  private ring: string[] = [];
+  /** When each token was last served (a turn number). */
+  private readonly lastServed = new Map<string, number>();
+  private turn = 0;
   private running: Job | null = null;
   private readonly perToken = new Map<string, number>();
   private readonly byClient = new Map<string, Job>();
@@ -72,7 +75,6 @@ export class FairQueue {
       let q = this.waiting.get(token);
       if (!q) this.waiting.set(token, (q = []));
       q.push(job);
-      if (q.length === 1) this.ring.push(token);
       this.pump();
     });
   }
@@ -95,10 +97,7 @@ export class FairQueue {
     const i = q ? q.indexOf(job) : -1;
     if (q && i >= 0) {
       q.splice(i, 1);
-      if (q.length === 0) {
-        this.waiting.delete(job.token);
-        this.ring = this.ring.filter((t) => t !== job.token);
-      }
+      if (q.length === 0) this.waiting.delete(job.token);
       this.finish(job, () => job.reject(new EngineError('cancelled', `request cancelled (${reason})`)));
     }
   }
@@ -118,14 +117,26 @@ export class FairQueue {
     settle();
   }
 
-  /** Starts the next job (round robin over tokens) when the engine is free. */
+  /** The token served least recently among those waiting (ties: the oldest waiting request). */
+  private next(): string | undefined {
+    let best: string | undefined;
+    let bestTurn = Infinity;
+    let bestAt = Infinity;
+    for (const [token, q] of this.waiting) {
+      const turn = this.lastServed.get(token) ?? -1;
+      if (turn < bestTurn || (turn === bestTurn && q[0].enqueuedAt < bestAt)) [best, bestTurn, bestAt] = [token, turn, q[0].enqueuedAt];
+    }
+    return best;
+  }
+
+  /** Starts the next job when the engine is free. */
   private pump(): void {
-    if (this.running || this.ring.length === 0) return;
-    const token = this.ring.shift() as string;
+    const token = this.running ? undefined : this.next();
+    if (token === undefined) return;
     const q = this.waiting.get(token) as Job[];
     const job = q.shift() as Job;
-    if (q.length > 0) this.ring.push(token);
-    else this.waiting.delete(token);
+    if (q.length === 0) this.waiting.delete(token);
+    this.lastServed.set(token, this.turn++);
     this.running = job;
     job.started = true;
     const waitMs = performance.now() - job.enqueuedAt;
