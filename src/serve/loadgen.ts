@@ -85,35 +85,37 @@ async function typist(o: LoadOptions, id: number, deadline: number, t: Tally): P
     const body = { prompt: doc.text.slice(0, pos), suffix: lineEnd < 0 ? '' : doc.text.slice(lineEnd), path: doc.path, n: o.k, max_tokens: o.maxTokens, superdraft_strategy: o.strategy, user: `typist-${id}` };
     const sent = performance.now();
     t.requests++;
-    const done = fetch(`${o.url}/v1/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) },
-      body: JSON.stringify(body),
-      signal: ac.signal,
-    }).then(
-      async (r) => {
+    const done = (async (): Promise<string[] | null> => {
+      try {
+        const r = await fetch(`${o.url}/v1/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) },
+          body: JSON.stringify(body),
+          signal: ac.signal,
+        });
         const j = (await r.json()) as { choices?: { text: string }[]; superdraft?: { passes: number }; error?: { message: string } };
+        if (r.status === 409) {
+          t.cancelled++; // superseded at the server by this typist's next keystroke
+          return null;
+        }
         if (!r.ok || !j.choices) {
-          if (r.status !== 409) {
-            t.errors++;
-            t.firstError ??= `${r.status} ${j.error?.message ?? ''}`;
-          }
+          t.errors++;
+          t.firstError ??= `${r.status} ${j.error?.message ?? ''}`;
           return null;
         }
         t.latencies.push(performance.now() - sent);
         t.drafts += j.choices.length;
         t.passes += j.superdraft?.passes ?? 0;
         return j.choices.map((c) => c.text);
-      },
-      (e: Error) => {
-        if (e.name === 'AbortError') t.cancelled++;
+      } catch (e) {
+        if ((e as Error).name === 'AbortError') t.cancelled++;
         else {
           t.errors++;
-          t.firstError ??= e.message;
+          t.firstError ??= (e as Error).message;
         }
         return null;
-      },
-    );
+      }
+    })();
     return { ac, done };
   };
   while (performance.now() < deadline) {
