@@ -103,9 +103,11 @@ export async function startServer(engine: ServeEngine, opts: ServeOptions): Prom
     },
     (req, res) => handle(ctx, req, res),
   );
+  // Malformed requests and clients too slow with their headers (headersTimeout) or request (requestTimeout) end here.
   server.on('clientError', (err, socket) => {
-    metrics.rejected.inc({ reason: (err as NodeJS.ErrnoException).code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'timeout' : 'bad_request' });
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    const timeout = (err as NodeJS.ErrnoException).code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    metrics.rejected.inc({ reason: timeout ? 'timeout' : 'bad_request' });
+    if (socket.writable) socket.end(timeout ? 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
     socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {

@@ -122,7 +122,11 @@ describe('serve: limits', () => {
   it('slow loris: headers dripped a byte at a time are cut off by the headers timeout', async () => {
     const x = await rawClient(server.port, 'POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n', { drip: 'X-Slow: aaaaaaaa\r\n', everyMs: 50, giveUpMs: 8000 });
     expect(x.closedByServer).toBe(true);
-    expect(x.received).not.toMatch(/^HTTP\/1\.1 200/);
+    expect(x.received).toMatch(/^HTTP\/1\.1 408 /);
+    // a connection that sends nothing at all is closed too
+    const idle = await rawClient(server.port, '', { giveUpMs: 8000 });
+    expect(idle.closedByServer).toBe(true);
+    expect(sample(await metrics(), 'superdraft_rejected_total', { reason: 'timeout' })).toBeGreaterThanOrEqual(1);
   });
 
   it('slow loris: a body that never completes is cut off by the body timeout (408)', async () => {
