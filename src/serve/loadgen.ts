@@ -33,7 +33,10 @@ export interface LoadResult {
   seconds: number;
   requests: number;
   completed: number;
+  /** Requests a keystroke superseded. */
   cancelled: number;
+  /** Requests still under way at the end of the run (aborted then). */
+  unfinished: number;
   errors: number;
   accepted: number;
   drafts: number;
@@ -64,6 +67,7 @@ interface Tally {
   latencies: number[];
   requests: number;
   cancelled: number;
+  unfinished: number;
   errors: number;
   accepted: number;
   drafts: number;
@@ -74,13 +78,15 @@ interface Tally {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One typist until the deadline. */
-async function typist(o: LoadOptions, id: number, deadline: number, t: Tally): Promise<void> {
+async function typist(o: LoadOptions, id: number, deadline: number, stop: AbortSignal, t: Tally): Promise<void> {
   const random = rng((o.seed ?? 1) * 7919 + id);
   const doc = o.docs[id % o.docs.length];
   let pos = Math.floor(doc.text.length * (0.3 + 0.4 * random()));
   let inflight: { ac: AbortController; done: Promise<string[] | null> } | null = null;
   const ask = (): { ac: AbortController; done: Promise<string[] | null> } => {
     const ac = new AbortController();
+    const onStop = () => ac.abort();
+    stop.addEventListener('abort', onStop, { once: true });
     const lineEnd = doc.text.indexOf('\n', pos);
     const body = { prompt: doc.text.slice(0, pos), suffix: lineEnd < 0 ? '' : doc.text.slice(lineEnd), path: doc.path, n: o.k, max_tokens: o.maxTokens, superdraft_strategy: o.strategy, user: `typist-${id}` };
     const sent = performance.now();
@@ -108,12 +114,16 @@ async function typist(o: LoadOptions, id: number, deadline: number, t: Tally): P
         t.passes += j.superdraft?.passes ?? 0;
         return j.choices.map((c) => c.text);
       } catch (e) {
-        if ((e as Error).name === 'AbortError') t.cancelled++;
-        else {
+        if ((e as Error).name === 'AbortError') {
+          if (stop.aborted) t.unfinished++;
+          else t.cancelled++;
+        } else {
           t.errors++;
           t.firstError ??= (e as Error).message;
         }
         return null;
+      } finally {
+        stop.removeEventListener('abort', onStop);
       }
     })();
     return { ac, done };
@@ -139,16 +149,24 @@ async function typist(o: LoadOptions, id: number, deadline: number, t: Tally): P
     }
     await sleep(300 + random() * 700);
   }
+  // a request of the last burst still under way ends with the run (unfinished)
   const last = inflight as { ac: AbortController; done: Promise<string[] | null> } | null;
-  last?.ac.abort();
-  if (last) await last.done;
+  if (last) {
+    if (!stop.aborted) await new Promise((r) => stop.addEventListener('abort', r, { once: true }));
+    await last.done;
+  }
 }
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
-  const t: Tally = { latencies: [], requests: 0, cancelled: 0, errors: 0, accepted: 0, drafts: 0, passes: 0 };
+  const t: Tally = { latencies: [], requests: 0, cancelled: 0, unfinished: 0, errors: 0, accepted: 0, drafts: 0, passes: 0 };
   const t0 = performance.now();
   const deadline = t0 + o.durationMs;
-  await Promise.all(Array.from({ length: o.users }, (_, i) => typist(o, i, deadline, t)));
+  // at the deadline every request still under way is aborted (counted as unfinished, not as a cancellation)
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(), o.durationMs);
+  await Promise.all(Array.from({ length: o.users }, (_, i) => typist(o, i, deadline, stop.signal, t)));
+  clearTimeout(timer);
+  stop.abort();
   const seconds = (performance.now() - t0) / 1000;
   const sorted = [...t.latencies].sort((a, b) => a - b);
   return {
@@ -159,6 +177,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     requests: t.requests,
     completed: t.latencies.length,
     cancelled: t.cancelled,
+    unfinished: t.unfinished,
     errors: t.errors,
     accepted: t.accepted,
     drafts: t.drafts,
@@ -171,11 +190,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
 }
 
 export function formatTable(rows: LoadResult[], model: string): string {
-  const head = '| model | strategy | k | users | p50 ms | p95 ms | drafts/s | completed | cancelled | accepted | errors | passes/req |';
-  const sep = '|---|---|---|---|---|---|---|---|---|---|---|---|';
+  const head = '| model | strategy | k | users | p50 ms | p95 ms | drafts/s | completed | cancelled | unfinished | accepted | errors | passes/req |';
+  const sep = '|---|---|---|---|---|---|---|---|---|---|---|---|---|';
   const lines = rows.map(
     (r) =>
-      `| ${model} | ${r.strategy} | ${r.k} | ${r.users} | ${r.p50Ms} | ${r.p95Ms} | ${r.draftsPerSecond} | ${r.completed} | ${r.cancelled} | ${r.accepted} | ${r.errors} | ${r.completed ? (r.passes / r.completed).toFixed(1) : '-'} |`,
+      `| ${model} | ${r.strategy} | ${r.k} | ${r.users} | ${r.p50Ms} | ${r.p95Ms} | ${r.draftsPerSecond} | ${r.completed} | ${r.cancelled} | ${r.unfinished} | ${r.accepted} | ${r.errors} | ${r.completed ? (r.passes / r.completed).toFixed(1) : '-'} |`,
   );
   return [head, sep, ...lines].join('\n');
 }

@@ -57,10 +57,11 @@ export class FairQueue {
     return this.running !== null;
   }
 
-  /** Runs `req` for `token` when its turn comes; `signal` (the client's connection) cancels it. */
+  /** Runs `req` for `token` when its turn comes; `signal` (the client's connection) cancels it. Throws TooBusy at once. */
   submit(token: string, req: CompletionRequest, signal: AbortSignal, client?: string): Promise<{ res: CompletionResponse; waitMs: number }> {
     const held = this.perToken.get(token) ?? 0;
-    if (held >= this.maxPerToken) return Promise.reject(new TooBusy(`token ${token} already has ${held} requests under way (the limit is ${this.maxPerToken})`));
+    // thrown, not a rejected promise: the caller answers 429 before it starts an answer (a stream's 200)
+    if (held >= this.maxPerToken) throw new TooBusy(`token ${token} already has ${held} requests under way (the limit is ${this.maxPerToken})`);
     return new Promise((resolve, reject) => {
       const job: Job = { token, client, req, ac: new AbortController(), enqueuedAt: performance.now(), started: false, resolve, reject };
       this.perToken.set(token, held + 1);

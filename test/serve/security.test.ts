@@ -141,6 +141,11 @@ describe('serve: limits', () => {
     const order: string[] = [];
     const alice = Array.from({ length: 4 }, () => call(url, 'POST', '/v1/completions', long, ALICE).then((r) => (order.push(`alice ${r.status}`), r)));
     await until(async () => sample(await metrics(), 'superdraft_queue_depth') === 1);
+    // a stream past the limit is refused before its 200: a 429 in JSON, not an event stream
+    const refused = await call(url, 'POST', '/v1/completions', { prompt: 'x = ', n: 2, max_tokens: 4, stream: true }, ALICE);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(refused.headers.get('retry-after')).toBe('1');
     const bob = await call(url, 'POST', '/v1/completions', { prompt: 'x = ', n: 2, max_tokens: 4 }, BOB);
     order.push('bob');
     expect(bob.status).toBe(200);
@@ -148,7 +153,7 @@ describe('serve: limits', () => {
     expect(statuses).toEqual([200, 200, 429, 429]);
     // alice's first ran, her second waited; bob, who came after it, went before it
     expect(order.filter((o) => o !== 'alice 429')).toEqual(['alice 200', 'bob', 'alice 200']);
-    expect(sample(await metrics(), 'superdraft_rejected_total', { reason: 'concurrency', token: 'alice' })).toBe(2);
+    expect(sample(await metrics(), 'superdraft_rejected_total', { reason: 'concurrency', token: 'alice' })).toBe(3);
   });
 });
 
