@@ -149,6 +149,16 @@ describe('serve: endpoints on the embedded model', () => {
     expect(sample(await metrics(), 'superdraft_prompt_cache_hits_total')).toBeGreaterThan(hits);
   });
 
+  it('the prompt cache keeps each typing client: 8 editors interleaved each reuse their own prompt on the next keystroke', async () => {
+    // (with the engine's default of 4 entries the second round finds at most the shared "// file " start)
+    const docs = Array.from({ length: 8 }, (_, i) => `// file ${i}\n${'const table' + i} = [${Array.from({ length: 30 }, (_, j) => j * (i + 3)).join(', ')}];\nexport function lookup${i}(n) {\n  return table${i}[n`);
+    for (const d of docs) expect((await call(url, 'POST', '/v1/completions', { prompt: d, n: 2, max_tokens: 4, user: d.slice(0, 10) })).status).toBe(200);
+    for (const d of docs) {
+      const r = await call(url, 'POST', '/v1/completions', { prompt: d + ' ', n: 2, max_tokens: 4, user: d.slice(0, 10) });
+      expect(r.json.superdraft.timing.reusedTokens).toBeGreaterThan(20);
+    }
+  });
+
   it('16 concurrent clients are all answered with their drafts', async () => {
     const rs = await Promise.all(
       Array.from({ length: 16 }, (_, i) => call(url, 'POST', '/v1/completions', { prompt: `const value${i} = compute(${i}, `, suffix: ');\n', n: 2, max_tokens: 8, user: `editor-${i}` })),
