@@ -45,6 +45,8 @@ export interface LoadResult {
   p95Ms: number;
   /** Decoding passes and drafts of the completed requests (the server's account). */
   passes: number;
+  /** Completed requests that reused prompt tokens, of all the server completed in the run (NaN: /metrics unreadable). */
+  cacheHitRate: number;
   firstError?: string;
 }
 
@@ -157,7 +159,25 @@ async function typist(o: LoadOptions, id: number, deadline: number, stop: AbortS
   }
 }
 
+/** The server's prompt-cache hits and misses so far (from /metrics); undefined when it cannot be read. */
+async function cacheCounts(o: LoadOptions): Promise<{ hits: number; misses: number } | undefined> {
+  try {
+    const r = await fetch(`${o.url}/metrics`, { headers: o.token ? { authorization: `Bearer ${o.token}` } : {} });
+    if (!r.ok) return undefined;
+    const sum = (text: string, name: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(name + ' ') || l.startsWith(name + '{'))
+        .reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    const text = await r.text();
+    return { hits: sum(text, 'superdraft_prompt_cache_hits_total'), misses: sum(text, 'superdraft_prompt_cache_misses_total') };
+  } catch {
+    return undefined;
+  }
+}
+
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const cache0 = await cacheCounts(o);
   const t: Tally = { latencies: [], requests: 0, cancelled: 0, unfinished: 0, errors: 0, accepted: 0, drafts: 0, passes: 0 };
   const t0 = performance.now();
   const deadline = t0 + o.durationMs;
@@ -168,6 +188,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   clearTimeout(timer);
   stop.abort();
   const seconds = (performance.now() - t0) / 1000;
+  const cache1 = await cacheCounts(o);
+  const hits = cache0 && cache1 ? cache1.hits - cache0.hits : NaN;
+  const looked = cache0 && cache1 ? hits + cache1.misses - cache0.misses : NaN;
   const sorted = [...t.latencies].sort((a, b) => a - b);
   return {
     users: o.users,
@@ -185,16 +208,17 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     p50Ms: Math.round(percentile(sorted, 50)),
     p95Ms: Math.round(percentile(sorted, 95)),
     passes: t.passes,
+    cacheHitRate: looked > 0 ? Math.round((hits / looked) * 100) / 100 : NaN,
     ...(t.firstError ? { firstError: t.firstError } : {}),
   };
 }
 
 export function formatTable(rows: LoadResult[], model: string): string {
-  const head = '| model | strategy | k | users | p50 ms | p95 ms | drafts/s | completed | cancelled | unfinished | accepted | errors | passes/req |';
-  const sep = '|---|---|---|---|---|---|---|---|---|---|---|---|---|';
+  const head = '| model | strategy | k | users | p50 ms | p95 ms | drafts/s | completed | cancelled | unfinished | accepted | errors | passes/req | prompt-cache hits |';
+  const sep = '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
   const lines = rows.map(
     (r) =>
-      `| ${model} | ${r.strategy} | ${r.k} | ${r.users} | ${r.p50Ms} | ${r.p95Ms} | ${r.draftsPerSecond} | ${r.completed} | ${r.cancelled} | ${r.unfinished} | ${r.accepted} | ${r.errors} | ${r.completed ? (r.passes / r.completed).toFixed(1) : '-'} |`,
+      `| ${model} | ${r.strategy} | ${r.k} | ${r.users} | ${r.p50Ms} | ${r.p95Ms} | ${r.draftsPerSecond} | ${r.completed} | ${r.cancelled} | ${r.unfinished} | ${r.accepted} | ${r.errors} | ${r.completed ? (r.passes / r.completed).toFixed(1) : '-'} | ${Number.isNaN(r.cacheHitRate) ? '-' : `${Math.round(r.cacheHitRate * 100)} %`} |`,
   );
   return [head, sep, ...lines].join('\n');
 }
