@@ -255,12 +255,15 @@ export function infillBody(parsed: Parsed, res: CompletionResponse, waitMs: numb
     stop: true,
     stop_type: c.finish === 'length' ? 'limit' : 'eos',
     truncated: false,
+    tokens_cached: res.timing.reusedTokens,
     timings: {
       prompt_n: res.timing.prefillTokens,
       prompt_ms: res.timing.prefillMs,
+      prompt_per_second: res.timing.prefillMs > 0 ? (res.timing.prefillTokens * 1000) / res.timing.prefillMs : 0,
       cache_n: res.timing.reusedTokens,
       predicted_n: c.draft.tokens,
       predicted_ms: res.timing.totalMs - res.timing.prefillMs,
+      predicted_per_second: res.timing.totalMs > res.timing.prefillMs ? (c.draft.tokens * 1000) / (res.timing.totalMs - res.timing.prefillMs) : 0,
     },
     superdraft: info,
   }));
