@@ -51,6 +51,7 @@ export interface ServeOptions {
 
 export const SERVE_DEFAULTS = Object.freeze({
   host: '127.0.0.1',
+  /** llama.vscode's and llama.vim's default endpoint port: those clients find the server without a setting. */
   port: 8012,
   maxConcurrent: 32,
   maxBodyBytes: 4 * 1024 * 1024,
