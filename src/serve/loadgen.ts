@@ -45,8 +45,8 @@ export interface LoadResult {
   p95Ms: number;
   /** Decoding passes and drafts of the completed requests (the server's account). */
   passes: number;
-  /** Completed requests that reused prompt tokens, of all the server completed in the run (NaN: /metrics unreadable). */
-  cacheHitRate: number;
+  /** Prompt tokens of the completed requests served from the KV cache, as a fraction (NaN: /metrics unreadable). */
+  promptReuse: number;
   firstError?: string;
 }
 
@@ -159,8 +159,8 @@ async function typist(o: LoadOptions, id: number, deadline: number, stop: AbortS
   }
 }
 
-/** The server's prompt-cache hits and misses so far (from /metrics); undefined when it cannot be read. */
-async function cacheCounts(o: LoadOptions): Promise<{ hits: number; misses: number } | undefined> {
+/** The server's prompt tokens reused and computed so far (from /metrics); undefined when it cannot be read. */
+async function cacheCounts(o: LoadOptions): Promise<{ reused: number; computed: number } | undefined> {
   try {
     const r = await fetch(`${o.url}/metrics`, { headers: o.token ? { authorization: `Bearer ${o.token}` } : {} });
     if (!r.ok) return undefined;
@@ -170,7 +170,7 @@ async function cacheCounts(o: LoadOptions): Promise<{ hits: number; misses: numb
         .filter((l) => l.startsWith(name + ' ') || l.startsWith(name + '{'))
         .reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
     const text = await r.text();
-    return { hits: sum(text, 'superdraft_prompt_cache_hits_total'), misses: sum(text, 'superdraft_prompt_cache_misses_total') };
+    return { reused: sum(text, 'superdraft_prompt_tokens_reused_total'), computed: sum(text, 'superdraft_prompt_tokens_computed_total') };
   } catch {
     return undefined;
   }
@@ -189,8 +189,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   stop.abort();
   const seconds = (performance.now() - t0) / 1000;
   const cache1 = await cacheCounts(o);
-  const hits = cache0 && cache1 ? cache1.hits - cache0.hits : NaN;
-  const looked = cache0 && cache1 ? hits + cache1.misses - cache0.misses : NaN;
+  const reused = cache0 && cache1 ? cache1.reused - cache0.reused : NaN;
+  const prompt = cache0 && cache1 ? reused + cache1.computed - cache0.computed : NaN;
   const sorted = [...t.latencies].sort((a, b) => a - b);
   return {
     users: o.users,
@@ -208,17 +208,17 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     p50Ms: Math.round(percentile(sorted, 50)),
     p95Ms: Math.round(percentile(sorted, 95)),
     passes: t.passes,
-    cacheHitRate: looked > 0 ? Math.round((hits / looked) * 100) / 100 : NaN,
+    promptReuse: prompt > 0 ? Math.round((reused / prompt) * 100) / 100 : NaN,
     ...(t.firstError ? { firstError: t.firstError } : {}),
   };
 }
 
 export function formatTable(rows: LoadResult[], model: string): string {
-  const head = '| model | strategy | k | users | p50 ms | p95 ms | drafts/s | completed | cancelled | unfinished | accepted | errors | passes/req | prompt-cache hits |';
+  const head = '| model | strategy | k | users | p50 ms | p95 ms | drafts/s | completed | cancelled | unfinished | accepted | errors | passes/req | prompt reused |';
   const sep = '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
   const lines = rows.map(
     (r) =>
-      `| ${model} | ${r.strategy} | ${r.k} | ${r.users} | ${r.p50Ms} | ${r.p95Ms} | ${r.draftsPerSecond} | ${r.completed} | ${r.cancelled} | ${r.unfinished} | ${r.accepted} | ${r.errors} | ${r.completed ? (r.passes / r.completed).toFixed(1) : '-'} | ${Number.isNaN(r.cacheHitRate) ? '-' : `${Math.round(r.cacheHitRate * 100)} %`} |`,
+      `| ${model} | ${r.strategy} | ${r.k} | ${r.users} | ${r.p50Ms} | ${r.p95Ms} | ${r.draftsPerSecond} | ${r.completed} | ${r.cancelled} | ${r.unfinished} | ${r.accepted} | ${r.errors} | ${r.completed ? (r.passes / r.completed).toFixed(1) : '-'} | ${Number.isNaN(r.promptReuse) ? '-' : `${Math.round(r.promptReuse * 100)} %`} |`,
   );
   return [head, sep, ...lines].join('\n');
 }

@@ -75,6 +75,8 @@ export class Metrics {
   readonly cancellations = new Counter('superdraft_cancellations_total', 'Requests cancelled before their answer, by reason (disconnect, superseded, shutdown) and stage (queued, or running: the engine stops within one decoding step).');
   readonly cacheHits = new Counter('superdraft_prompt_cache_hits_total', 'Completions that reused prompt tokens from the KV cache.');
   readonly cacheMisses = new Counter('superdraft_prompt_cache_misses_total', 'Completions whose prompt was computed from scratch.');
+  readonly promptReused = new Counter('superdraft_prompt_tokens_reused_total', 'Prompt tokens of completed requests served from the KV cache.');
+  readonly promptComputed = new Counter('superdraft_prompt_tokens_computed_total', 'Prompt tokens of completed requests computed (prefilled).');
   readonly rejected = new Counter('superdraft_rejected_total', 'Requests refused before any work, by reason (auth, body_too_large, prompt_too_large, concurrency, timeout, bad_request).');
   private readonly recentDrafts: { at: number; n: number }[] = [];
 
@@ -96,7 +98,7 @@ export class Metrics {
 
   render(): string {
     const lines: string[] = [];
-    for (const c of [this.requests, this.drafts, this.passes, this.forwards, this.cancellations, this.cacheHits, this.cacheMisses, this.rejected]) lines.push(...c.render());
+    for (const c of [this.requests, this.drafts, this.passes, this.forwards, this.cancellations, this.cacheHits, this.cacheMisses, this.promptReused, this.promptComputed, this.rejected]) lines.push(...c.render());
     lines.push(...this.latency.render(), ...this.queueWait.render());
     const g = { ...this.gauges(), superdraft_drafts_per_second: { help: 'Drafts returned per second over the last minute.', value: this.draftsPerSecond() } };
     for (const [name, { help, value }] of Object.entries(g)) lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${value}`);

@@ -222,6 +222,8 @@ async function completion(ctx: Ctx, token: string, kind: 'openai' | 'infill', re
     m.passes.inc({ strategy }, passesOf(strategy, (parsed as Parsed).req.k));
     m.forwards.inc({ strategy }, out.timing.forwards);
     (out.timing.reusedTokens > 0 ? m.cacheHits : m.cacheMisses).inc({ token });
+    m.promptReused.inc({}, out.timing.reusedTokens);
+    m.promptComputed.inc({}, out.timing.prefillTokens);
   }
 }
 

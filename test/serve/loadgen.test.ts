@@ -40,7 +40,7 @@ describe('loadgen', () => {
     expect(r.drafts).toBeGreaterThanOrEqual(r.completed);
     expect(r.drafts).toBeLessThanOrEqual(3 * r.completed);
     expect(r.passes).toBe(r.completed);
-    expect(r.cacheHitRate).toBeGreaterThan(0); // each keystroke continues the prompt of the one before
+    expect(r.promptReuse).toBeGreaterThan(0.5); // each keystroke continues the prompt of the one before
     const m = (await call(server.url, 'GET', '/metrics')).text;
     expect(sample(m, 'superdraft_cancellations_total')).toBeGreaterThan(0);
     expect(formatTable([r], 'embedded')).toContain('| embedded | superposed | 3 | 2 |');
