@@ -24,7 +24,7 @@ const RULES = [
   ['src/install/', ['src/extension/', 'src/cli/', 'src/process/', 'vscode']],
   ['src/prepare/', ['src/extension/', 'src/cli/', 'src/process/', 'src/install/', 'vscode']],
   ['src/remote/', ['src/extension/', 'src/cli/', 'src/process/', 'src/serve/', 'vscode']],
-  ['src/serve/', ['src/extension/', 'src/cli/', 'src/process/', 'vscode']],
+  ['src/serve/', ['src/extension/', 'src/cli/', 'src/process/', 'src/install/', 'src/prepare/', 'vscode']],
 ];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -68,6 +68,30 @@ export const COMMAND_OPTIONS = {
     k: { type: 'string', short: 'k' },
     mode: { type: 'string' },
   },
+  serve: {
+    ...COMMON,
+    host: { type: 'string' },
+    port: { type: 'string' },
+    tokens: { type: 'string' },
+    'max-concurrent': { type: 'string' },
+    strategy: { type: 'string' },
+    'max-body-bytes': { type: 'string' },
+    'max-prompt-chars': { type: 'string' },
+    'headers-timeout-ms': { type: 'string' },
+    'body-timeout-ms': { type: 'string' },
+    'cache-entries': { type: 'string' },
+  },
+  loadtest: {
+    ...COMMON,
+    url: { type: 'string' },
+    'token-file': { type: 'string' },
+    users: { type: 'string' },
+    strategy: { type: 'string' },
+    k: { type: 'string', short: 'k' },
+    'max-tokens': { type: 'string' },
+    seconds: { type: 'string' },
+    'key-ms': { type: 'string' },
+  },
   demo: {
     ...COMMON,
     file: { type: 'string' },
@@ -129,7 +153,8 @@ export function engineOptions(flags: Flags): EngineOptions {
   const device = (flags.device ?? DEFAULTS.device) as DeviceName;
   if (!DEVICES.includes(device)) throw new UsageError(`unknown device ${JSON.stringify(flags.device)} (expected one of ${DEVICES.join(', ')})`);
   const threads = intFlag(flags, 'threads', 1, 256);
-  const model = flags.model as string | undefined;
+  // `--model embedded` names the bundled model (models/default); a folder called "embedded" is ./embedded
+  const model = flags.model === 'embedded' ? undefined : (flags.model as string | undefined);
   if (model !== undefined) {
     if (!model) throw new UsageError('--model needs a directory');
     if (!existsSync(model)) throw new UsageError(`model directory ${model} does not exist`);

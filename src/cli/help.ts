@@ -3,7 +3,7 @@ import { DEFAULTS } from '../protocol/defaults';
 
 export const VERSION = '0.1.0';
 
-export const HELP: Record<'main' | 'complete' | 'eval' | 'bench' | 'demo', string> = {
+export const HELP: Record<'main' | 'complete' | 'eval' | 'bench' | 'demo' | 'serve' | 'loadtest', string> = {
   main: `superdraft ${VERSION} — multi-draft local code completion (command line)
 
 Usage: superdraft <command> [options]
@@ -13,11 +13,13 @@ Commands:
   eval       line-completion accuracy and latency on a JSONL case file
   bench      latency, throughput and memory of every strategy on the bundled prompt set
   demo       each strategy's drafts and timing for the bundled example file
+  serve      an HTTP server over the engine: OpenAI /v1/completions, llama.cpp /infill, /health, /metrics
+  loadtest   replays typists against a server (or one it starts): keystroke → drafts p50/p95, drafts/s, errors
   model      install PRESET|OWNER/REPO | list | remove NAME: models from the Hugging Face Hub (HF_ENDPOINT, HF_TOKEN);
              prepare DIR | info DIR [--json]: ready a Hugging Face model for every strategy; describe it
 
 Common options:
-  --model DIR      model directory (default: the embedded model, models/default)
+  --model DIR      model directory, or embedded (default: the embedded model, models/default)
   --variant V      ONNX variant of the model directory: q4, fp32, … (onnx/model_V.onnx) or a file name
   --device D       auto | cpu | cuda | dml | coreml | webgpu (default ${DEFAULTS.device})
   --threads N      inference threads (default: onnxruntime's choice)
@@ -108,4 +110,40 @@ Options:
   -k K                 drafts for the multi-draft strategies (default ${DEFAULTS.drafts})
   --max-tokens N       1..1024 (default ${DEFAULTS.maxTokens})
   --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command`,
+  serve: `Usage: superdraft serve [--model DIR|embedded] [--host 127.0.0.1] [--port 8012] [--tokens FILE] [options]
+
+An HTTP server over the engine for a team: POST /v1/completions (OpenAI: prompt = text before the cursor, suffix,
+n = drafts, max_tokens, stop, logprobs, stream; the extra field superdraft_strategy picks the strategy; the answer's
+"superdraft" field says how many decoding passes it took), GET /v1/models, POST /infill (llama.cpp: input_prefix,
+input_suffix, input_extra, n_cmpl), GET /health, GET /metrics (Prometheus). Every route but /health needs
+"Authorization: Bearer TOKEN" when a tokens file is given. Ctrl-C or SIGTERM stops it.
+
+Options:
+  --host H             address to bind (default 127.0.0.1); any non-loopback address needs --tokens
+  --port P             port (default 8012; 0 = any free port, printed on stderr)
+  --tokens FILE        one token a line, "NAME TOKEN" or "TOKEN" (16+ characters), # comments; only digests are kept
+  --max-concurrent N   requests queued or running per token (default 32; without tokens: for all clients)
+  --strategy S         the strategy when a request names none (default ${DEFAULTS.strategy})
+  --max-body-bytes N   largest request body (default 4194304); a larger Content-Length is refused unread
+  --max-prompt-chars N largest prompt + suffix + extra context (default 1048576)
+  --headers-timeout-ms N, --body-timeout-ms N   time a client has to send its headers, its body (default 10000 each)
+  --cache-entries N    prompt KV cache entries (default 32: one or more per typing client)
+  --model, --variant, --device, --threads, --no-verify, --verbose as for every command`,
+  loadtest: `Usage: superdraft loadtest [--url URL | --model DIR|embedded] [--users 1,4,16] [--strategy superposed,sampling] [options]
+
+Replays typists against a server: each types through a real source file (bench/prompts) at a keystroke cadence,
+every keystroke asks for drafts and cancels the previous request, pauses read the drafts and sometimes accept the
+first one. Reports, per number of users and strategy: keystroke → drafts p50/p95 (ms), drafts/s, requests,
+cancellations, accepted drafts and errors. Without --url it starts a server on loopback with --model.
+
+Options:
+  --url URL            a running superdraft serve (default: start one in this process)
+  --token-file FILE    a file whose first token line is sent as the Bearer token
+  --users LIST         concurrent typists, comma-separated runs (default 1,4,16)
+  --strategy LIST      strategies, comma-separated runs (default superposed,sampling)
+  -k K                 drafts per request (default 4)
+  --max-tokens N       tokens per draft (default 24)
+  --seconds S          length of each run (default 15)
+  --key-ms MS          mean time between keystrokes (default 120)
+  --model, --device, --threads, --json as for every command`,
 };

@@ -34,7 +34,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'model') return (await import('./model')).runModelCommand(rest);
-  if (!(cmd in COMMAND_OPTIONS)) throw new UsageError(`unknown command ${JSON.stringify(cmd)} (expected complete, eval, bench, demo or model; see superdraft --help)`);
+  if (!(cmd in COMMAND_OPTIONS)) throw new UsageError(`unknown command ${JSON.stringify(cmd)} (expected complete, eval, bench, demo, serve, loadtest or model; see superdraft --help)`);
   const command = cmd as Command;
   const flags = parse(command, rest);
   if (flags.help) {
@@ -51,6 +51,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'demo':
       if (flags.backend !== undefined && flags.backend !== 'local') throw new UsageError('demo runs the local engine; for a server use complete, eval or bench with --backend');
       return cmdDemo(flags);
+    case 'serve':
+      return (await import('./commands/serve')).cmdServe(flags);
+    case 'loadtest':
+      return (await import('./commands/loadtest')).cmdLoadtest(flags);
   }
 }
 

@@ -65,6 +65,11 @@ export interface EngineOptions {
   appendOnlyKv?: boolean;
   /** Experiments: verify this many tokens per draft (1..16) instead of the measured-cost policy (verifyPolicy.ts). */
   verifyTokens?: number;
+  /**
+   * Prompt KV cache entries kept (default 4; still bounded by bytes): a server with many clients keeps one or more per
+   * client, so that each one's typing reuses its own prompt (the longest common prefix finds it).
+   */
+  promptCacheEntries?: number;
 }
 
 /** Prompt entries (most recent) the verification pass attends to; fewer make it cheaper. */
@@ -110,8 +115,9 @@ export class Engine {
     private readonly log: LogFn,
     superposed: Partial<SuperposedOptions> = {},
     private readonly onRanked?: RankInput['onRanked'],
+    promptCacheEntries?: number,
   ) {
-    this.cache = new PromptCache(runtime);
+    this.cache = new PromptCache(runtime, promptCacheEntries);
     this.healing = new HealConstraint(tokenizer);
     this.recycler = new TokenRecycler(tokenizer.vocabSize);
     this.verifyWindow = VERIFY_WINDOW;
@@ -158,7 +164,7 @@ export class Engine {
         superposition: runtime.superposition,
       };
       log('info', `model ${config.modelFile} loaded on ${runtime.device} in ${info.loadMs.toFixed(0)} ms`);
-      const engine = new Engine(config, runtime, tokenizer, ngrams, info, log, opts.superposed, opts.onRanked);
+      const engine = new Engine(config, runtime, tokenizer, ngrams, info, log, opts.superposed, opts.onRanked, opts.promptCacheEntries);
       if (opts.verifyTokens !== undefined) engine.fixedVerifyTokens = Math.max(1, Math.min(VERIFY_MAX_TOKENS, Math.floor(opts.verifyTokens)));
       return engine;
     } catch (e) {
