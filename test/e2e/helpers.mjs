@@ -1,7 +1,7 @@
 // Steps the scenarios share: waiting for the status bar, reading the log and the workspace, ghost text, the picker.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assert, waitFor } from './lib/harness.mjs';
+import { assert, sleep, waitFor } from './lib/harness.mjs';
 
 /** Waits until the Superdraft status bar item says ready (model loaded). */
 export async function waitReady(wb, timeout = 120_000) {
@@ -68,4 +68,24 @@ export async function panelState(wb) {
       text: d.querySelector('.sd-text')?.textContent ?? '',
     })),
   }));
+}
+
+/** The ghost text and the toolbar's draft count once neither has changed for `quietMs` (draft 1 of the list shown). */
+export async function settledGhost(wb, { quietMs = 1_000, timeout = 20_000 } = {}) {
+  const t0 = Date.now();
+  let last = '';
+  let since = Date.now();
+  while (Date.now() - t0 < timeout) {
+    const ghost = await wb.ghostText();
+    const counter = await wb.hintCounter();
+    const now = JSON.stringify([ghost, counter]);
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    } else if (ghost.trim() && /^1\/\d+$/.test(counter ?? '') && Date.now() - since >= quietMs) {
+      return { ghost, counter: Number(counter.split('/')[1]) };
+    }
+    await sleep(100);
+  }
+  throw new Error(`the ghost text did not settle on draft 1 of a list within ${timeout} ms (last: ${last})`);
 }

@@ -32,9 +32,10 @@ import s7 from './scenarios/07-prefetch.mjs';
 import s8 from './scenarios/08-suggest-widget.mjs';
 import s9 from './scenarios/09-hub-model.mjs';
 import s10 from './scenarios/10-install-model.mjs';
+import s11 from './scenarios/11-remote-serve.mjs';
 import { startLoopbackHub } from './lib/hub.mjs';
 
-const scenarios = [s1, s2, s3, s4, s5, s6, s7, s8, s9, s10];
+const scenarios = [s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11];
 
 // ------------------------------------------------------------------------------------------------ main
 async function main() {

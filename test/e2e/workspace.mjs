@@ -7,8 +7,14 @@ export const PICKER_FILE = 'picker.py';
 export const LATENCY_FILE = 'latency.py';
 export const PREFETCH_FILE = 'prefetch.py';
 export const HUB_MODEL_FILE = 'hub_model.py';
+export const REMOTE_FILE = 'remote.py';
 
 export const WORKSPACE_FILES = {
+  [REMOTE_FILE]: `def celsius(fahrenheit):
+    return (fahrenheit - 32) * 5 / 9
+
+
+`,
   [HUB_MODEL_FILE]: `def area(r):
     width = r.right - r.left
     height = r.bottom - r.top

@@ -4,34 +4,14 @@ import { join } from 'node:path';
 import { K, shot } from '../options.mjs';
 import { HUB_MODEL_FILE } from '../workspace.mjs';
 import { ROOT } from '../lib/env.mjs';
-import { assert, sleep, waitFor } from '../lib/harness.mjs';
-import { panelState, superdraftLog, typeAndWaitGhost } from '../helpers.mjs';
+import { assert, waitFor } from '../lib/harness.mjs';
+import { panelState, settledGhost, superdraftLog, typeAndWaitGhost } from '../helpers.mjs';
 
 const scenario = (id, title, fn) => ({ id, title, fn });
 
 function writeMachineSettings(cs, settings) {
   mkdirSync(join(cs.userData, 'Machine'), { recursive: true });
   writeFileSync(join(cs.userData, 'Machine', 'settings.json'), JSON.stringify(settings, null, 2) + '\n');
-}
-
-/** The ghost text and the toolbar's draft count once neither has changed for `quietMs` (draft 1 of the list shown). */
-async function settledGhost(wb, { quietMs = 1_000, timeout = 20_000 } = {}) {
-  const t0 = Date.now();
-  let last = '';
-  let since = Date.now();
-  while (Date.now() - t0 < timeout) {
-    const ghost = await wb.ghostText();
-    const counter = await wb.hintCounter();
-    const now = JSON.stringify([ghost, counter]);
-    if (now !== last) {
-      last = now;
-      since = Date.now();
-    } else if (ghost.trim() && /^1\/\d+$/.test(counter ?? '') && Date.now() - since >= quietMs) {
-      return { ghost, counter: Number(counter.split('/')[1]) };
-    }
-    await sleep(100);
-  }
-  throw new Error(`the ghost text did not settle on draft 1 of a list within ${timeout} ms (last: ${last})`);
 }
 
 // A model in the Hugging Face ONNX layout (the Qwen2.5-Coder replica: the family's config, tokenizer and special
