@@ -112,7 +112,7 @@ export class DraftState {
     return d;
   }
 
-  /** Appends a token; returns true when the draft is complete (EOS, stop rule or max tokens). */
+  /** Appends a token; returns true when the draft ends (an end token, or one of STOPS). */
   push(ctx: DecodeContext, token: number, logprob: number): boolean {
     if (this.done) return true;
     if (ctx.eos.has(token)) {
@@ -133,36 +133,43 @@ export class DraftState {
     this.bytes.set(tb, this.byteLen);
     this.byteLen += tb.length;
     this.text = this.byteLen > this.healLen ? utf8.decode(this.bytes.subarray(this.healLen, this.byteLen)) : '';
-    // A replacement character at the very end is an incomplete UTF-8 sequence: judge stops once it completes.
-    const complete = !this.text.endsWith('\uFFFD');
-    if (complete && this.healLeft.length === 0) {
-      const cut = ctx.stop(this.text);
-      if (cut >= 0) {
-        this.text = this.text.slice(0, cut);
+    for (const stop of DraftState.STOPS) {
+      if (stop.ends(this, ctx)) {
         this.done = true;
-        this.finished = true;
+        if (stop.finished) this.finished = true;
         return true;
       }
-    }
-    if (ctx.deadline !== undefined && this.healLeft.length === 0 && performance.now() > ctx.deadline && this.cutAtLastLine(ctx)) {
-      this.done = true;
-      ctx.stats.budgetCuts++;
-      return true;
-    }
-    if (ctx.stopOnRepetition && this.healLeft.length === 0) {
-      const keep = repetitionCut(this.tokens);
-      if (keep >= 0) {
-        this.truncate(ctx, keep);
-        this.done = true;
-        this.finished = true;
-        return true;
-      }
-    }
-    if (this.tokens.length >= ctx.maxTokens) {
-      this.done = true;
-      return true;
     }
     return false;
+  }
+
+  /**
+   * Why a draft ends after a token is appended, checked in this order (an end token ends it before: see push). Each
+   * makes its cut when it ends the draft; `finished`: the draft is complete (not merely cut by a budget).
+   */
+  static readonly STOPS: readonly { name: string; finished: boolean; ends: (d: DraftState, ctx: DecodeContext) => boolean }[] = [
+    // the stop rules of text/stop.ts (line or block), once the healed bytes are spelled and the last UTF-8 sequence
+    // is complete (a replacement character at the very end is one still arriving)
+    { name: 'stop rule', finished: true, ends: (d, ctx) => d.healLeft.length === 0 && !d.text.endsWith('\uFFFD') && d.cutByRule(ctx) },
+    // the latency budget is spent: the draft ends at its last complete line (cutAtLastLine)
+    { name: 'time budget', finished: false, ends: (d, ctx) => ctx.deadline !== undefined && d.healLeft.length === 0 && performance.now() > ctx.deadline && d.cutAtLastLine(ctx) && (ctx.stats.budgetCuts++, true) },
+    // the draft repeats itself (repetitionCut)
+    { name: 'repetition', finished: true, ends: (d, ctx) => ctx.stopOnRepetition && d.healLeft.length === 0 && d.cutRepetition(ctx) },
+    { name: 'max tokens', finished: false, ends: (d, ctx) => d.tokens.length >= ctx.maxTokens },
+  ];
+
+  private cutByRule(ctx: DecodeContext): boolean {
+    const cut = ctx.stop(this.text);
+    if (cut < 0) return false;
+    this.text = this.text.slice(0, cut);
+    return true;
+  }
+
+  private cutRepetition(ctx: DecodeContext): boolean {
+    const keep = repetitionCut(this.tokens);
+    if (keep < 0) return false;
+    this.truncate(ctx, keep);
+    return true;
   }
 
   /**
