@@ -16,7 +16,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine';
 import { readModelConfig } from '../../src/engine/model/config';
-import { modelBytes } from '../../src/engine/model/runtime';
+import { modelBytes } from '../../src/engine/model/modelSize';
 import { buildPrompt } from '../../src/engine/prompt/prompt';
 import { Tokenizer } from '../../src/engine/model/tokenizer';
 import { PrepareError, prepareModel } from '../../src/prepare/prepare';
