@@ -59,6 +59,11 @@ export const COMMAND_OPTIONS = {
     'max-tokens': { type: 'string' },
     limit: { type: 'string' },
   },
+  doctor: {
+    ...COMMON,
+    placement: { type: 'boolean' },
+    'no-bench': { type: 'boolean' },
+  },
   demo: {
     ...COMMON,
     file: { type: 'string' },

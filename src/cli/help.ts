@@ -3,7 +3,7 @@ import { DEFAULTS } from '../protocol/defaults';
 
 export const VERSION = '0.1.0';
 
-export const HELP: Record<'main' | 'complete' | 'eval' | 'bench' | 'demo', string> = {
+export const HELP: Record<'main' | 'complete' | 'eval' | 'bench' | 'demo' | 'doctor', string> = {
   main: `superdraft ${VERSION} — multi-draft local code completion (command line)
 
 Usage: superdraft <command> [options]
@@ -13,6 +13,7 @@ Commands:
   eval       line-completion accuracy and latency on a JSONL case file
   bench      latency, throughput and memory of every strategy on the bundled prompt set
   demo       each strategy's drafts and timing for the bundled example file
+  doctor     execution providers, the GPU adapter, what device auto picks and why, a micro-benchmark per device
   model      install PRESET|OWNER/REPO | list | remove NAME: models from the Hugging Face Hub (HF_ENDPOINT, HF_TOKEN);
              prepare DIR | info DIR [--json]: ready a Hugging Face model for every strategy; describe it
 
@@ -97,4 +98,17 @@ Options:
   -k K                 drafts for the multi-draft strategies (default ${DEFAULTS.drafts})
   --max-tokens N       1..1024 (default ${DEFAULTS.maxTokens})
   --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command`,
+  doctor: `Usage: superdraft doctor [options]
+
+Lists the execution providers onnxruntime-node offers here and whether each is usable; the WebGPU adapter (name,
+vendor, whether it is a software one such as SwiftShader or llvmpipe), found with Dawn for Node (npm package webgpu)
+outside onnxruntime (onnxruntime's own Dawn asks for an adapter the same way, so with one GPU they agree; with several
+they can differ); what device auto picks and why (never a software adapter); what CUDA lacks; and a micro-benchmark
+(at most 5 s each) of the embedded model's decoding step on every usable device.
+
+Options:
+  --placement          also run a few forwards of the model on --device with onnxruntime's profiling and count
+                       the nodes each execution provider ran (a GPU that silently leaves work to the CPU shows here)
+  --no-bench           skip the micro-benchmark
+  --model, --device, --json as for every command`,
 };

@@ -1,5 +1,5 @@
 /**
- * The `superdraft` command: complete, bench, eval, demo (one file each under commands/), model (model.ts). Uses the Engine facade only.
+ * The `superdraft` command: complete, bench, eval, demo, doctor (one file each under commands/), model (model.ts). Uses the Engine facade only.
  * `--json` prints exactly one JSON object on stdout; progress and logs go to stderr.
  * Exit codes: 0 ok, 1 runtime error (model load, inference, I/O), 2 usage error (bad flags or input), 130 interrupted.
  * This file is the bin entry (dist/cli.js): importing it runs the command line; the commands import nothing from it.
@@ -9,6 +9,7 @@ import { ModelInstallError } from '../install/errors';
 import { cmdBench } from './commands/bench';
 import { cmdComplete } from './commands/complete';
 import { cmdDemo } from './commands/demo';
+import { cmdDoctor } from './commands/doctor';
 import { cmdEval } from './commands/eval';
 import { UsageError } from './files';
 import { COMMAND_OPTIONS, parse, type Command } from './flags';
@@ -30,7 +31,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'model') return (await import('./model')).runModelCommand(rest);
-  if (!(cmd in COMMAND_OPTIONS)) throw new UsageError(`unknown command ${JSON.stringify(cmd)} (expected complete, eval, bench, demo or model; see superdraft --help)`);
+  if (!(cmd in COMMAND_OPTIONS)) throw new UsageError(`unknown command ${JSON.stringify(cmd)} (expected complete, eval, bench, demo, doctor or model; see superdraft --help)`);
   const command = cmd as Command;
   const flags = parse(command, rest);
   if (flags.help) {
@@ -46,6 +47,8 @@ export async function main(argv: string[]): Promise<number> {
       return cmdBench(flags);
     case 'demo':
       return cmdDemo(flags);
+    case 'doctor':
+      return cmdDoctor(flags);
   }
 }
 

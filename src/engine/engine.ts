@@ -164,6 +164,7 @@ export class Engine {
         model: `${config.name} (${path.basename(config.modelFile)})`,
         device: runtime.device,
         providersTried: runtime.providersTried,
+        deviceReason: runtime.deviceReason,
         loadMs: performance.now() - started,
         superposition: runtime.superposition,
       };
@@ -348,6 +349,8 @@ export class Engine {
       model: this.info.model,
       device: this.info.device,
       providersTried: this.info.providersTried,
+      deviceReason: this.info.deviceReason,
+      ...(this.info.gpuFailure ? { gpuFailure: this.info.gpuFailure } : {}),
       cache: { ...this.cache.stats },
       ngrams: { staticLoaded: ng.staticLoaded, workspaceFiles: ng.documents, workspaceTokens: ng.tokens },
       rssBytes: process.memoryUsage().rss,

@@ -62,6 +62,8 @@ export interface RuntimeOptions {
   device?: DeviceName;
   threads?: number;
   log?: LogFn;
+  /** onnxruntime's profiling (placement.ts): files named with this prefix, written by `endProfiling`. */
+  profilePrefix?: string;
   /** false: fetch `present.*` even where the model offers `present_delta.*` (comparisons and benchmarks). */
   appendOnlyKv?: boolean;
 }
@@ -82,6 +84,8 @@ export class ModelRuntime {
   /** The native log-sum-exp helper: created on first use; null once it failed to load. */
   private lseOp: Promise<RowLogSumExp> | null | undefined;
   forwards = 0;
+  /** Why this device: asked for, or what `auto` found (devices.ts). */
+  deviceReason = '';
   /** ONNX file and external data bytes ≥ LARGE_MODEL_BYTES: the cost-driven policies apply. */
   readonly large: boolean;
   /** Measured forward costs (verification policy: verifyPolicy.ts). */
@@ -134,7 +138,11 @@ export class ModelRuntime {
   }
 
   static async load(config: ModelConfig, opts: RuntimeOptions = {}): Promise<ModelRuntime> {
-    return openSession(config.modelFile, opts, (session, device, tried) => new ModelRuntime(session, config, device, tried, opts.appendOnlyKv !== false));
+    return openSession(config.modelFile, opts, (session, device, tried, reason) => {
+      const rt = new ModelRuntime(session, config, device, tried, opts.appendOnlyKv !== false);
+      rt.deviceReason = reason;
+      return rt;
+    });
   }
 
   /** An empty cache for `batch` rows. */
@@ -260,6 +268,11 @@ export class ModelRuntime {
 
   kvBytes(kv: KvState): number {
     return kvBytes(this.config, kv);
+  }
+
+  /** Ends onnxruntime's profiling (a session created with `profilePrefix`): the profile file is written. */
+  endProfiling(): void {
+    this.session.endProfiling();
   }
 
   async dispose(): Promise<void> {

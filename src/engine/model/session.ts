@@ -2,10 +2,10 @@
  * Session creation and the choice of execution provider: which providers onnxruntime-node offers on this platform,
  * the order `device: auto` tries them in, and the errors a failed provider becomes.
  */
-import { existsSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import type { DeviceName } from '../../protocol';
 import { ModelLoadError } from './config';
+import { chooseAuto, cudaStatus } from './devices';
 import { defaultThreads } from './modelSize';
 
 export type LogFn = (level: 'error' | 'warn' | 'info' | 'debug', message: string) => void;
@@ -20,28 +20,19 @@ export interface SessionRequest {
   device?: DeviceName;
   threads?: number;
   log?: LogFn;
-}
-
-const VULKAN_LOADERS = ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/aarch64-linux-gnu/libvulkan.so.1', '/usr/lib64/libvulkan.so.1', '/usr/lib/libvulkan.so.1'];
-
-/** GPU execution providers that onnxruntime-node can offer on each platform, in order of preference. */
-export function gpuProvidersFor(platform: NodeJS.Platform): string[] {
-  const supported = new Set(ort.listSupportedBackends().map((b) => b.name));
-  const wanted = platform === 'win32' ? ['cuda', 'dml', 'webgpu'] : platform === 'darwin' ? ['coreml', 'webgpu'] : ['cuda', 'webgpu'];
-  // WebGPU on Linux runs on Vulkan: without a Vulkan loader it cannot find an adapter (and its attempt is noisy).
-  const vulkan = platform !== 'linux' || VULKAN_LOADERS.some((f) => existsSync(f));
-  return wanted.filter((p) => supported.has(p) && (p !== 'webgpu' || vulkan));
+  /** Write onnxruntime's profile (one event per node run, with the provider that ran it) to files with this prefix. */
+  profilePrefix?: string;
 }
 
 /**
- * Creates a session for `modelFile` on the requested device (`auto`: the platform's GPU providers in order, then the
- * CPU) and hands it to `accept`, which validates it against the model (a ModelLoadError from it is final). A named
+ * Creates a session for `modelFile` on the requested device (`auto`: the GPU providers devices.ts finds usable, in
+ * order, then the CPU; never a software WebGPU adapter) and hands it, with why that device, to `accept`, which validates it against the model (a ModelLoadError from it is final). A named
  * device that fails is an error naming the provider; `auto` moves on to the next provider.
  */
 export async function openSession<T>(
   modelFile: string,
   req: SessionRequest,
-  accept: (session: ort.InferenceSession, device: string, tried: ProviderAttempt[]) => T,
+  accept: (session: ort.InferenceSession, device: string, tried: ProviderAttempt[], reason: string) => T,
 ): Promise<T> {
   const log = req.log ?? (() => undefined);
   const device = req.device ?? 'auto';
@@ -56,8 +47,11 @@ export async function openSession<T>(
     interOpNumThreads: 1,
     enableCpuMemArena: true,
     logSeverityLevel: 3,
+    ...(req.profilePrefix ? { enableProfiling: true, profileFilePrefix: req.profilePrefix } : {}),
   };
-  const candidates: string[] = device === 'auto' ? [...gpuProvidersFor(process.platform), 'cpu'] : [device];
+  const choice = device === 'auto' ? chooseAuto() : undefined;
+  if (choice) log('info', `device auto: ${choice.picked} (${choice.reason})`);
+  const candidates: string[] = choice ? [...choice.order, 'cpu'] : [device];
   const tried: ProviderAttempt[] = [];
   for (const ep of candidates) {
     try {
@@ -67,13 +61,19 @@ export async function openSession<T>(
       });
       tried.push({ name: ep, ok: true });
       log('info', `execution provider ${ep}: session created for ${modelFile}`);
-      return accept(session, ep, tried);
+      const reason = !choice ? 'asked for in the settings' : ep === choice.picked ? `auto: ${choice.reason}` : `auto: ${tried.filter((t) => !t.ok).map((t) => `${t.name} failed (${t.error})`).join('; ')}; ${choice.reason}`;
+      return accept(session, ep, tried, reason);
     } catch (e) {
       const msg = (e as Error).message.split('\n')[0];
       tried.push({ name: ep, ok: false, error: msg });
       if (e instanceof ModelLoadError) throw e;
       if (device !== 'auto') {
         const providerProblem = ep !== 'cpu' && /execution ?provider|shared library|adapter|cuda|dml|directml|coreml|webgpu|not supported|backend/i.test(msg);
+        if (ep === 'cuda') {
+          // onnxruntime's own message names one library at best: say everything that is missing and how to get it.
+          const c = cudaStatus();
+          if (!c.available) throw new ModelLoadError(`execution provider "cuda" is not available here: missing ${c.missing.join(', ')}. ${c.install} (${msg})`);
+        }
         if (providerProblem) throw new ModelLoadError(`execution provider "${ep}" is not available here: ${msg}`);
         throw new ModelLoadError(`ONNX model ${modelFile} is corrupt or unreadable: ${msg}`);
       }
