@@ -3,7 +3,7 @@
  * not, from Dawn for Node: devices.ts), what `auto` picks and why, what CUDA lacks, a micro-benchmark (≤ 5 s) of the
  * embedded model's decoding step on each usable device, and with --placement where onnxruntime runs each node.
  */
-import { basename } from 'node:path';
+import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { defaultModelDir } from '../../engine/engine';
 import { readModelConfig } from '../../engine/model/config';
@@ -59,7 +59,7 @@ async function microBench(device: DeviceName, budgetMs: number): Promise<DoctorP
   }
 }
 
-export async function runDoctor(opts: { bench: boolean; placement?: { device: DeviceName; modelDir?: string } }): Promise<DoctorReport> {
+export async function runDoctor(opts: { bench: boolean; placement?: { device: DeviceName; modelDir?: string; variant?: string } }): Promise<DoctorReport> {
   const backends = ort.listSupportedBackends();
   let webgpu: AdapterProbe | undefined;
   let cuda: CudaStatus | undefined;
@@ -73,7 +73,7 @@ export async function runDoctor(opts: { bench: boolean; placement?: { device: De
       providers.push({ name: 'webgpu', available: !!w.adapter, ...(w.adapter ? { adapter: w.adapter } : { reason: w.error }) });
     } else if (b.name === 'cuda') {
       const c = probeCuda();
-      providers.push({ name: 'cuda', available: c.available, ...(c.available ? {} : { reason: `missing ${c.missing.map((m) => basename(m)).join(', ')}` }) });
+      providers.push({ name: 'cuda', available: c.available, ...(c.available ? {} : { reason: `missing ${c.missing.map((m) => path.basename(m)).join(', ')}` }) });
     } else {
       providers.push({ name: b.name, available: b.bundled, ...(b.bundled ? {} : { reason: 'not bundled with onnxruntime-node here' }) });
     }
@@ -92,7 +92,7 @@ export async function runDoctor(opts: { bench: boolean; placement?: { device: De
   const report: DoctorReport = { platform: `${process.platform}-${process.arch}`, providers, auto: { picked: choice.picked, reason: choice.reason }, cuda: probeCuda() };
   if (opts.placement) {
     const dir = opts.placement.modelDir ?? defaultModelDir();
-    report.placement = await measurePlacement(readModelConfig(dir), { device: opts.placement.device });
+    report.placement = { ...(await measurePlacement(readModelConfig(dir, opts.placement.variant), { device: opts.placement.device })) };
   }
   return report;
 }
@@ -117,7 +117,7 @@ export async function cmdDoctor(flags: Flags): Promise<number> {
   const eo = engineOptions(flags);
   const report = await runDoctor({
     bench: flags['no-bench'] !== true,
-    ...(flags.placement === true ? { placement: { device: eo.device ?? 'auto', modelDir: eo.modelDir } } : {}),
+    ...(flags.placement === true ? { placement: { device: eo.device ?? 'auto', modelDir: eo.modelDir, variant: eo.variant } } : {}),
   });
   if (flags.json === true) out(report);
   else printReport(report);

@@ -22,6 +22,25 @@ export interface Placement {
   providers: Record<string, Record<string, number>>;
   /** Distinct nodes per provider. */
   totals: Record<string, number>;
+  /**
+   * What the forwards computed, to compare devices: per forward (prefill, step, batch-2 step), the last row's five
+   * highest logits [id, value] and the logits of 64 ids spread over the vocabulary.
+   */
+  logits: { top: [number, number][]; sample: number[] }[];
+}
+
+const SAMPLE_IDS = 64;
+
+/** The last row's top five and a spread sample of a forward's logits. */
+function summarise(logits: Float32Array, vocab: number): Placement['logits'][number] {
+  const row = logits.subarray(logits.length - vocab);
+  const order = Array.from({ length: vocab }, (_, i) => i)
+    .filter((i) => Number.isFinite(row[i]))
+    .sort((a, b) => row[b] - row[a] || a - b)
+    .slice(0, 5);
+  const sample: number[] = [];
+  for (let j = 0; j < SAMPLE_IDS; j++) sample.push(row[Math.floor((j * (vocab - 1)) / (SAMPLE_IDS - 1))]);
+  return { top: order.map((i) => [i, row[i]] as [number, number]), sample };
 }
 
 interface ProfileEvent {
@@ -52,13 +71,15 @@ export async function measurePlacement(config: ModelConfig, opts: { device: Devi
   const dir = mkdtempSync(path.join(tmpdir(), 'superdraft-profile-'));
   try {
     const rt = await ModelRuntime.load(config, { ...opts, profilePrefix: path.join(dir, 'profile') });
+    const logits: Placement['logits'] = [];
     try {
       const ids = [5, 6, 7, 8, 9, 10, 11, 12];
       const k = rt.superposition ? 2 : 1;
       const spread = (t: number[]) => t.flatMap((id) => Array.from({ length: k }, (_, j) => id + j));
       const prefill = await rt.forward({ ids: spread(ids), batch: 1, seq: ids.length, k, past: rt.emptyKv(1), lastRows: 1 });
       const step = await rt.forward({ ids: spread([13]), batch: 1, seq: 1, k, past: prefill.kv });
-      await rt.forward({ ids: spread([14, 15]), batch: 2, seq: 1, k, past: rt.selectRows(step.kv, [0, 0]) });
+      const pair = await rt.forward({ ids: spread([14, 15]), batch: 2, seq: 1, k, past: rt.selectRows(step.kv, [0, 0]) });
+      for (const f of [prefill, step, pair]) logits.push(summarise(f.logits, f.vocab));
     } finally {
       rt.endProfiling();
       await rt.dispose();
@@ -67,7 +88,7 @@ export async function measurePlacement(config: ModelConfig, opts: { device: Devi
     if (!file) throw new Error(`onnxruntime wrote no profile into ${dir}`);
     const events = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as ProfileEvent[];
     // The runtime reports the provider it settled on; with `auto` that is the first one that created a session.
-    return { device: opts.device, ...countPlacement(events) };
+    return { device: opts.device, ...countPlacement(events), logits };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
