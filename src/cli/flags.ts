@@ -55,6 +55,7 @@ export const COMMAND_OPTIONS = {
     prompts: { type: 'string' },
     repeat: { type: 'string' },
     peer: { type: 'boolean' },
+    'transfer-only': { type: 'boolean' },
     'peer-gguf': { type: 'string' },
     'max-tokens': { type: 'string' },
     limit: { type: 'string' },

@@ -87,6 +87,9 @@ Options:
                        (training/onnx_to_gguf.py → DIR/model-VARIANT.gguf): logits check, greedy tokens/s and 4
                        parallel sequences against ours (peer.*); says so when either is absent
   --peer-gguf FILE     the GGUF file for --peer (default DIR/model-VARIANT.gguf)
+  --transfer-only      only kv_transfer: on a GPU device, bytes crossing host<->device and the step time per
+                       decoding step at 64 and 256 context tokens, with the KV cache in host memory (host_kv) and
+                       in device memory (device_kv); also part of the full run (null on the CPU)
   --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command`,
   demo: `Usage: superdraft demo [options]
 

@@ -28,6 +28,16 @@ export interface KvState {
    * multi-head store: slots `length`..`slots - 1` are unused storage, fed masked.
    */
   slots?: number;
+  /** A cache in device memory whose row selection / prefix cut has not run yet (deviceKv.ts); `keys`/`values` are empty until then. */
+  pending?: PendingKv;
+}
+
+/** A selection of a device-resident cache not yet run (deviceKv.ts): rows of `base`, entries start..end. */
+export interface PendingKv {
+  base: KvState;
+  rows: number[];
+  start: number;
+  end: number;
 }
 
 /**

@@ -23,6 +23,7 @@ import { RowLogSumExp } from './ops';
 import { ForwardCostMeter } from './costMeter';
 import { LARGE_MODEL_BYTES, modelBytes } from './modelSize';
 import { openSession, type LogFn, type ProviderAttempt } from './session';
+import { DeviceKvOps, onDevice, pendingSelection, releaseWhenDropped } from './deviceKv';
 import { appendToStore, emptyKv, kvBytes, selectRows, truncate, viewsOf, type KvState, type KvStore } from './kvStore';
 
 export type { LogFn, ProviderAttempt } from './session';
@@ -55,6 +56,13 @@ export interface ForwardOutput {
   kv: KvState;
 }
 
+/** The names of the `present.*` outputs of a model with `layers` layers. */
+function presentNames(layers: number): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < layers; i++) names.push(`present.${i}.key`, `present.${i}.value`);
+  return names;
+}
+
 /** From this many rows on, log-sum-exp runs in onnxruntime (below, the call overhead outweighs the gain). */
 const NATIVE_LSE_MIN_ROWS = 4;
 
@@ -66,6 +74,18 @@ export interface RuntimeOptions {
   profilePrefix?: string;
   /** false: fetch `present.*` even where the model offers `present_delta.*` (comparisons and benchmarks). */
   appendOnlyKv?: boolean;
+  /** false: on WebGPU, keep the KV cache in host memory like the CPU does (comparisons and benchmarks). Default true. */
+  deviceKv?: boolean;
+}
+
+/** Bytes that crossed between host and device memory in forwards on a GPU provider (inputs fed from the host, outputs fetched to it). */
+export interface TransferTally {
+  toDevice: number;
+  toHost: number;
+}
+
+function hostBytes(t: ort.Tensor): number {
+  return t.location === 'cpu' ? (t.data as ArrayBufferView).byteLength : 0;
 }
 
 export class ModelRuntime {
@@ -81,6 +101,12 @@ export class ModelRuntime {
   maskFrom = Infinity;
   /** Output names fetched by a batch-1 forward with an append-only store (undefined: the model has no deltas). */
   private readonly deltaFetches?: string[];
+  /** Output names fetched when the KV cache stays in device memory (logits and present.*); undefined otherwise. */
+  private readonly deviceFetches?: string[];
+  /** Row selection and prefix cuts of device-resident caches. */
+  private readonly kvOps?: DeviceKvOps;
+  /** Host<->device bytes of the forwards so far (0 on the CPU provider: nothing crosses). */
+  readonly transfer: TransferTally = { toDevice: 0, toHost: 0 };
   /** The native log-sum-exp helper: created on first use; null once it failed to load. */
   private lseOp: Promise<RowLogSumExp> | null | undefined;
   forwards = 0;
@@ -97,6 +123,7 @@ export class ModelRuntime {
     readonly device: string,
     readonly providersTried: ProviderAttempt[],
     appendOnlyKv = true,
+    deviceKv = false,
   ) {
     this.inputNames = new Set(session.inputNames);
     this.large = modelBytes(config.modelFile) >= LARGE_MODEL_BYTES;
@@ -129,7 +156,11 @@ export class ModelRuntime {
     this.hasLogitsToKeep = this.inputNames.has('logits_to_keep');
     const deltas: string[] = [];
     for (let i = 0; i < layers; i++) deltas.push(`present_delta.${i}.key`, `present_delta.${i}.value`);
-    if (appendOnlyKv && deltas.every((n) => session.outputNames.includes(n))) this.deltaFetches = ['logits', ...deltas];
+    if (deviceKv) {
+      // The cache stays in GPU memory: no deltas to append on the host, the whole present.* is fetched (as GPU buffers).
+      this.deviceFetches = ['logits', ...presentNames(layers)];
+      this.kvOps = new DeviceKvOps(config);
+    } else if (appendOnlyKv && deltas.every((n) => session.outputNames.includes(n))) this.deltaFetches = ['logits', ...deltas];
   }
 
   /** True when batch-1 caches are append-only stores (the model exports `present_delta.*`). */
@@ -137,9 +168,15 @@ export class ModelRuntime {
     return this.deltaFetches !== undefined;
   }
 
+  /** True when the KV cache stays in device memory between forwards (WebGPU). */
+  get deviceKv(): boolean {
+    return this.deviceFetches !== undefined;
+  }
+
   static async load(config: ModelConfig, opts: RuntimeOptions = {}): Promise<ModelRuntime> {
-    return openSession(config.modelFile, opts, (session, device, tried, reason) => {
-      const rt = new ModelRuntime(session, config, device, tried, opts.appendOnlyKv !== false);
+    const gpuOutputs = opts.deviceKv === false ? undefined : presentNames(config.numLayers);
+    return openSession(config.modelFile, { ...opts, gpuOutputs }, (session, device, tried, reason) => {
+      const rt = new ModelRuntime(session, config, device, tried, opts.appendOnlyKv !== false, device === 'webgpu' && gpuOutputs !== undefined);
       rt.deviceReason = reason;
       return rt;
     });
@@ -212,6 +249,8 @@ export class ModelRuntime {
   }
 
   async forward(input: ForwardInput): Promise<ForwardOutput> {
+    // A device-resident cache whose selection is pending runs it first (deviceKv.ts).
+    if (input.past.pending) input = { ...input, past: await this.kvOps!.materialize(input.past) };
     const { batch, seq, past } = input;
     const k = input.k ?? 1;
     if (past.batch !== batch) throw new Error(`KV batch ${past.batch} != input batch ${batch}`);
@@ -222,10 +261,15 @@ export class ModelRuntime {
     const wantKv = input.wantKv !== false;
     const append = wantKv && batch === 1 && this.deltaFetches !== undefined;
     if (wantKv && !append && slots !== past.length) throw new Error('a padded store view can only be continued through the store');
+    const fetches = !wantKv ? ['logits'] : append ? this.deltaFetches : this.deviceFetches;
     const t0 = performance.now();
-    const out = append ? await this.session.run(feeds, this.deltaFetches) : wantKv ? await this.session.run(feeds) : await this.session.run(feeds, ['logits']);
+    const out = fetches ? await this.session.run(feeds, fetches) : await this.session.run(feeds);
     if (batch * seq === 1) this.costs.recordStep(performance.now() - t0);
     this.forwards++;
+    if (this.device !== 'cpu') {
+      for (const t of Object.values(feeds)) this.transfer.toDevice += hostBytes(t);
+      for (const t of Object.values(out)) this.transfer.toHost += hostBytes(t);
+    }
     const logitsT = out.logits;
     const vocab = logitsT.dims[logitsT.dims.length - 1];
     let keys: ort.Tensor[] = [];
@@ -240,6 +284,7 @@ export class ModelRuntime {
         keys.push(out[`present.${i}.key`]);
         values.push(out[`present.${i}.value`]);
       }
+      if (this.deviceFetches) for (const t of [...keys, ...values]) releaseWhenDropped(t);
     }
     const valid = new Uint8Array(total);
     valid.set(past.valid);
@@ -258,11 +303,20 @@ export class ModelRuntime {
 
   /** Copies of selected rows of a cache (kvStore.ts: selectRows). */
   selectRows(kv: KvState, rows: ArrayLike<number>, from = 0): KvState {
+    if (kv.pending || onDevice(kv)) {
+      const start = Math.max(0, Math.min(from, kv.length));
+      return pendingSelection(kv, rows, start, kv.length, kv.nextPos, start > 0 ? kv.valid.slice(start) : kv.valid);
+    }
     return selectRows(this.config, kv, rows, from);
   }
 
   /** The first `length` entries of a cache (KV prefix reuse). Entries must all be valid. */
   truncate(kv: KvState, length: number): KvState {
+    if (length < kv.length && (kv.pending || onDevice(kv))) {
+      let nextPos = 0;
+      for (let i = 0; i < length; i++) nextPos += kv.valid[i];
+      return pendingSelection(kv, Array.from({ length: kv.batch }, (_, r) => r), 0, length, nextPos, kv.valid.slice(0, length));
+    }
     return truncate(this.config, kv, length);
   }
 
@@ -279,6 +333,7 @@ export class ModelRuntime {
     const op = this.lseOp;
     this.lseOp = null;
     if (op) await op.then((o) => o.dispose()).catch(() => undefined);
+    await this.kvOps?.dispose();
     await this.session.release();
   }
 }

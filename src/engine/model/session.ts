@@ -22,6 +22,8 @@ export interface SessionRequest {
   log?: LogFn;
   /** Write onnxruntime's profile (one event per node run, with the provider that ran it) to files with this prefix. */
   profilePrefix?: string;
+  /** Outputs a WebGPU session leaves in GPU memory (preferredOutputLocation 'gpu-buffer'): the KV cache (deviceKv.ts). */
+  gpuOutputs?: string[];
 }
 
 /**
@@ -58,6 +60,7 @@ export async function openSession<T>(
       const session = await ort.InferenceSession.create(modelFile, {
         ...base,
         executionProviders: ep === 'cpu' ? ['cpu'] : [ep, 'cpu'],
+        ...(ep === 'webgpu' && req.gpuOutputs?.length ? { preferredOutputLocation: Object.fromEntries(req.gpuOutputs.map((n) => [n, 'gpu-buffer' as const])) } : {}),
       });
       tried.push({ name: ep, ok: true });
       log('info', `execution provider ${ep}: session created for ${modelFile}`);

@@ -1,0 +1,92 @@
+/**
+ * The KV cache in device memory (WebGPU). The session writes `present.*` into GPU buffers (preferredOutputLocation
+ * 'gpu-buffer') and the next forward takes them as `past_key_values.*` as they are: between decoding steps keys and
+ * values never cross to the host. Such tensors are never read back (`getData()` on one aborts the process here);
+ * what the engine does to a cache besides continuing it — selecting rows (beam reorder, replicated rows for batched
+ * strategies), dropping the oldest entries, a prefix for the prompt cache — runs as a small graph on the same device
+ * (ops.ts: kvSelectModel). Those selections are recorded when asked for (the engine's calls are synchronous) and run
+ * when a forward needs the cache.
+ *
+ * GPU buffers are released when nothing references their tensor any more (a FinalizationRegistry calls onnxruntime's
+ * dispose once): a state may be shared by the prompt cache, a strategy's fork and the request that made it, so no one
+ * owner can release it earlier without risking a buffer still in use.
+ */
+import * as ort from 'onnxruntime-node';
+import type { KvDims, KvState, PendingKv } from './kvStore';
+import { kvSelectModel } from './ops';
+
+type NativeTensor = ort.Tensor & { disposer?: () => void };
+
+const released = new FinalizationRegistry<{ dispose?: () => void }>((held) => {
+  const d = held.dispose;
+  held.dispose = undefined;
+  try {
+    d?.();
+  } catch {
+    /* the session is gone already */
+  }
+});
+
+/** Releases `t`'s GPU buffer once `t` is unreachable. */
+export function releaseWhenDropped(t: ort.Tensor): void {
+  const d = (t as NativeTensor).disposer;
+  if (t.location === 'gpu-buffer' && typeof d === 'function') released.register(t, { dispose: d });
+}
+
+/** Whether a cache's tensors live in GPU memory. */
+export function onDevice(kv: KvState): boolean {
+  return kv.keys.length > 0 && kv.keys[0].location === 'gpu-buffer';
+}
+
+/** A state that is `rows` of `kv`, entries `start`..`end`, computed on the device when a forward needs it. */
+export function pendingSelection(kv: KvState, rows: ArrayLike<number>, start: number, end: number, nextPos: number, valid: Uint8Array): KvState & { pending: PendingKv } {
+  return { keys: [], values: [], batch: rows.length, length: end - start, valid, nextPos, pending: { base: kv, rows: Array.from(rows), start, end } };
+}
+
+/** Runs the row selection / prefix cut of device-resident caches on the device (one small session, created once). */
+export class DeviceKvOps {
+  private session: Promise<ort.InferenceSession> | undefined;
+
+  constructor(private readonly dims: KvDims) {}
+
+  private select(): Promise<ort.InferenceSession> {
+    this.session ??= ort.InferenceSession.create(kvSelectModel(), {
+      executionProviders: ['webgpu', 'cpu'],
+      preferredOutputLocation: 'gpu-buffer',
+      graphOptimizationLevel: 'all',
+    });
+    return this.session;
+  }
+
+  /** The tensors of `kv`, running its pending selection (and its base's) first; the state keeps the result. */
+  async materialize(kv: KvState): Promise<KvState> {
+    const p = kv.pending;
+    if (!p) return kv;
+    const base = await this.materialize(p.base);
+    const session = await this.select();
+    const rows = new ort.Tensor('int64', BigInt64Array.from(p.rows.map(BigInt)), [p.rows.length]);
+    const start = new ort.Tensor('int64', BigInt64Array.of(BigInt(p.start)), [1]);
+    const end = new ort.Tensor('int64', BigInt64Array.of(BigInt(p.end)), [1]);
+    const pick = async (t: ort.Tensor): Promise<ort.Tensor> => {
+      const y = (await session.run({ kv: t, rows, start, end })).y;
+      releaseWhenDropped(y);
+      return y;
+    };
+    const keys: ort.Tensor[] = [];
+    const values: ort.Tensor[] = [];
+    for (let i = 0; i < this.dims.numLayers; i++) {
+      keys.push(await pick(base.keys[i]));
+      values.push(await pick(base.values[i]));
+    }
+    kv.keys = keys;
+    kv.values = values;
+    kv.pending = undefined; // resolved: later forwards from this state use the tensors
+    return kv;
+  }
+
+  async dispose(): Promise<void> {
+    const s = this.session;
+    this.session = undefined;
+    if (s) await (await s).release();
+  }
+}
