@@ -175,6 +175,7 @@ async function loadWithFallback(opts: EngineOptions): Promise<Engine> {
     log('warn', `GPU failed (${failure}); running on the CPU`);
     await warmUp(cpu);
     cpu.info.gpuFailure = failure;
+    cpu.info.providersTried.unshift({ name: opts.device ?? 'auto', ok: false, error: failure });
     return cpu;
   }
   log('warn', `GPU failed (${failure}); running on the CPU`);

@@ -159,6 +159,28 @@ describe('WebGPU on SwiftShader against the CPU', () => {
   });
 });
 
+describe('the KV cache in device memory', () => {
+  it('bench --transfer-only: per decoding step only ids, mask and positions go to the device and only the logits come back', async () => {
+    interface Side {
+      to_device_bytes_per_step: number;
+      to_host_bytes_per_step: number;
+    }
+    const r = await json<{ kv_transfer: Record<string, unknown> & { kv_on_device: boolean } }>(cli(['bench', '--device', 'webgpu', '--json', '--transfer-only'], gpuEnv()), 'bench');
+    const t = r.kv_transfer;
+    expect(t.kv_on_device).toBe(true);
+    // The embedded model: 6 layers, 1 KV head of 64, vocabulary 8,192 (float32 logits: 32,768 bytes per row).
+    for (const context of [64, 256]) {
+      const { host_kv: host, device_kv: device } = t[`context_${context}`] as { host_kv: Side; device_kv: Side };
+      const kvBytes = 2 * 6 * 1 * context * 64 * 4;
+      expect(host.to_device_bytes_per_step, `context ${context}`).toBeGreaterThanOrEqual(kvBytes);
+      // ids (8 B), weights (4 B), positions (8 B), the mask (8 B per position) and use_cache flags at most.
+      expect(device.to_device_bytes_per_step, `context ${context}`).toBeLessThanOrEqual(8 * (context + 1) + 64);
+      expect(device.to_host_bytes_per_step).toBe(8192 * 4);
+      expect(host.to_host_bytes_per_step).toBeGreaterThan(device.to_host_bytes_per_step); // + the present_delta.* entries
+    }
+  });
+});
+
 describe('superdraft doctor', () => {
   it('on SwiftShader: webgpu is available with a software adapter, auto still picks the CPU and says why, both benchmarked', async () => {
     const d = await json<Doctor>(cli(['doctor', '--json'], gpuEnv()), 'doctor');

@@ -143,7 +143,7 @@ export class ModelRuntime {
     }
     for (const m of session.inputMetadata) {
       if (m.name.startsWith('past_key_values.') && m.isTensor && m.type !== 'float32') {
-        throw new ModelLoadError(`ONNX model ${config.modelFile}: KV cache type ${m.type} is not supported (float32 only)`);
+        throw new ModelLoadError(`ONNX model ${config.modelFile}: KV cache type ${m.type} is not supported (float32 only): use the model's q4 or fp32 variant (superdraft model install NAME --variant q4), on a GPU too`);
       }
     }
     let layers = 0;
@@ -261,7 +261,11 @@ export class ModelRuntime {
     const wantKv = input.wantKv !== false;
     const append = wantKv && batch === 1 && this.deltaFetches !== undefined;
     if (wantKv && !append && slots !== past.length) throw new Error('a padded store view can only be continued through the store');
-    const fetches = !wantKv ? ['logits'] : append ? this.deltaFetches : this.deviceFetches;
+    // With the cache on the device, present.* are fetched even when only the logits are wanted: onnxruntime-node 1.30
+    // run with a subset of outputs that have a preferred GPU location binds stale buffers to the others (measured:
+    // "output OrtValue provided for present.1.value has shape {1,...} but the computed one is {2,...}"). They stay in
+    // GPU memory and are released with their tensors.
+    const fetches = this.deviceFetches ?? (!wantKv ? ['logits'] : append ? this.deltaFetches : undefined);
     const t0 = performance.now();
     const out = fetches ? await this.session.run(feeds, fetches) : await this.session.run(feeds);
     if (batch * seq === 1) this.costs.recordStep(performance.now() - t0);
@@ -284,8 +288,8 @@ export class ModelRuntime {
         keys.push(out[`present.${i}.key`]);
         values.push(out[`present.${i}.value`]);
       }
-      if (this.deviceFetches) for (const t of [...keys, ...values]) releaseWhenDropped(t);
     }
+    if (this.deviceFetches) for (let i = 0; i < this.config.numLayers; i++) releaseWhenDropped(out[`present.${i}.key`]), releaseWhenDropped(out[`present.${i}.value`]);
     const valid = new Uint8Array(total);
     valid.set(past.valid);
     valid.fill(1, past.length);

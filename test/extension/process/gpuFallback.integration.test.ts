@@ -57,7 +57,10 @@ describe('GPU failure: falls back to the CPU once', () => {
     expect(c.state).toBe('ready');
     expect(info.device).toBe('cpu');
     expect(info.gpuFailure).toMatch(/execution provider "webgpu" is not available here: .*adapter/);
-    expect(info.providersTried).toEqual([{ name: 'cpu', ok: true }]);
+    expect(info.providersTried).toEqual([
+      { name: 'webgpu', ok: false, error: info.gpuFailure },
+      { name: 'cpu', ok: true },
+    ]);
     const d = await c.diagnostics();
     expect(d.device).toBe('cpu');
     expect(d.gpuFailure).toBe(info.gpuFailure);
