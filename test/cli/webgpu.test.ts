@@ -178,6 +178,11 @@ describe('the KV cache in device memory', () => {
       expect(device.to_host_bytes_per_step).toBe(8192 * 4);
       expect(host.to_host_bytes_per_step).toBeGreaterThan(device.to_host_bytes_per_step); // + the present_delta.* entries
     }
+    // The caches of those steps were dropped: once collected, their GPU buffers are released (at most the selection
+    // helper's last outputs may wait for a later collection).
+    const g = t.gpu_buffers as { registered_bytes: number; outstanding_after_collection: number };
+    expect(g.registered_bytes).toBeGreaterThan(2 * 6 * 256 * 64 * 4 * 4);
+    expect(g.outstanding_after_collection).toBeLessThan(g.registered_bytes / 10);
   });
 });
 

@@ -7,6 +7,7 @@
 import * as path from 'node:path';
 import { defaultModelDir, type EngineOptions } from '../../engine/engine';
 import { readModelConfig } from '../../engine/model/config';
+import { collectNow, gpuBytes } from '../../engine/model/deviceKv';
 import { ModelRuntime } from '../../engine/model/runtime';
 import { round } from '../metrics';
 
@@ -51,6 +52,10 @@ export async function benchTransfer(opts: EngineOptions, contexts = [64, 256]): 
         const d = await measure(device, context, config.vocabSize);
         out[`context_${context}`] = { host_kv: h, device_kv: d };
       }
+      // Every cache above is unreachable now: after a collection, their GPU buffers must have been released.
+      const collected = await collectNow();
+      const g = gpuBytes();
+      out.gpu_buffers = { registered_bytes: g.registered, outstanding_after_collection: collected ? g.outstanding : null };
       return out;
     } finally {
       await host.dispose();

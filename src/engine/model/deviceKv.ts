@@ -26,6 +26,7 @@ type NativeTensor = ort.Tensor & { disposer?: () => void };
 /** Outstanding GPU bytes that trigger a full collection (see above); SUPERDRAFT_GPU_GC_MB overrides (experiments). */
 const GPU_BUDGET_BYTES = (Number(process.env.SUPERDRAFT_GPU_GC_MB) > 0 ? Number(process.env.SUPERDRAFT_GPU_GC_MB) : 128) * 1024 * 1024;
 let outstanding = 0;
+let registered = 0;
 let collectAt = GPU_BUDGET_BYTES;
 
 /** V8's full collection, made available at run time (no --expose-gc on the command line); undefined where it cannot be. */
@@ -56,6 +57,7 @@ export function releaseWhenDropped(t: ort.Tensor): void {
   if (t.location !== 'gpu-buffer' || typeof d !== 'function') return;
   const bytes = t.size * 4;
   outstanding += bytes;
+  registered += bytes;
   released.register(t, { dispose: d, bytes });
   if (outstanding >= collectAt && collect) {
     collect();
@@ -64,9 +66,17 @@ export function releaseWhenDropped(t: ort.Tensor): void {
   } else if (outstanding < collectAt - 2 * GPU_BUDGET_BYTES) collectAt = Math.max(GPU_BUDGET_BYTES, outstanding + GPU_BUDGET_BYTES);
 }
 
-/** GPU bytes registered by releaseWhenDropped and not yet released (bench and tests). */
-export function outstandingGpuBytes(): number {
-  return outstanding;
+/** GPU bytes registered by releaseWhenDropped in all, and those not yet released (bench and tests). */
+export function gpuBytes(): { registered: number; outstanding: number } {
+  return { registered, outstanding };
+}
+
+/** A full collection now, then a pause for the finalizers it queued (bench: what a dropped cache leaves behind). */
+export async function collectNow(): Promise<boolean> {
+  if (!collect) return false;
+  collect();
+  await new Promise((r) => setTimeout(r, 50));
+  return true;
 }
 
 /** Whether a cache's tensors live in GPU memory. */
