@@ -40,25 +40,38 @@ const collect: (() => void) | undefined = (() => {
   }
 })();
 
-const released = new FinalizationRegistry<{ dispose?: () => void; bytes: number }>((held) => {
+interface Held {
+  dispose?: () => void;
+  bytes: number;
+  owner: Set<Held>;
+}
+
+/** Calls a buffer's dispose once, whoever comes first: the finalizer or the runtime's dispose. */
+function release(held: Held): void {
   const d = held.dispose;
+  if (!d) return;
   held.dispose = undefined;
+  held.owner.delete(held);
   outstanding -= held.bytes;
   try {
-    d?.();
+    d();
   } catch {
     /* the session is gone already */
   }
-});
+}
 
-/** Releases `t`'s GPU buffer once `t` is unreachable. */
-export function releaseWhenDropped(t: ort.Tensor): void {
+const released = new FinalizationRegistry<Held>(release);
+
+/** Releases `t`'s GPU buffer once `t` is unreachable, or when `owner` (a runtime's DeviceKvOps) is disposed. */
+function track(t: ort.Tensor, owner: Set<Held>): void {
   const d = (t as NativeTensor).disposer;
   if (t.location !== 'gpu-buffer' || typeof d !== 'function') return;
   const bytes = t.size * 4;
+  const held: Held = { dispose: d, bytes, owner };
+  owner.add(held);
   outstanding += bytes;
   registered += bytes;
-  released.register(t, { dispose: d, bytes });
+  released.register(t, held, held);
   if (outstanding >= collectAt && collect) {
     collect();
     // Finalizers run after this task: the next collection waits for another budget's worth of new buffers.
@@ -66,7 +79,7 @@ export function releaseWhenDropped(t: ort.Tensor): void {
   } else if (outstanding < collectAt - 2 * GPU_BUDGET_BYTES) collectAt = Math.max(GPU_BUDGET_BYTES, outstanding + GPU_BUDGET_BYTES);
 }
 
-/** GPU bytes registered by releaseWhenDropped in all, and those not yet released (bench and tests). */
+/** GPU bytes tracked in all, and those not yet released (bench and tests). */
 export function gpuBytes(): { registered: number; outstanding: number } {
   return { registered, outstanding };
 }
@@ -92,6 +105,9 @@ export function pendingSelection(kv: KvState, rows: ArrayLike<number>, start: nu
 /** Runs the row selection / prefix cut of device-resident caches on the device (one small session, created once). */
 export class DeviceKvOps {
   private session: Promise<ort.InferenceSession> | undefined;
+  /** GPU buffers of this runtime not yet released: all released before its sessions (a buffer released after its
+   * WebGPU context is gone aborts the process: "BufferManager ... Assertion 'get() != pointer()' failed"). */
+  private readonly live = new Set<Held>();
 
   constructor(private readonly dims: KvDims) {}
 
@@ -115,7 +131,7 @@ export class DeviceKvOps {
     const end = new ort.Tensor('int64', BigInt64Array.of(BigInt(p.end)), [1]);
     const pick = async (t: ort.Tensor): Promise<ort.Tensor> => {
       const y = (await session.run({ kv: t, rows, start, end })).y;
-      releaseWhenDropped(y);
+      this.track(y);
       return y;
     };
     const keys: ort.Tensor[] = [];
@@ -130,7 +146,17 @@ export class DeviceKvOps {
     return kv;
   }
 
+  /** Releases `t`'s GPU buffer once `t` is unreachable, or when this runtime is disposed. */
+  track(t: ort.Tensor): void {
+    track(t, this.live);
+  }
+
+  /** Releases every buffer of this runtime still held (the states holding them are unusable from now on), then the helper session. */
   async dispose(): Promise<void> {
+    for (const held of [...this.live]) {
+      released.unregister(held);
+      release(held);
+    }
     const s = this.session;
     this.session = undefined;
     if (s) await (await s).release();

@@ -23,7 +23,7 @@ import { RowLogSumExp } from './ops';
 import { ForwardCostMeter } from './costMeter';
 import { LARGE_MODEL_BYTES, modelBytes } from './modelSize';
 import { openSession, type LogFn, type ProviderAttempt } from './session';
-import { DeviceKvOps, onDevice, pendingSelection, releaseWhenDropped } from './deviceKv';
+import { DeviceKvOps, onDevice, pendingSelection } from './deviceKv';
 import { appendToStore, emptyKv, kvBytes, selectRows, truncate, viewsOf, type KvState, type KvStore } from './kvStore';
 
 export type { LogFn, ProviderAttempt } from './session';
@@ -289,7 +289,7 @@ export class ModelRuntime {
         values.push(out[`present.${i}.value`]);
       }
     }
-    if (this.deviceFetches) for (let i = 0; i < this.config.numLayers; i++) releaseWhenDropped(out[`present.${i}.key`]), releaseWhenDropped(out[`present.${i}.value`]);
+    if (this.kvOps) for (let i = 0; i < this.config.numLayers; i++) this.kvOps.track(out[`present.${i}.key`]), this.kvOps.track(out[`present.${i}.value`]);
     const valid = new Uint8Array(total);
     valid.set(past.valid);
     valid.fill(1, past.length);
