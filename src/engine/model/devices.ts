@@ -128,6 +128,8 @@ export function cudaStatus(): CudaStatus {
   return missing.length === 0 ? { available: true, missing } : { available: false, missing, install: CUDA_INSTALL };
 }
 
+let liveChoice: AutoChoice | undefined;
+
 export interface AutoChoice {
   /** The execution provider `auto` uses: cuda, dml, coreml, webgpu or cpu. */
   picked: string;
@@ -144,6 +146,8 @@ export function chooseAuto(
   platform: NodeJS.Platform = process.platform,
   probe: { cuda?: () => CudaStatus; webgpu?: () => AdapterProbe } = {},
 ): AutoChoice {
+  // The live probes once per process (~0.3 s for the adapter): every later session of `auto` gets the same answer.
+  if (!probe.cuda && !probe.webgpu && platform === process.platform) return (liveChoice ??= chooseAuto(platform, { cuda: cudaStatus, webgpu: probeWebGpuAdapter }));
   const backends = new Set(ort.listSupportedBackends().map((b) => b.name));
   const order: string[] = [];
   const notes: string[] = [];
