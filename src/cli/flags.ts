@@ -60,6 +60,7 @@ export const COMMAND_OPTIONS = {
     prompts: { type: 'string' },
     repeat: { type: 'string' },
     peer: { type: 'boolean' },
+    'transfer-only': { type: 'boolean' },
     'peer-gguf': { type: 'string' },
     'max-tokens': { type: 'string' },
     limit: { type: 'string' },
@@ -91,6 +92,11 @@ export const COMMAND_OPTIONS = {
     'max-tokens': { type: 'string' },
     seconds: { type: 'string' },
     'key-ms': { type: 'string' },
+  },
+  doctor: {
+    ...COMMON,
+    placement: { type: 'boolean' },
+    'no-bench': { type: 'boolean' },
   },
   demo: {
     ...COMMON,

@@ -3,7 +3,7 @@ import { DEFAULTS } from '../protocol/defaults';
 
 export const VERSION = '0.1.0';
 
-export const HELP: Record<'main' | 'complete' | 'eval' | 'bench' | 'demo' | 'serve' | 'loadtest', string> = {
+export const HELP: Record<'main' | 'complete' | 'eval' | 'bench' | 'demo' | 'serve' | 'loadtest' | 'doctor', string> = {
   main: `superdraft ${VERSION} — multi-draft local code completion (command line)
 
 Usage: superdraft <command> [options]
@@ -15,6 +15,7 @@ Commands:
   demo       each strategy's drafts and timing for the bundled example file
   serve      an HTTP server over the engine: OpenAI /v1/completions, llama.cpp /infill, /health, /metrics
   loadtest   replays typists against a server (or one it starts): keystroke → drafts p50/p95, drafts/s, errors
+  doctor     execution providers, the GPU adapter, what device auto picks and why, a micro-benchmark per device
   model      install PRESET|OWNER/REPO | list | remove NAME: models from the Hugging Face Hub (HF_ENDPOINT, HF_TOKEN);
              prepare DIR | info DIR [--json]: ready a Hugging Face model for every strategy; describe it
 
@@ -98,6 +99,9 @@ Options:
                        (training/onnx_to_gguf.py → DIR/model-VARIANT.gguf): logits check, greedy tokens/s and 4
                        parallel sequences against ours (peer.*); says so when either is absent
   --peer-gguf FILE     the GGUF file for --peer (default DIR/model-VARIANT.gguf)
+  --transfer-only      only kv_transfer: on a GPU device, bytes crossing host<->device and the step time per
+                       decoding step at 64 and 256 context tokens, with the KV cache in host memory (host_kv) and
+                       in device memory (device_kv); also part of the full run (null on the CPU)
   --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command
   --backend, --endpoint, --remote-model, --remote-fim: drafts from a server you run (see superdraft --help)`,
   demo: `Usage: superdraft demo [options]
@@ -146,4 +150,17 @@ Options:
   --seconds S          length of each run (default 15)
   --key-ms MS          mean time between keystrokes (default 120)
   --model, --device, --threads, --json as for every command`,
+  doctor: `Usage: superdraft doctor [options]
+
+Lists the execution providers onnxruntime-node offers here and whether each is usable; the WebGPU adapter (name,
+vendor, whether it is a software one such as SwiftShader or llvmpipe), found with Dawn for Node (npm package webgpu)
+outside onnxruntime (onnxruntime's own Dawn asks for an adapter the same way, so with one GPU they agree; with several
+they can differ); what device auto picks and why (never a software adapter); what CUDA lacks; and a micro-benchmark
+(at most 5 s each) of the embedded model's decoding step on every usable device.
+
+Options:
+  --placement          also run a few forwards of the model on --device with onnxruntime's profiling and count
+                       the nodes each execution provider ran (a GPU that silently leaves work to the CPU shows here)
+  --no-bench           skip the micro-benchmark
+  --model, --device, --json as for every command`,
 };

@@ -1,5 +1,5 @@
 /**
- * The `superdraft` command: complete, bench, eval, demo, model (one file each under commands/, model.ts). Commands use
+ * The `superdraft` command: complete, bench, eval, demo, doctor, serve, loadtest, model (one file each under commands/, model.ts). Commands use
  * the engine facade (src/engine/engine.ts), the installer (src/install) and graph preparation (src/prepare); never the
  * extension.
  * `--json` prints exactly one JSON object on stdout; progress and logs go to stderr.
@@ -13,6 +13,7 @@ import { RemoteError } from '../remote/errors';
 import { cmdBench } from './commands/bench';
 import { cmdComplete } from './commands/complete';
 import { cmdDemo } from './commands/demo';
+import { cmdDoctor } from './commands/doctor';
 import { cmdEval } from './commands/eval';
 import { UsageError } from './files';
 import { COMMAND_OPTIONS, parse, type Command } from './flags';
@@ -34,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'model') return (await import('./model')).runModelCommand(rest);
-  if (!(cmd in COMMAND_OPTIONS)) throw new UsageError(`unknown command ${JSON.stringify(cmd)} (expected complete, eval, bench, demo, serve, loadtest or model; see superdraft --help)`);
+  if (!(cmd in COMMAND_OPTIONS)) throw new UsageError(`unknown command ${JSON.stringify(cmd)} (expected complete, eval, bench, demo, doctor, serve, loadtest or model; see superdraft --help)`);
   const command = cmd as Command;
   const flags = parse(command, rest);
   if (flags.help) {
@@ -55,6 +56,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./commands/serve')).cmdServe(flags);
     case 'loadtest':
       return (await import('./commands/loadtest')).cmdLoadtest(flags);
+    case 'doctor':
+      return cmdDoctor(flags);
   }
 }
 

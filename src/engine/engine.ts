@@ -160,6 +160,7 @@ export class Engine {
         model: `${config.name} (${path.basename(config.modelFile)})`,
         device: runtime.device,
         providersTried: runtime.providersTried,
+        deviceReason: runtime.deviceReason,
         loadMs: performance.now() - started,
         superposition: runtime.superposition,
       };
@@ -356,6 +357,8 @@ export class Engine {
       model: this.info.model,
       device: this.info.device,
       providersTried: this.info.providersTried,
+      deviceReason: this.info.deviceReason,
+      ...(this.info.gpuFailure ? { gpuFailure: this.info.gpuFailure } : {}),
       cache: { ...this.cache.stats },
       ngrams: { staticLoaded: ng.staticLoaded, workspaceFiles: ng.documents, workspaceTokens: ng.tokens },
       rssBytes: process.memoryUsage().rss,

@@ -119,7 +119,7 @@ function toResponseError(err: unknown): ResponseError<void> {
  * The first runs of a fresh ONNX session are several times slower (allocations, kernel selection per shape). Run a
  * short plain and a short k-draft completion before reporting ready, so the user's first keystroke is not the slow one.
  */
-async function warmUp(e: Engine): Promise<void> {
+async function warmUp(e: Engine): Promise<string | undefined> {
   const t0 = performance.now();
   const base: CompletionRequest = {
     prefix: 'function main() {\n  const value = ',
@@ -136,9 +136,53 @@ async function warmUp(e: Engine): Promise<void> {
     await e.complete(base);
     await e.complete({ ...base, strategy: e.info.superposition ? 'superposed' : 'beam', k: 3 });
     log('debug', `warm-up done in ${Math.round(performance.now() - t0)} ms`);
+    return undefined;
   } catch (err) {
-    log('warn', `warm-up failed: ${err instanceof Error ? err.message : String(err)}`);
+    const msg = err instanceof Error ? err.message : String(err);
+    log('warn', `warm-up failed: ${msg}`);
+    return msg;
   }
+}
+
+/** The first line of an error, short enough for a status bar tooltip and a notification. */
+function cause(msg: string): string {
+  const line = msg.split('\n')[0].trim();
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+}
+
+/**
+ * Loads the engine and warms it up. A GPU that fails (its provider does not load, no adapter, an op its kernels
+ * reject when the warm-up runs them) falls back to the CPU once, and the result says so in `gpuFailure`; a model that
+ * fails on the CPU too is the model's problem and its first error is reported.
+ */
+async function loadWithFallback(opts: EngineOptions): Promise<Engine> {
+  let failure: string;
+  try {
+    const e = await Engine.load(opts);
+    const warm = await warmUp(e);
+    if (!warm || e.info.device === 'cpu') return e;
+    failure = `${e.info.device}: ${cause(warm)}`;
+    await e.dispose();
+  } catch (err) {
+    if (opts.device === 'cpu') throw err;
+    failure = cause(err instanceof Error ? err.message : String(err));
+    let cpu: Engine;
+    try {
+      cpu = await Engine.load({ ...opts, device: 'cpu' });
+    } catch {
+      throw err; // the CPU fails too: the model's problem, reported with the first error
+    }
+    log('warn', `GPU failed (${failure}); running on the CPU`);
+    await warmUp(cpu);
+    cpu.info.gpuFailure = failure;
+    cpu.info.providersTried.unshift({ name: opts.device ?? 'auto', ok: false, error: failure });
+    return cpu;
+  }
+  log('warn', `GPU failed (${failure}); running on the CPU`);
+  const e = await Engine.load({ ...opts, device: 'cpu' });
+  await warmUp(e);
+  e.info.gpuFailure = failure;
+  return e;
 }
 
 function requireEngine(): Engine {
@@ -186,9 +230,8 @@ conn.onRequest(Methods.initialize, async (params: InitializeParams): Promise<Ini
     progress({ kind: 'load', message: `Loading model ${p.modelPath || '(embedded)'} on ${p.device}`, done: false });
     const opts: EngineOptions = { modelDir: p.modelPath || undefined, device: p.device, log };
     if (typeof p.threads === 'number' && p.threads > 0) opts.threads = p.threads;
-    loading = Engine.load(opts);
+    loading = loadWithFallback(opts);
     const e = await loading;
-    await warmUp(e);
     engine = e;
     loadedFor = key;
     log('info', `engine ready: ${engine.info.model} on ${engine.info.device} (${Math.round(engine.info.loadMs)} ms); process niceness ${niceness}`);

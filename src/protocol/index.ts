@@ -160,6 +160,10 @@ export interface InitializeResult {
   model: string;
   device: string;
   providersTried: { name: string; ok: boolean; error?: string }[];
+  /** Why this device: "asked for in the settings", or what `auto` found (a GPU provider, or why none is usable). */
+  deviceReason?: string;
+  /** Set when the GPU asked for failed and the process runs on the CPU instead: the failure. */
+  gpuFailure?: string;
   loadMs: number;
   superposition: boolean;
 }
@@ -179,6 +183,8 @@ export interface DiagnosticsResult {
   model: string;
   device: string;
   providersTried: { name: string; ok: boolean; error?: string }[];
+  deviceReason?: string;
+  gpuFailure?: string;
   cache: { hits: number; misses: number; reusedTokens: number; computedTokens: number; entries: number };
   ngrams: { staticLoaded: boolean; workspaceFiles: number; workspaceTokens: number };
   rssBytes: number;

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { benchPeer } from '../../src/cli/commands/benchPeer';
 import { measureBandwidth, measureBandwidthThreads, streamedBytes } from '../../src/cli/commands/benchRoofline';
 import { readModelConfig } from '../../src/engine/model/config';
-import { LARGE_MODEL_BYTES, modelBytes } from '../../src/engine/model/runtime';
+import { LARGE_MODEL_BYTES, modelBytes } from '../../src/engine/model/modelSize';
 import { REPLICAS } from '../helpers/paths';
 
 const TINY = path.join(REPLICAS, 'qwen2');

@@ -7,7 +7,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CancellationTokenSource, StreamMessageReader, StreamMessageWriter, createMessageConnection } from 'vscode-jsonrpc/node';
+import { CompletionPipeline, type DocInput } from '../../src/extension/completions/pipeline';
 import { ClientError, InferenceClient, RestartPolicy, type ClientState } from '../../src/extension/process/client';
+import { DEFAULT_SETTINGS } from '../../src/extension/settings';
 import { Methods, type CompletionRequest, type CompletionResponse, type InitializeResult } from '../../src/protocol';
 import { ROOT } from '../helpers/paths';
 
@@ -140,20 +142,21 @@ describe('inference process through the JSON-RPC client', () => {
     expect((await client.complete(req({ strategy: 'greedy', k: 1 }))).strategy).toBe('greedy');
   });
 
-  it('a newer request for the same document supersedes (cancels) older ones', async () => {
+  it('a newer request for the same document supersedes (cancels) older ones (the pipeline\'s in-flight registry)', async () => {
+    const pipeline = new CompletionPipeline(client, () => ({ ...DEFAULT_SETTINGS, debounceMs: 0, prefetch: false }), { debug() {}, warn() {} });
     const base = 'def total(items):\n    result = 0\n    for item in items:\n        ';
-    const typed = ['r', 're', 'res', 'resu'];
-    const ps = typed.map((t) =>
-      client.complete(req({ prefix: base + t, suffix: '', languageId: 'python', path: 'calc.py', maxTokens: 48 }), undefined, 'file:///calc.py').then(
-        (r) => ({ ok: true as const, r }),
-        (e: unknown) => ({ ok: false as const, e }),
-      ),
-    );
-    const out = await Promise.all(ps);
-    expect(out[3]!.ok).toBe(true);
-    const cancelled = out.slice(0, 3).filter((o) => !o.ok && (o.e as ClientError).code === 'cancelled').length;
+    const doc = (text: string): DocInput => ({
+      uri: 'file:///calc.py',
+      languageId: 'python',
+      text: { length: text.length, slice: (a, b) => text.slice(a, b) },
+      offset: text.length,
+      details: () => ({ path: 'calc.py', snippets: [] }),
+    });
+    const never = { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) };
+    const out = await Promise.all(['r', 're', 'res', 'resu'].map((t) => pipeline.draftsAt(doc(base + t), { kind: 'provider' }, never)));
+    expect(out[3]?.drafts.length).toBeGreaterThan(0);
     // Superseded requests are cancelled while queued or running; at most the first may finish before the next arrives.
-    expect(cancelled).toBeGreaterThanOrEqual(2);
+    expect(out.slice(0, 3).filter((o) => o === undefined).length).toBeGreaterThanOrEqual(2);
   });
 
   it('restarts after being killed, fails pending requests instead of hanging', async () => {

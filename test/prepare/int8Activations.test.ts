@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine';
 import { decodeModel } from '../../src/engine/model/onnx/proto';
-import { modelBytes } from '../../src/engine/model/runtime';
+import { modelBytes } from '../../src/engine/model/modelSize';
 import { prepareModel } from '../../src/prepare/prepare';
 import { copyFixture, maxAbsDiff, removeFixtures, run } from './replicas';
 

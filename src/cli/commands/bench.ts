@@ -7,7 +7,9 @@ import * as path from 'node:path';
 import { readModelConfig } from '../../engine/model/config';
 import { defaultModelDir, type Engine, type EngineOptions } from '../../engine/engine';
 import { weightsVariant } from '../../prepare/prepare';
-import { defaultThreads, ModelRuntime } from '../../engine/model/runtime';
+import { ModelRuntime } from '../../engine/model/runtime';
+import { defaultThreads } from '../../engine/model/modelSize';
+import { benchTransfer } from './benchTransfer';
 import type { CompletionRequest } from '../../protocol';
 import { UsageError, languageOf, readTextFile, splitAt } from '../files';
 import { engineOptions, intFlag, type Flags } from '../flags';
@@ -239,6 +241,10 @@ export async function cmdBench(flags: Flags): Promise<number> {
   const repeat = intFlag(flags, 'repeat', 1, 100, 2);
   const maxTokens = intFlag(flags, 'max-tokens', 1, 1024, 32);
   const limit = intFlag(flags, 'limit', 1, 1000);
+  if (flags['transfer-only'] === true) {
+    out({ kv_transfer: (await benchTransfer(engineOptions(flags))) ?? null });
+    return 0;
+  }
   engineOptions(flags);
   let prompts = loadBenchPrompts(dir);
   if (limit !== undefined) prompts = prompts.slice(0, limit);
@@ -280,9 +286,10 @@ export async function cmdBench(flags: Flags): Promise<number> {
   progress('KV store: decoding steps with and without it ...');
   const opts = engineOptions(flags);
   const kvStore = await benchKvStore(opts);
+  const kvTransfer = await benchTransfer(opts);
   const modelDir = opts.modelDir ? path.resolve(opts.modelDir) : defaultModelDir();
   const device = await benchDevice(modelDir, opts.variant, opts.threads, 1000);
-  const result = { ...benchResult(engine, prompts, repeat, maxTokens, tally, { rssBefore, rssAfterLoad }, kvStore, device), peer: withPeerRoofline(peer, device, opts.variant ?? 'q4') };
+  const result = { ...benchResult(engine, prompts, repeat, maxTokens, tally, { rssBefore, rssAfterLoad }, kvStore, device), kv_transfer: kvTransfer ?? null, peer: withPeerRoofline(peer, device, opts.variant ?? 'q4') };
   if (flags.json) out(result);
   else printBench(result, kvStore);
   return 0;

@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { readModelConfig, type ModelConfig } from '../../engine/model/config';
 import { weightsVariant } from '../../prepare/prepare';
-import { modelBytes, ModelRuntime } from '../../engine/model/runtime';
+import { ModelRuntime } from '../../engine/model/runtime';
+import { modelBytes } from '../../engine/model/modelSize';
 import { percentile, round } from '../metrics';
 import { progress } from '../run';
 

@@ -85,3 +85,34 @@ export class RowLogSumExp {
     await this.session.release();
   }
 }
+
+/**
+ * ONNX model (opset 13): y = kv[rows, :, start:end, :] for a KV tensor [batch, heads, length, head_dim]: the row
+ * selection and prefix cut of a cache (beam reorder, replicated rows, dropped oldest entries, a truncated prefix) as a
+ * graph, so that a cache held in GPU memory is copied on the device instead of through the host.
+ */
+export function kvSelectModel(): Uint8Array {
+  const model: Model = {
+    ir_version: 7,
+    producer_name: 'superdraft',
+    opset_import: [{ domain: '', version: 13 }],
+    graph: {
+      name: 'superdraft_kv_select',
+      node: [
+        node([], ['axes'], 'Constant', [int64Attr('value', [2])]),
+        node(['kv', 'rows'], ['picked'], 'Gather', [int('axis', 0)]),
+        node(['picked', 'start', 'end', 'axes'], ['y'], 'Slice'),
+      ],
+      initializer: [],
+      input: [
+        tensorInfo('kv', DT.FLOAT, ['batch', 'heads', 'length', 'head_dim']),
+        tensorInfo('rows', DT.INT64, ['rows']),
+        tensorInfo('start', DT.INT64, [1]),
+        tensorInfo('end', DT.INT64, [1]),
+      ],
+      output: [tensorInfo('y', DT.FLOAT, ['rows', 'heads', 'kept', 'head_dim'])],
+      value_info: [],
+    },
+  };
+  return encodeModel(model);
+}

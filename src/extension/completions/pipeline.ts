@@ -87,7 +87,7 @@ export interface DocInput {
 export interface CompletionSource {
   readonly state: string;
   ready(): Promise<unknown>;
-  complete(req: CompletionRequest, token?: TokenLike, key?: string): Promise<CompletionResponse>;
+  complete(req: CompletionRequest, token?: TokenLike): Promise<CompletionResponse>;
 }
 
 export interface PipelineLog {

@@ -22,6 +22,8 @@ export class ProcessLifecycle implements vscode.Disposable {
 
   /** The model name last warned about as not installed (one warning per name). */
   private warnedMissing = '';
+  /** The GPU failure last notified (one notification per failure, not one per restart). */
+  private warnedGpu = '';
 
   constructor(
     private readonly ctx: vscode.ExtensionContext,
@@ -37,6 +39,7 @@ export class ProcessLifecycle implements vscode.Disposable {
     });
     this.disposables = [
       this.client.onState((s) => {
+        if (s === 'ready') this.notifyGpuFailure();
         if (s === 'error' && !this.client.modelLoadFailed) {
           void vscode.window
             .showErrorMessage(`Superdraft: ${this.client.lastError ?? 'the inference process stopped.'}`, 'Restart', 'Show Log')
@@ -51,6 +54,20 @@ export class ProcessLifecycle implements vscode.Disposable {
         void this.restart(prev.model !== s.model || prev.modelPath !== s.modelPath ? `Superdraft: switching to the model ${this.modelLabel}…` : undefined);
       }),
     ];
+  }
+
+  /** The GPU asked for failed and the process runs on the CPU: say so once, with the cause and the setting. */
+  private notifyGpuFailure(): void {
+    const failure = this.client.info?.gpuFailure;
+    if (!failure || failure === this.warnedGpu) return;
+    this.warnedGpu = failure;
+    const device = this.settings.current.device;
+    const msg = `Superdraft: the GPU failed (${failure}); completions run on the CPU. Set "superdraft.device" to "cpu" to stop trying it${device === 'auto' ? '' : `, or fix what "${device}" needs (run \`superdraft doctor\`)`}.`;
+    this.logger.warn(msg);
+    void vscode.window.showWarningMessage(msg, 'Open Settings', 'Show Log').then((a) => {
+      if (a === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'superdraft.device');
+      else if (a === 'Show Log') this.logger.show();
+    });
   }
 
   private describeModel(model: string, modelPath: string): string {

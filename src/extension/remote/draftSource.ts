@@ -17,7 +17,7 @@ export interface EngineView {
   onState(l: (s: ClientState) => void): { dispose(): void };
   onProgress(l: (p: ProgressParams) => void): { dispose(): void };
   ready(): Promise<unknown>;
-  complete(req: CompletionRequest, token?: TokenLike, key?: string): Promise<CompletionResponse>;
+  complete(req: CompletionRequest, token?: TokenLike): Promise<CompletionResponse>;
 }
 
 export class DraftSource implements EngineView {
@@ -72,8 +72,8 @@ export class DraftSource implements EngineView {
     return this.active.ready();
   }
 
-  complete(req: CompletionRequest, token?: TokenLike, key?: string): Promise<CompletionResponse> {
-    return this.active.complete(req, token, key);
+  complete(req: CompletionRequest, token?: TokenLike): Promise<CompletionResponse> {
+    return this.active.complete(req, token);
   }
 
   /** The backend setting changed: tell the watchers the state of the one now in use. */

@@ -112,6 +112,12 @@ export class CommandCenter {
         prefixCache: { entries: pipeline.cache.size, hits: pipeline.cache.hits, misses: pipeline.cache.misses },
         workspaceNgrams: { enabled: settings.current.workspaceNgrams, files: indexer.files, tokens: indexer.tokens, indexing: indexer.running },
       },
+      device: {
+        asked: settings.current.device,
+        running: client.info?.device ?? null,
+        why: client.info?.deviceReason ?? null,
+        gpuFailure: client.info?.gpuFailure ?? client.gpuFallback ?? null,
+      },
       model: { in_use: process.modelLabel, path: process.resolveModelPath() || '(embedded)', loaded: client.info?.model ?? null },
       settings: settings.current,
     };

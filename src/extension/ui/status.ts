@@ -28,7 +28,9 @@ export function watchStatus(
   return [
     client.onState((s) => {
       if (s === 'ready') {
-        status.device = client.info?.device ?? '';
+        const info = client.info;
+        status.device = info?.gpuFailure ? `CPU (GPU failed: ${info.gpuFailure.length > 40 ? `${info.gpuFailure.slice(0, 39)}…` : info.gpuFailure})` : (info?.device ?? '');
+        status.deviceWhy = info?.gpuFailure ? `the GPU failed: ${info.gpuFailure}` : (info?.deviceReason ?? '');
         status.model = modelLabel();
       }
       else if (s === 'starting') {

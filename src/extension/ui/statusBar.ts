@@ -12,6 +12,8 @@ export class StatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('superdraft.status', vscode.StatusBarAlignment.Right, 100);
   state: UiState = 'loading';
   device = '';
+  /** Why this device (asked for, what `auto` found, or the GPU's failure), for the tooltip. */
+  deviceWhy = '';
   /** The model in use (an installed model's name, a path, or "embedded"), for the tooltip. */
   model = '';
   /** A model download under way ("45%"), shown next to the name; undefined when none. */
@@ -82,7 +84,7 @@ export class StatusBar implements vscode.Disposable {
         tip = 'Superdraft: computing drafts';
         break;
       case 'ready':
-        tip = `Superdraft: ${this.model ? `${this.model} ` : ''}ready on${dev || ' ?'}${lat ? `, last completion${lat}` : ''}`;
+        tip = `Superdraft: ${this.model ? `${this.model} ` : ''}ready on${dev || ' ?'}${this.deviceWhy ? ` (${this.deviceWhy})` : ''}${lat ? `, last completion${lat}` : ''}`;
         break;
       case 'disabled':
         icon = '$(circle-slash)';

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { VERIFY_MAX_TOKENS } from '../../../src/engine/candidates/rank';
-import { ForwardCostMeter } from '../../../src/engine/model/runtime';
+import { ForwardCostMeter } from '../../../src/engine/model/costMeter';
 import { VERIFY_POLICY, verifyCostMs, verifyTokenCount } from '../../../src/engine/candidates/verifyPolicy';
 
 describe('verification policy', () => {

@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ModelLoadError, readModelConfig } from '../../../src/engine/model/config';
 import { containedPath } from '../../../src/engine/model/modelPaths';
 import { decodeModel, encodeModel, externalTensors } from '../../../src/engine/model/onnx/proto';
-import { modelBytes } from '../../../src/engine/model/runtime';
+import { modelBytes } from '../../../src/engine/model/modelSize';
 import { prepareModel } from '../../../src/prepare/prepare';
 import { REPLICAS } from '../../helpers/paths';
 
