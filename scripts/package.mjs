@@ -26,6 +26,15 @@ const TARGETS = {
   'win32-arm64': 'win32/arm64',
 };
 
+// vsce target -> the webgpu package's binary folder (dist/<platform>-<arch>; one universal build for macOS)
+const WEBGPU_DIRS = {
+  'linux-x64': 'linux-x64',
+  'linux-arm64': 'linux-arm64',
+  'darwin-arm64': 'darwin-universal',
+  'win32-x64': 'win32-x64',
+  'win32-arm64': 'win32-arm64',
+};
+
 function fail(msg) {
   console.error(`package: ERROR: ${msg}`);
   process.exit(1);
@@ -105,6 +114,10 @@ let ignore = readFileSync(join(root, '.vscodeignore'), 'utf8');
 const linuxLine = '!node_modules/onnxruntime-node/bin/napi-v6/linux/x64/**';
 if (!ignore.includes(linuxLine)) fail(`.vscodeignore must contain the line ${linuxLine}`);
 ignore = ignore.replace(linuxLine, `!node_modules/onnxruntime-node/bin/napi-v6/${ortDir}/**`);
+const webgpuLine = '!node_modules/webgpu/dist/linux-x64/**';
+if (!ignore.includes(webgpuLine)) fail(`.vscodeignore must contain the line ${webgpuLine}`);
+const webgpuDir = WEBGPU_DIRS[opts.target];
+ignore = ignore.replace(webgpuLine, `!node_modules/webgpu/dist/${webgpuDir}/**`);
 // The embedded model: every file of models/default except ONNX graphs other than the default one (the extension
 // loads only superdraft.onnx.default; the other variants are for the CLI and would add megabytes).
 const modelLine = '!models/default/**';
@@ -144,13 +157,16 @@ const must = [
   `extension/node_modules/onnxruntime-node/bin/napi-v6/${ortDir}/onnxruntime_binding.node`,
   'extension/node_modules/onnxruntime-node/dist/index.js',
   'extension/node_modules/onnxruntime-common/dist/cjs/index.js',
+  'extension/node_modules/webgpu/index.js',
+  `extension/node_modules/webgpu/dist/${webgpuDir}/dawn.node`,
 ];
 const missing = must.filter((m) => !entries.includes(m));
 if (missing.length) fail(`the .vsix lacks: ${missing.join(', ')}`);
 const forbidden = entries.filter((e) =>
   /^extension\/(src|test|training|scripts|\.cache|\.ci)\//.test(e) ||
   /\.(map|ts)$/.test(e) && !e.endsWith('.d.ts') ||
-  (e.includes('/onnxruntime-node/bin/') && !e.includes(`/napi-v6/${ortDir}/`)),
+  (e.includes('/onnxruntime-node/bin/') && !e.includes(`/napi-v6/${ortDir}/`)) ||
+  (e.includes('/webgpu/dist/') && !e.includes(`/webgpu/dist/${webgpuDir}/`)),
 );
 if (forbidden.length) fail(`the .vsix holds files it must not: ${forbidden.slice(0, 10).join(', ')}`);
 

@@ -188,7 +188,7 @@ export class ProcessSupervisor {
         this.stateReason = undefined;
         this.setState('ready');
         this.startHeartbeat(gen, child, conn);
-        this.log(info.gpuFailure ? 'warn' : 'info', `model ${info.model} ready on ${info.device} in ${Math.round(info.loadMs)} ms${info.gpuFailure ? ` (GPU failed: ${info.gpuFailure})` : ''}`);
+        this.log(info.gpuFailure ? 'warn' : 'info', `model ${info.model} ready on ${info.device} in ${Math.round(info.loadMs)} ms${info.gpuFailure ? ` (GPU failed: ${info.gpuFailure})` : info.deviceReason ? ` (${info.deviceReason})` : ''}`);
         return info;
       })
       .catch((err: unknown) => {

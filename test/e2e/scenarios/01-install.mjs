@@ -22,6 +22,10 @@ export default scenario(1, 'The packaged .vsix installs; TypeScript and Python f
     const m = /model (.+?) ready on (\S+)/.exec(log);
     assert(m, `the Superdraft log has no "model … ready on …" line:\n${log.slice(-2000)}`);
     s.note(`log: model ${m[1]} ready on ${m[2]}`);
+    // device auto: the packaged WebGPU adapter probe ran (it says what it found, never that it is missing)
+    const why = /model .+? ready on \S+ in \d+ ms \(([^)\n]*)/.exec(log)?.[1];
+    s.note(`device auto: ${why}`);
+    assert(why && !/not installed/.test(why), `the ready line gives no reason for the device, or the WebGPU probe is missing from the .vsix: ${why}`);
     const ext = ctx.extensionFolder;
     assert(existsSync(join(ext, 'models', 'default', 'config.json')), `installed extension lacks models/default/config.json (${ext})`);
   });
