@@ -18,6 +18,13 @@ export const DEFAULTS = Object.freeze({
   device: 'auto' as DeviceName,
   /** Engine time (ms) after which interactive drafts end at their last complete line (the extension's setting). */
   latencyBudgetMs: 50,
+  /** Next-edit drafts after an edit (the extension's `superdraft.nextEdit`). */
+  nextEdit: true,
+  /**
+   * Next-edit drafts scoring below this are not shown (calibrated by training/next_edit_fit.ts on cases from other
+   * histories so that an edit with nothing alike shows nothing).
+   */
+  nextEditThreshold: 0.5,
 });
 
 /** Bounds the engine accepts for the numeric request fields (the CLI's flags use the same). */

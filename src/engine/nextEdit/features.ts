@@ -1,0 +1,100 @@
+/**
+ * The evidence for one site, as the numbers the calibrated ranking weighs (weights.ts, fitted by
+ * training/next_edit_fit.ts on cases from other histories, never on the dev set).
+ */
+import type { EditContext, Site } from './sites';
+import { isIdent, isLiteral, tokenize } from './tokens';
+
+export const FEATURE_NAMES = [
+  'bias',
+  'left_match',
+  'right_match',
+  'log_line_distance',
+  'log_rank',
+  'log_sites',
+  'ident_for_ident',
+  'literal',
+  'log_new_elsewhere',
+  'line_similarity',
+  'same_indent',
+  'insertion',
+  'deletion',
+  'short_old',
+  'below',
+  'punctuation_only',
+] as const;
+
+export type FeatureVector = number[];
+
+/** Occurrences of `needle` in `text` outside [skipFrom, skipTo). */
+function countOutside(text: string, needle: string, skipFrom: number, skipTo: number, cap = 50): number {
+  if (!needle) return 0;
+  let n = 0;
+  for (let i = text.indexOf(needle); i >= 0 && n < cap; i = text.indexOf(needle, i + 1)) if (i < skipFrom || i >= skipTo) n++;
+  return n;
+}
+
+const indentOf = (s: string): string => /^[ \t]*/.exec(s)![0];
+
+function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
+  let both = 0;
+  for (const t of a) if (b.has(t)) both++;
+  const all = a.size + b.size - both;
+  return all === 0 ? 0 : both / all;
+}
+
+/** What every site of one edit shares: computed once per edit. */
+export interface EditFeatures {
+  identForIdent: number;
+  literal: number;
+  logNewElsewhere: number;
+  insertion: number;
+  deletion: number;
+  shortOld: number;
+  punctuationOnly: number;
+  lineTokens: Set<string>;
+  indent: string;
+}
+
+export function editFeatures(text: string, ctx: EditContext): EditFeatures {
+  const { old, neu } = ctx.change;
+  const solid = (ts: readonly string[]) => ts.filter((t) => t.trim());
+  const so = solid(old);
+  const sn = solid(neu);
+  const neuText = neu.join('').trim();
+  return {
+    identForIdent: so.length === 1 && sn.length === 1 && isIdent(so[0]) && isIdent(sn[0]) ? 1 : 0,
+    literal: [...so, ...sn].some(isLiteral) ? 1 : 0,
+    logNewElsewhere: Math.log1p(neuText.length >= 2 ? countOutside(text, neuText, ctx.start, ctx.start + ctx.length) : 0),
+    insertion: so.length === 0 ? 1 : 0,
+    deletion: sn.length === 0 ? 1 : 0,
+    shortOld: old.join('').trim().length <= 2 ? 1 : 0,
+    punctuationOnly: [...so, ...sn].every((t) => !/[\w$]/.test(t)) ? 1 : 0,
+    lineTokens: new Set(tokenize(ctx.newLine).filter((t) => t.trim())),
+    indent: indentOf(ctx.newLine),
+  };
+}
+
+/** One site's feature vector, in FEATURE_NAMES order; `rank` is its place among the sites by distance (0 nearest). */
+export function siteFeatures(ctx: EditContext, ef: EditFeatures, site: Site, rank: number, sites: number): FeatureVector {
+  const dist = Math.abs(site.line - ctx.line);
+  const tokens = new Set(tokenize(site.lineText).filter((t) => t.trim()));
+  return [
+    1,
+    site.leftMatch ? 1 : 0,
+    site.rightMatch ? 1 : 0,
+    Math.log1p(dist),
+    Math.log1p(rank),
+    Math.log1p(sites),
+    ef.identForIdent,
+    ef.literal,
+    ef.logNewElsewhere,
+    jaccard(ef.lineTokens, tokens),
+    indentOf(site.lineText) === ef.indent ? 1 : 0,
+    ef.insertion,
+    ef.deletion,
+    ef.shortOld,
+    site.line > ctx.line ? 1 : 0,
+    ef.punctuationOnly,
+  ];
+}
