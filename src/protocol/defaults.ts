@@ -24,7 +24,9 @@ export const DEFAULTS = Object.freeze({
    * Next-edit drafts scoring below this are not shown (calibrated by training/next_edit_fit.ts on cases from other
    * histories so that an edit with nothing alike shows nothing).
    */
-  nextEditThreshold: 0.5,
+  nextEditThreshold: 0.59,
+  /** Quiet time (ms) after an edit before its next-edit drafts are computed (typing a name is one edit). */
+  nextEditDebounceMs: 150,
 });
 
 /** Bounds the engine accepts for the numeric request fields (the CLI's flags use the same). */

@@ -22,7 +22,26 @@ export const FEATURE_NAMES = [
   'short_old',
   'below',
   'punctuation_only',
+  'declaration',
+  'rename_shape',
+  'same_line',
+  'comment_line',
+  'site_comment',
+  'keyword',
+  'log_change_tokens',
+  'log_old_chars',
 ] as const;
+
+/** Keywords and literals whose change is rarely carried elsewhere (`false` → `true` at one place is a decision). */
+const KEYWORDS = new Set([
+  'true', 'false', 'True', 'False', 'null', 'undefined', 'None', 'this', 'self', 'return', 'const', 'let', 'var', 'async', 'await',
+  'def', 'function', 'if', 'else', 'elif', 'for', 'while', 'in', 'of', 'not', 'and', 'or', 'is', 'new', 'export', 'import', 'public', 'private', 'static', 'readonly',
+]);
+/** A line that is a comment (or a doc-comment's continuation). */
+const COMMENT_LINE = /^\s*(?:\/\/|#|\*|\/\*|"""|''')/;
+
+/** A keyword before a name that declares it (the user renamed a declaration: its uses follow). */
+const DECLARES = /(?:^|\s)(?:def|class|function|const|let|var|interface|type|enum|import|from|as|async def)\s*$/;
 
 export type FeatureVector = number[];
 
@@ -52,6 +71,12 @@ export interface EditFeatures {
   deletion: number;
   shortOld: number;
   punctuationOnly: number;
+  declaration: number;
+  renameShape: number;
+  commentLine: number;
+  keyword: number;
+  logChangeTokens: number;
+  logOldChars: number;
   lineTokens: Set<string>;
   indent: string;
 }
@@ -70,6 +95,12 @@ export function editFeatures(text: string, ctx: EditContext): EditFeatures {
     deletion: sn.length === 0 ? 1 : 0,
     shortOld: old.join('').trim().length <= 2 ? 1 : 0,
     punctuationOnly: [...so, ...sn].every((t) => !/[\w$]/.test(t)) ? 1 : 0,
+    declaration: DECLARES.test(ctx.change.before.join('')) ? 1 : 0,
+    renameShape: so.length === 1 && sn.length === 1 && isIdent(so[0]) && isIdent(sn[0]) && countOutside(text, sn[0], ctx.start, ctx.start + ctx.length, 1) === 0 ? 1 : 0,
+    commentLine: COMMENT_LINE.test(ctx.newLine) ? 1 : 0,
+    keyword: [...so, ...sn].some((t) => KEYWORDS.has(t)) ? 1 : 0,
+    logChangeTokens: Math.log1p(so.length + sn.length),
+    logOldChars: Math.log1p(old.join('').trim().length),
     lineTokens: new Set(tokenize(ctx.newLine).filter((t) => t.trim())),
     indent: indentOf(ctx.newLine),
   };
@@ -96,5 +127,13 @@ export function siteFeatures(ctx: EditContext, ef: EditFeatures, site: Site, ran
     ef.shortOld,
     site.line > ctx.line ? 1 : 0,
     ef.punctuationOnly,
+    ef.declaration,
+    ef.renameShape,
+    site.line === ctx.line ? 1 : 0,
+    ef.commentLine,
+    COMMENT_LINE.test(site.lineText) ? 1 : 0,
+    ef.keyword,
+    ef.logChangeTokens,
+    ef.logOldChars,
   ];
 }

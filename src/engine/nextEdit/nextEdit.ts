@@ -20,7 +20,10 @@ export interface ScoredSite {
   old: string;
 }
 
-/** Every candidate site of the user's edit, nearest first, with features. */
+/** Sites ranked per edit: the nearest (a common token in a long file stands at thousands of places). */
+export const MAX_RANKED_SITES = 48;
+
+/** The candidate sites of the user's edit (the MAX_RANKED_SITES nearest), nearest first, with features. */
 export function candidateSites(text: string, edit: UserEdit): ScoredSite[] {
   const ctx = readEdit(text, edit);
   if (!ctx) return [];
@@ -29,7 +32,7 @@ export function candidateSites(text: string, edit: UserEdit): ScoredSite[] {
   const ef = editFeatures(text, ctx);
   const insert = ctx.change.neu.join('');
   const byDistance = [...sites].sort((a, b) => Math.abs(a.line - ctx.line) - Math.abs(b.line - ctx.line) || a.offset - b.offset);
-  return byDistance.map((site, rank) => ({
+  return byDistance.slice(0, MAX_RANKED_SITES).map((site, rank) => ({
     site,
     edit: { offset: site.offset, delete: site.delete, insert },
     features: siteFeatures(ctx, ef, site, rank, sites.length),
