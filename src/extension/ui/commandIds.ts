@@ -18,8 +18,8 @@ export const Commands = {
   manageModels: 'superdraft.manageModels',
   setHfToken: 'superdraft.setHfToken',
   setApiKey: 'superdraft.setApiKey',
-  nextEditTab: 'superdraft.nextEdit.tab',
-  nextEditNext: 'superdraft.nextEdit.next',
-  nextEditPrevious: 'superdraft.nextEdit.previous',
-  nextEditDismiss: 'superdraft.nextEdit.dismiss',
+  nextEditTab: 'superdraft.nextEditTab',
+  nextEditNext: 'superdraft.nextEditNext',
+  nextEditPrevious: 'superdraft.nextEditPrevious',
+  nextEditDismiss: 'superdraft.nextEditDismiss',
 } as const;
