@@ -25,6 +25,8 @@ export const DEFAULTS = Object.freeze({
    * histories so that an edit with nothing alike shows nothing).
    */
   nextEditThreshold: 0.59,
+  /** The same with the model's ranking (training/next_edit_fit_model.ts). */
+  nextEditModelThreshold: 0.89,
   /** Quiet time (ms) after an edit before its next-edit drafts are computed (typing a name is one edit). */
   nextEditDebounceMs: 150,
 });

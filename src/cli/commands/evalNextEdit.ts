@@ -11,7 +11,8 @@ import { BOUNDS, DEFAULTS } from '../../protocol/defaults';
 import { UsageError } from '../files';
 import { intFlag, numFlag, type Flags } from '../flags';
 import { percentile, round } from '../metrics';
-import { out, progress } from '../run';
+import { loadEngine, out, progress } from '../run';
+import { proposeWithModel } from '../../engine/nextEdit/modelRank';
 
 export interface NextEditCase {
   id: string;
@@ -24,7 +25,9 @@ export interface NextEditCase {
 }
 
 /** Flags of line-completion eval that mean nothing for next edits: refused rather than silently ignored. */
-const LINE_ONLY = ['strategy', 'max-tokens', 'mode', 'no-speculative', 'seed', 'no-copy', 'backend', 'endpoint', 'remote-model', 'remote-fim', 'verify-tokens', 'no-verify'];
+const LINE_ONLY = ['strategy', 'max-tokens', 'mode', 'no-speculative', 'seed', 'no-copy', 'backend', 'endpoint', 'remote-model', 'remote-fim', 'verify-tokens', 'no-verify', 'details'];
+/** Flags that choose the local model: meaningful with --model-rank only. */
+const MODEL_ONLY = ['model', 'variant', 'device', 'threads'];
 
 const isEdit = (e: unknown, withOld: boolean): boolean => {
   const o = e as Record<string, unknown>;
@@ -109,16 +112,24 @@ export async function cmdEvalNextEdit(flags: Flags): Promise<number> {
   const file = flags.cases as string | undefined;
   if (!file) throw new UsageError('eval needs --cases FILE.jsonl');
   const k = intFlag(flags, 'k', BOUNDS.k.min, BOUNDS.k.max, DEFAULTS.drafts);
-  const threshold = numFlag(flags, 'threshold', 0, 1) ?? DEFAULTS.nextEditThreshold;
+  const withModel = flags['model-rank'] === true;
+  if (!withModel) for (const f of MODEL_ONLY) if (flags[f] !== undefined) throw new UsageError(`--${f} chooses the model, which only --model-rank uses`);
+  const threshold = numFlag(flags, 'threshold', 0, 1) ?? (withModel ? DEFAULTS.nextEditModelThreshold : DEFAULTS.nextEditThreshold);
   const limit = intFlag(flags, 'limit', 1, Number.MAX_SAFE_INTEGER);
   const cases = readNextEditCases(file, limit);
   const scores = new NextEditScores();
   const baseline = new NextEditScores();
-  for (const c of cases) {
-    const t0 = performance.now();
-    const drafts = proposeNextEdits({ text: c.text, edit: c.edit, languageId: c.language, k, threshold });
-    scores.add(c, drafts, performance.now() - t0);
-    baseline.add(c, naiveNextEdits(c.text, c.edit, k));
+  const engine = withModel ? await loadEngine(flags, flags.json === true) : null;
+  try {
+    for (const c of cases) {
+      const req = { text: c.text, edit: c.edit, languageId: c.language, k, threshold };
+      const t0 = performance.now();
+      const drafts = engine ? await proposeWithModel(req, (items) => engine.scoreTexts(items)) : proposeNextEdits(req);
+      scores.add(c, drafts, performance.now() - t0);
+      baseline.add(c, naiveNextEdits(c.text, c.edit, k));
+    }
+  } finally {
+    await engine?.dispose();
   }
   const base = baseline.result();
   const result = {
@@ -128,7 +139,8 @@ export async function cmdEvalNextEdit(flags: Flags): Promise<number> {
     negatives: scores.negatives,
     k,
     threshold,
-    ranking: 'heuristic',
+    ranking: withModel ? 'heuristic+model' : 'heuristic',
+    ...(engine ? { model: engine.info.model } : {}),
     ...scores.result(),
     baseline: { rule: 'nearest other occurrences of the replaced text', top1_exact: base.top1_exact, anyk_exact: base.anyk_exact, false_alarm_rate: base.false_alarm_rate },
   };

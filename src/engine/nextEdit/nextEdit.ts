@@ -53,17 +53,27 @@ export function siteKey(old: string, insert: string, lineText: string): string {
   return `${old}\u0000${insert}\u0000${lineText.trim()}`;
 }
 
-/** Up to k next-edit drafts, best first; none scores below the threshold. */
-export function proposeNextEdits(req: NextEditRequest): NextEditDraft[] {
+/** The candidate sites with their heuristic log-odds (the session's penalties added), best first. */
+export function rankedSites(req: Pick<NextEditRequest, 'text' | 'edit' | 'penalties'>): { s: ScoredSite; z: number }[] {
   const scored = candidateSites(req.text, req.edit).map((s) => {
     const penalty = req.penalties?.get(siteKey(s.old, s.edit.insert, s.site.lineText)) ?? 0;
-    return { s, score: sigmoid(logit(s.features) + penalty) };
+    return { s, z: logit(s.features) + penalty };
   });
-  scored.sort((a, b) => b.score - a.score);
-  return scored
-    .filter((x) => x.score >= req.threshold)
-    .slice(0, req.k)
-    .map(({ s, score }) => ({ ...s.edit, score, kind: 'same' as const, line: s.site.line, old: s.old }));
+  return scored.sort((a, b) => b.z - a.z);
+}
+
+/** The drafts shown from scored sites: best first, at most k, none below the threshold. */
+export function shown(scored: readonly { s: ScoredSite; z: number }[], k: number, threshold: number): NextEditDraft[] {
+  return [...scored]
+    .sort((a, b) => b.z - a.z)
+    .map(({ s, z }) => ({ ...s.edit, score: sigmoid(z), kind: 'same' as const, line: s.site.line, old: s.old }))
+    .filter((d) => d.score >= threshold)
+    .slice(0, k);
+}
+
+/** Up to k next-edit drafts, best first; none scores below the threshold. */
+export function proposeNextEdits(req: NextEditRequest): NextEditDraft[] {
+  return shown(rankedSites(req), req.k, req.threshold);
 }
 
 /**
