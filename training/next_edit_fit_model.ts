@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { Engine } from '../src/engine/engine';
 import { modelFeatures } from '../src/engine/nextEdit/modelRank';
 import { sameResult, sigmoid } from '../src/engine/nextEdit/nextEdit';
+import { DEFAULTS } from '../src/protocol/defaults';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string): string => {
@@ -46,13 +47,13 @@ async function main(): Promise<void> {
   await engine.dispose();
   const w = [1, 0, 0];
   const rows = cases.flatMap((c) => c.rows);
-  for (let step = 0; step < 3000; step++) {
+  for (let step = 0; step < 20000; step++) {
     const g = [0, 0, 0];
     for (const r of rows) {
       const e = sigmoid(w[0] * r.x[0] + w[1] * r.x[1] + w[2]) - r.y;
       for (let j = 0; j < 3; j++) g[j] += e * r.x[j];
     }
-    for (let j = 0; j < 3; j++) w[j] -= (0.2 * g[j]) / rows.length;
+    for (let j = 0; j < 3; j++) w[j] -= (0.02 * g[j]) / rows.length;
   }
   const figures = (weights: number[], t: number) => {
     let pos = 0, neg = 0, top1 = 0, anyk = 0, alarms = 0;
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
   };
   let threshold = 0.99;
   for (let t = 0.05; t < 1; t += 0.01) if (figures(w, t).false_alarm_rate <= maxFalseAlarms) { threshold = Math.round(t * 100) / 100; break; }
-  process.stdout.write(JSON.stringify({ weights: w.map((x) => Math.round(x * 1000) / 1000), threshold, fitted: figures(w, threshold), heuristic_only: figures([1, 0, 0], 0.59) }, null, 2) + '\n');
+  process.stdout.write(JSON.stringify({ weights: w.map((x) => Math.round(x * 1000) / 1000), threshold, fitted: figures(w, threshold), heuristic_only: figures([1, 0, 0], DEFAULTS.nextEditThreshold) }, null, 2) + '\n');
 }
 
 void main();

@@ -24,7 +24,7 @@ export const DEFAULTS = Object.freeze({
    * Next-edit drafts scoring below this are not shown (calibrated by training/next_edit_fit.ts on cases from other
    * histories so that an edit with nothing alike shows nothing).
    */
-  nextEditThreshold: 0.59,
+  nextEditThreshold: 0.97,
   /** The same with the model's ranking (training/next_edit_fit_model.ts). */
   nextEditModelThreshold: 0.89,
   /** Quiet time (ms) after an edit before its next-edit drafts are computed (typing a name is one edit). */

@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/paths';
+import { DEFAULTS } from '../../src/protocol/defaults';
 
 const CLI = join(ROOT, 'dist', 'cli.js');
 const dir = mkdtempSync(join(tmpdir(), 'sd-next-edit-'));
@@ -23,14 +24,18 @@ writeFileSync(file, [positive, negative].map((c) => JSON.stringify(c)).join('\n'
 
 describe('eval --task next-edit', () => {
   it('prints the figures and the naive baseline as one JSON object', () => {
-    const r = run(['--cases', file, '--json']);
+    const r = run(['--cases', file, '--json', '--threshold', '0.5']);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out).toMatchObject({ task: 'next-edit', cases: 2, positives: 1, negatives: 1, k: 3, top1_exact: 1, anyk_exact: 1, false_alarm_rate: 0 });
+    expect(out).toMatchObject({ task: 'next-edit', cases: 2, positives: 1, negatives: 1, k: 3, threshold: 0.5, top1_exact: 1, anyk_exact: 1, false_alarm_rate: 0 });
     expect(out.latency_ms_p50).toBeGreaterThanOrEqual(0);
     expect(out.latency_ms_p95).toBeGreaterThanOrEqual(out.latency_ms_p50);
     // the naive rule repeats "rate" → "tax" inside "separate": a false alarm
     expect(out.baseline).toMatchObject({ top1_exact: 1, false_alarm_rate: 1 });
+  });
+
+  it('uses the calibrated threshold by default', () => {
+    expect(JSON.parse(run(['--cases', file, '--json']).stdout).threshold).toBe(DEFAULTS.nextEditThreshold);
   });
 
   it('a threshold of 1 shows nothing', () => {

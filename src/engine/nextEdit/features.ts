@@ -30,7 +30,24 @@ export const FEATURE_NAMES = [
   'keyword',
   'log_change_tokens',
   'log_old_chars',
+  'old_defined_elsewhere',
+  'new_defined_elsewhere',
 ] as const;
+
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Whether `name` is defined somewhere in `text` outside [from, to): a declaration keyword before it, or an assignment
+ * or annotation after it at a line's start. A rename of the definition leaves the uses dangling (carry the change); a
+ * use switched to another defined name leaves the old name's other uses valid (do not).
+ */
+function definedOutside(text: string, name: string, from: number, to: number): number {
+  if (!/^[A-Za-z_$][\w$]*$/.test(name)) return 0;
+  const n = escape(name);
+  const re = new RegExp(`(?:\\b(?:def|class|function|const|let|var|interface|type|enum)\\s+${n}\\b)|(?:^[ \\t]*(?:self\\.|this\\.)?${n}\\s*[:=](?!=))|(?:[(,]\\s*${n}\\s*[:,)=])`, 'gm');
+  for (let m = re.exec(text); m; m = re.exec(text)) if (m.index < from || m.index >= to) return 1;
+  return 0;
+}
 
 /** Keywords and literals whose change is rarely carried elsewhere (`false` → `true` at one place is a decision). */
 const KEYWORDS = new Set([
@@ -77,6 +94,8 @@ export interface EditFeatures {
   keyword: number;
   logChangeTokens: number;
   logOldChars: number;
+  oldDefined: number;
+  newDefined: number;
   lineTokens: Set<string>;
   indent: string;
 }
@@ -87,6 +106,7 @@ export function editFeatures(text: string, ctx: EditContext): EditFeatures {
   const so = solid(old);
   const sn = solid(neu);
   const neuText = neu.join('').trim();
+  const lineStart = ctx.start - ctx.change.before.join('').length;
   return {
     identForIdent: so.length === 1 && sn.length === 1 && isIdent(so[0]) && isIdent(sn[0]) ? 1 : 0,
     literal: [...so, ...sn].some(isLiteral) ? 1 : 0,
@@ -101,6 +121,8 @@ export function editFeatures(text: string, ctx: EditContext): EditFeatures {
     keyword: [...so, ...sn].some((t) => KEYWORDS.has(t)) ? 1 : 0,
     logChangeTokens: Math.log1p(so.length + sn.length),
     logOldChars: Math.log1p(old.join('').trim().length),
+    oldDefined: so.length === 1 ? definedOutside(text, so[0], lineStart, lineStart + ctx.newLine.length) : 0,
+    newDefined: sn.length === 1 ? definedOutside(text, sn[0], lineStart, lineStart + ctx.newLine.length) : 0,
     lineTokens: new Set(tokenize(ctx.newLine).filter((t) => t.trim())),
     indent: indentOf(ctx.newLine),
   };
@@ -135,5 +157,7 @@ export function siteFeatures(ctx: EditContext, ef: EditFeatures, site: Site, ran
     ef.keyword,
     ef.logChangeTokens,
     ef.logOldChars,
+    ef.oldDefined,
+    ef.newDefined,
   ];
 }

@@ -20,6 +20,8 @@ interface NextEditCase {
   count?: number;
   none?: boolean;
   never?: string[];
+  /** The threshold drafts are cut at (default: the shipped one); 0 tests the ranking alone. */
+  threshold?: number;
 }
 
 function parse(code: string): { text: string; edit: UserEdit } {
@@ -42,7 +44,8 @@ describe('next-edit drafts (case files)', () => {
       for (const c of cases) {
         it(c.name, () => {
           const { text, edit } = parse(c.code);
-          const drafts = proposeNextEdits({ text, edit, languageId: c.language, k: 3, threshold: DEFAULTS.nextEditThreshold });
+          const threshold = c.threshold ?? DEFAULTS.nextEditThreshold;
+          const drafts = proposeNextEdits({ text, edit, languageId: c.language, k: 3, threshold });
           if (c.none) expect(drafts).toEqual([]);
           if (c.top) {
             expect(drafts.length).toBeGreaterThan(0);
@@ -64,7 +67,7 @@ describe('next-edit drafts (case files)', () => {
             }
           }
           for (const d of drafts) {
-            expect(d.score).toBeGreaterThanOrEqual(DEFAULTS.nextEditThreshold);
+            expect(d.score).toBeGreaterThanOrEqual(threshold);
             expect(d.score).toBeLessThanOrEqual(1);
           }
           expect([...drafts].sort((a, b) => b.score - a.score)).toEqual(drafts);
@@ -97,13 +100,16 @@ describe('next-edit pieces', () => {
     const sites = candidateSites(text, edit);
     // an insertion is anchored on both neighbours: "= " before and "foo" after, which no other site has
     expect(sites).toEqual([]);
+    // token-aware at any threshold: the sites of Tokenizer are whole tokens only
+    const tok = candidateSites('let t: BasicTokenizer;\nconst f = new BasicTokenizerFactory();\nfunction g(x: Tokenizer) {}\n', { offset: 7, delete: 14, insert: 'BasicTokenizer', old: 'Tokenizer' });
+    expect(tok.map((s) => s.site.line)).toEqual([2]);
     const rename = candidateSites('let bar = 1;\nfoo(foo, foobar);\n', { offset: 4, delete: 3, insert: 'bar', old: 'foo' });
     expect(rename.map((s) => s.edit.offset)).toEqual([13, 17]);
     expect(rename.every((s) => s.edit.insert === 'bar' && s.old === 'foo')).toBe(true);
   });
 
   it('a penalty for a dismissed site lowers it below the threshold', () => {
-    const { text, edit } = parse('const ⟦data⟶raw⟧ = read();\nconst lines = data.split(",");\n');
+    const { text, edit } = parse('class Agent:\n    def run(self, task):\n        self.logger.⟦log_error⟶log_warning⟧(task)\n        self.logger.log_error(task)\n');
     const first = proposeNextEdits({ text, edit, k: 3, threshold: DEFAULTS.nextEditThreshold });
     expect(first.length).toBe(1);
     const key = siteKey(first[0].old, first[0].insert, text.split('\n')[first[0].line]);
