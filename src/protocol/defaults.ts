@@ -26,7 +26,7 @@ export const DEFAULTS = Object.freeze({
    */
   nextEditThreshold: 0.97,
   /** The same with the model's ranking (training/next_edit_fit_model.ts). */
-  nextEditModelThreshold: 0.89,
+  nextEditModelThreshold: 0.57,
   /** Quiet time (ms) after an edit before its next-edit drafts are computed (typing a name is one edit). */
   nextEditDebounceMs: 150,
 });

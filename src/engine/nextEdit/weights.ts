@@ -9,4 +9,4 @@ export const NEXT_EDIT_WEIGHTS: readonly number[] = [0.468,  1.12,  0.97,  -0.09
  * How the model's score joins (modelRank.ts): [heuristic log-odds, the model's log-likelihood gain of the changed line,
  * bias]; fitted by training/next_edit_fit_model.ts.
  */
-export const NEXT_EDIT_MODEL_WEIGHTS: readonly number[] = [0.983, 0.654, 1.538];
+export const NEXT_EDIT_MODEL_WEIGHTS: readonly number[] = [0.621, 0.005, -1.752];
