@@ -81,16 +81,19 @@ export class NextEditController implements vscode.Disposable {
 
   private onChange(e: vscode.TextDocumentChangeEvent): void {
     if (e.contentChanges.length === 0) return;
+    if (!this.settings.current.enable || !this.settings.current.nextEdit) {
+      this.texts.clear(); // nothing read per keystroke while off
+      return;
+    }
     const key = e.document.uri.toString();
+    const editor = vscode.window.activeTextEditor;
+    const active = editor?.document === e.document;
     // VS Code's event does not carry the replaced text: read it from the document's text before the change
     const before = this.texts.get(key);
-    if (before !== undefined) this.texts.set(key, e.document.getText());
-    if (this.applying) return;
-    const editor = vscode.window.activeTextEditor;
-    if (!editor || editor.document !== e.document) return;
+    if (before !== undefined || active) this.texts.set(key, e.document.getText());
+    if (this.applying || !active) return;
     // a user edit while drafts show: they were ignored
     this.clear(true);
-    if (!this.settings.current.enable || !this.settings.current.nextEdit) return;
     let tracker = this.trackers.get(key);
     if (!tracker) this.trackers.set(key, (tracker = new EditTracker()));
     const changes = e.contentChanges.map((c) => ({ rangeOffset: c.rangeOffset, rangeLength: c.rangeLength, text: c.text }));
@@ -193,7 +196,8 @@ export class NextEditController implements vscode.Disposable {
   /** Hides the drafts; `rejected`: the user dismissed or ignored them, so their sites score lower this session. */
   clear(rejected: boolean): void {
     const s = this.shown;
-    if (s && rejected) {
+    if (!s) return; // nothing shown: no decoration or context key to reset (this runs on every keystroke)
+    if (rejected) {
       const editor = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === s.uri);
       const d = s.drafts[s.index];
       if (editor && d && d.line < editor.document.lineCount) {
