@@ -4,7 +4,7 @@
  * (one of those lines, chosen by a seeded hash, is the user's edit; the others are the expected next edits); a file
  * whose whole diff in a commit is one changed line gives a negative case (nothing should be proposed).
  *
- *   npx tsx training/next_edit_cases.ts [--repo DIR] [--max-per-file 3] [--max-commits 2000] > cases.jsonl
+ *   npx tsx training/next_edit_cases.ts [--repo DIR] [--max-per-file 3] [--max-commits 2000] [--commit-negatives] > cases.jsonl
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -18,6 +18,8 @@ const opt = (name: string, def: string): string => {
 const repo = opt('repo', '.');
 const maxPerFile = Number(opt('max-per-file', '3'));
 const maxCommits = Number(opt('max-commits', '2000'));
+/** Negative cases only from commits whose whole diff (every file) is one changed line, as the recipe says. */
+const commitNegatives = args.includes('--commit-negatives');
 const EXT = /\.(ts|tsx|js|mjs|py)$/;
 const LANG: Record<string, string> = { ts: 'typescript', tsx: 'typescriptreact', js: 'javascript', mjs: 'javascript', py: 'python' };
 
@@ -108,7 +110,9 @@ function main(): void {
     } catch {
       continue; // the root commit
     }
-    for (const [path, { pairs, changed }] of filePairs(diff)) {
+    const files = filePairs(diff);
+    const commitChanged = [...files.values()].reduce((n, f) => n + f.changed, 0) + (diff.match(/^diff --git/gm)?.length ?? 0) - files.size;
+    for (const [path, { pairs, changed }] of files) {
       const groups = new Map<string, Pair[]>();
       for (const p of pairs) {
         const ch = tokenChange(p.oldLine, p.newLine);
@@ -128,7 +132,7 @@ function main(): void {
           pos++;
         }
       }
-      if (changed === 1 && pairs.length === 1 && groups.size === 1) {
+      if (changed === 1 && pairs.length === 1 && groups.size === 1 && (!commitNegatives || commitChanged === 1)) {
         const c = makeCase(commit, path, pairs[0], []);
         if (c) {
           process.stdout.write(JSON.stringify(c) + '\n');
