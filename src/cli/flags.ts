@@ -54,6 +54,12 @@ export const COMMAND_OPTIONS = {
     'no-speculative': { type: 'boolean' },
     seed: { type: 'string' },
     details: { type: 'string' },
+    /** line (default) or next-edit (commands/evalNextEdit.ts) */
+    task: { type: 'string' },
+    /** next-edit only: the score below which drafts are not shown */
+    threshold: { type: 'string' },
+    /** next-edit only: rank the sites with the model's scoring too */
+    'model-rank': { type: 'boolean' },
   },
   bench: {
     ...COMMON,

@@ -39,6 +39,7 @@ import { GreedyStrategy } from './decode/strategies/greedy';
 import { SamplingStrategy } from './decode/strategies/sampling';
 import { SUPERPOSED_DEFAULTS, SuperposedOptions, SuperposedStrategy } from './decode/strategies/superposed';
 import { Tokenizer, TokenizerError } from './model/tokenizer';
+import { NEXT_EDIT_CONTEXT_TOKENS, scoreTexts, type ScoreItem } from './nextEdit/modelScore';
 import { verifyTokenCount } from './candidates/verifyPolicy';
 
 export type { LogFn } from './model/runtime';
@@ -335,6 +336,13 @@ export class Engine {
       if (d.healLeft.length === 0 && d.tokens.length > 0) out.push({ raw: d.toRaw(), site });
     }
     return out;
+  }
+
+  /** Log-probabilities of texts after contexts in one batched forward (next-edit ranking: nextEdit/modelScore.ts). */
+  scoreTexts(items: readonly ScoreItem[], contextTokens = NEXT_EDIT_CONTEXT_TOKENS): Promise<number[]> {
+    const run = this.queue.then(() => scoreTexts(this.runtime, this.tokenizer, items, contextTokens));
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   async indexFiles(params: IndexFilesParams): Promise<{ files: number; tokens: number }> {

@@ -19,6 +19,7 @@ import { CommandCenter } from './ui/commands';
 import { ModelCommands } from './ui/modelCommands';
 import { watchStatus } from './ui/status';
 import { StatusBar } from './ui/statusBar';
+import { NextEditController } from './nextEdit/controller';
 import { watchWorkspaceIndex } from './workspace/indexing';
 import { WorkspaceIndexer } from './workspace/workspaceIndex';
 
@@ -57,6 +58,7 @@ function wire(ctx: vscode.ExtensionContext): Instance {
   const keystroke = new KeystrokeStarter(pipeline, source, settings);
   const panel = new PanelController(ctx.extensionUri, pipeline, provider, source, settings, logger, () => commands.accepted++);
   const commands = new CommandCenter({ settings, logger, status, process: lifecycle, pipeline, provider, panel, indexer });
+  const nextEdit = new NextEditController(ctx.extensionUri, settings, logger);
   const models = new ModelCommands(ctx, settings, logger, status, () => client.info?.device);
 
   const disposables: vscode.Disposable[] = [
@@ -69,6 +71,7 @@ function wire(ctx: vscode.ExtensionContext): Instance {
     ...watchStatus(status, () => lifecycle.modelLabel, source, settings, pipeline, indexer, indexing),
     ...commands.register(),
     ...models.register(),
+    ...nextEdit.register(),
     // A plain adapter object: VS Code probes providers for optional hooks, so expose only the stable method.
     vscode.languages.registerInlineCompletionItemProvider(
       { pattern: '**' },

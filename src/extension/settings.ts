@@ -19,6 +19,8 @@ export interface Settings {
   speculative: boolean;
   /** Offer drafts copied from the code (document, open files, workspace), ranked with the model's. */
   copyDrafts: boolean;
+  /** After an edit, draft the next edits (the same change at other sites): shown as a decoration, Tab jumps and accepts. */
+  nextEdit: boolean;
   device: DeviceName;
   /** "embedded", or the name of a model installed with "Superdraft: Install Model…". */
   model: string;
@@ -54,6 +56,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   mode: DEFAULTS.mode,
   speculative: DEFAULTS.speculative,
   copyDrafts: DEFAULTS.copyDrafts,
+  nextEdit: DEFAULTS.nextEdit,
   device: DEFAULTS.device,
   model: 'embedded',
   modelPath: '',
@@ -81,6 +84,7 @@ export const SETTING_KEYS: Readonly<Record<keyof Settings, string>> = {
   mode: 'mode',
   speculative: 'speculative',
   copyDrafts: 'copyDrafts',
+  nextEdit: 'nextEdit',
   device: 'device',
   model: 'model',
   modelPath: 'modelPath',
@@ -137,7 +141,7 @@ export function parseSettings(get: (key: string) => unknown): ParsedSettings {
   };
   const read = (field: keyof Settings) => get(SETTING_KEYS[field]);
 
-  const bool = (field: 'enable' | 'speculative' | 'copyDrafts' | 'workspaceNgrams' | 'prefetch' | 'startOnKeystroke') => {
+  const bool = (field: 'enable' | 'speculative' | 'copyDrafts' | 'nextEdit' | 'workspaceNgrams' | 'prefetch' | 'startOnKeystroke') => {
     const v = read(field);
     if (v === undefined || v === null) return;
     if (typeof v === 'boolean') out[field] = v;
@@ -177,6 +181,7 @@ export function parseSettings(get: (key: string) => unknown): ParsedSettings {
   oneOf('mode', MODES);
   bool('speculative');
   bool('copyDrafts');
+  bool('nextEdit');
   oneOf('device', DEVICES);
   str('model', (t) => (t === '' ? 'embedded' : /^[a-z0-9][a-z0-9._-]{0,63}$/.test(t) ? t : undefined), '"embedded" or the name of an installed model (Superdraft: Manage Models…)');
   str('modelPath', (t) => t, 'a path string (empty = the embedded model)');

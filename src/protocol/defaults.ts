@@ -18,6 +18,20 @@ export const DEFAULTS = Object.freeze({
   device: 'auto' as DeviceName,
   /** Engine time (ms) after which interactive drafts end at their last complete line (the extension's setting). */
   latencyBudgetMs: 50,
+  /**
+   * Next-edit drafts after an edit (the extension's `superdraft.nextEdit`). Off until the issue's goals are met on the
+   * dev set (top-1 .80, any-of-3 .93, false alarms .08; now .46 / .47 / .04).
+   */
+  nextEdit: false,
+  /**
+   * Next-edit drafts scoring below this are not shown (calibrated by training/next_edit_fit.ts on cases from other
+   * histories so that an edit with nothing alike shows nothing).
+   */
+  nextEditThreshold: 0.97,
+  /** The same with the model's ranking (training/next_edit_fit_model.ts). */
+  nextEditModelThreshold: 0.57,
+  /** Quiet time (ms) after an edit before its next-edit drafts are computed (typing a name is one edit). */
+  nextEditDebounceMs: 150,
 });
 
 /** Bounds the engine accepts for the numeric request fields (the CLI's flags use the same). */

@@ -35,6 +35,17 @@ describe('package.json contributions', () => {
     expect(keys['editor.action.inlineSuggest.acceptNextWord']).toBeTruthy();
     expect(keys['editor.action.inlineSuggest.acceptNextLine']).toBeTruthy();
     expect(keys['superdraft.openDraftPicker']).toBeTruthy();
+    // next-edit drafts: Tab, Alt+] / Alt+[ and Esc only while one shows and no ghost text does (ghost text wins)
+    const bindings = pkg.contributes.keybindings as { command: string; key: string; when: string }[];
+    const nextEdit = Object.fromEntries(bindings.filter((b) => b.command.startsWith('superdraft.nextEdit')).map((b) => [b.command, b]));
+    expect(Object.fromEntries(Object.entries(nextEdit).map(([c, b]) => [c, b.key]))).toEqual({
+      'superdraft.nextEditTab': 'tab',
+      'superdraft.nextEditNext': 'alt+]',
+      'superdraft.nextEditPrevious': 'alt+[',
+      'superdraft.nextEditDismiss': 'escape',
+    });
+    for (const b of Object.values(nextEdit)) expect(b.when).toMatch(/superdraft\.nextEditVisible && !inlineSuggestionVisible/);
+    expect(pkg.contributes.configuration.properties['superdraft.nextEdit'].type).toBe('boolean');
     expect(pkg.capabilities.untrustedWorkspaces.supported).toBe('limited');
     expect(pkg.capabilities.virtualWorkspaces).toBe(true);
     expect(pkg.activationEvents).toContain('onWebviewPanel:superdraft.draftPicker');

@@ -58,6 +58,10 @@ export function readCases(file: string, limit?: number): EvalCase[] {
 }
 
 export async function cmdEval(flags: Flags): Promise<number> {
+  const task = (flags.task as string | undefined) ?? 'line';
+  if (task === 'next-edit') return (await import('./evalNextEdit')).cmdEvalNextEdit(flags);
+  if (task !== 'line') throw new UsageError(`--task must be line or next-edit (got ${JSON.stringify(task)})`);
+  for (const f of ['threshold', 'model-rank']) if (flags[f] !== undefined) throw new UsageError(`--${f} is a next-edit flag (eval --task next-edit)`);
   const file = flags.cases as string | undefined;
   if (!file) throw new UsageError('eval needs --cases FILE.jsonl');
   const strategy = strategyFlag(flags, DEFAULTS.strategy);

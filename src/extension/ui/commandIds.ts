@@ -18,4 +18,8 @@ export const Commands = {
   manageModels: 'superdraft.manageModels',
   setHfToken: 'superdraft.setHfToken',
   setApiKey: 'superdraft.setApiKey',
+  nextEditTab: 'superdraft.nextEditTab',
+  nextEditNext: 'superdraft.nextEditNext',
+  nextEditPrevious: 'superdraft.nextEditPrevious',
+  nextEditDismiss: 'superdraft.nextEditDismiss',
 } as const;
