@@ -3,10 +3,11 @@
  * ranked by a calibrated logistic score (features.ts, weights.ts) and cut at a threshold so that an edit with nothing
  * alike proposes nothing. Pure and fast (one scan of the document), so the editor runs it in its own process.
  */
-import { editFeatures, siteFeatures, type FeatureVector } from './features';
-import { findSites, readEdit, type Site } from './sites';
+import { editFeatures, FEATURE_NAMES, siteFeatures, type EditFeatures, type FeatureVector } from './features';
+import { gateFeatures, type GateSite } from './gate';
+import { findSites, readEdit, type EditContext, type Site } from './sites';
 import type { NextEdit, NextEditDraft, NextEditRequest, UserEdit } from './types';
-import { NEXT_EDIT_WEIGHTS } from './weights';
+import { NEXT_EDIT_GATE_WEIGHTS, NEXT_EDIT_WEIGHTS } from './weights';
 
 export type { NextEdit, NextEditDraft, NextEditRequest, UserEdit } from './types';
 export { applyEdit, sameResult } from './apply';
@@ -23,21 +24,34 @@ export interface ScoredSite {
 /** Sites ranked per edit: the nearest (a common token in a long file stands at thousands of places). */
 export const MAX_RANKED_SITES = 48;
 
-/** The candidate sites of the user's edit (the MAX_RANKED_SITES nearest), nearest first, with features. */
-export function candidateSites(text: string, edit: UserEdit): ScoredSite[] {
+/** The user's edit read once: its token change, the features all its sites share, and its candidate sites. */
+export interface EditAnalysis {
+  ctx: EditContext;
+  ef: EditFeatures;
+  sites: ScoredSite[];
+}
+
+/** The edit's analysis, or null when it is not a one-line change or has no site. */
+export function analyseEdit(text: string, edit: UserEdit): EditAnalysis | null {
   const ctx = readEdit(text, edit);
-  if (!ctx) return [];
+  if (!ctx) return null;
   const sites = findSites(text, ctx);
-  if (sites.length === 0) return [];
+  if (sites.length === 0) return null;
   const ef = editFeatures(text, ctx);
   const insert = ctx.change.neu.join('');
   const byDistance = [...sites].sort((a, b) => Math.abs(a.line - ctx.line) - Math.abs(b.line - ctx.line) || a.offset - b.offset);
-  return byDistance.slice(0, MAX_RANKED_SITES).map((site, rank) => ({
+  const scored = byDistance.slice(0, MAX_RANKED_SITES).map((site, rank) => ({
     site,
     edit: { offset: site.offset, delete: site.delete, insert },
     features: siteFeatures(ctx, ef, site, rank, sites.length),
     old: text.slice(site.offset, site.offset + site.delete),
   }));
+  return { ctx, ef, sites: scored };
+}
+
+/** The candidate sites of the user's edit (the MAX_RANKED_SITES nearest), nearest first, with features. */
+export function candidateSites(text: string, edit: UserEdit): ScoredSite[] {
+  return analyseEdit(text, edit)?.sites ?? [];
 }
 
 export const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
@@ -54,8 +68,8 @@ export function siteKey(old: string, insert: string, lineText: string): string {
 }
 
 /** The candidate sites with their heuristic log-odds (the session's penalties added), best first. */
-export function rankedSites(req: Pick<NextEditRequest, 'text' | 'edit' | 'penalties'>): { s: ScoredSite; z: number }[] {
-  const scored = candidateSites(req.text, req.edit).map((s) => {
+export function rankedSites(req: Pick<NextEditRequest, 'text' | 'edit' | 'penalties'>, sites = candidateSites(req.text, req.edit)): { s: ScoredSite; z: number }[] {
+  const scored = sites.map((s) => {
     const penalty = req.penalties?.get(siteKey(s.old, s.edit.insert, s.site.lineText)) ?? 0;
     return { s, z: logit(s.features) + penalty };
   });
@@ -71,9 +85,41 @@ export function shown(scored: readonly { s: ScoredSite; z: number }[], k: number
     .slice(0, k);
 }
 
-/** Up to k next-edit drafts, best first; none scores below the threshold. */
+const F_SIMILARITY = FEATURE_NAMES.indexOf('line_similarity');
+const F_DISTANCE = FEATURE_NAMES.indexOf('log_line_distance');
+const F_COMMENT = FEATURE_NAMES.indexOf('site_comment');
+
+/** What the gate reads of the ranked sites. */
+export function gateSites(ranked: readonly { s: ScoredSite; z: number }[]): GateSite[] {
+  return ranked.map(({ s, z }) => ({
+    z,
+    bothNeighbours: s.site.leftMatch && s.site.rightMatch,
+    lineSimilarity: s.features[F_SIMILARITY],
+    logDistance: s.features[F_DISTANCE],
+    commentSite: s.features[F_COMMENT] === 1,
+  }));
+}
+
+/** The edit's ranked sites and the gate's probability that any of them is wanted (null: no site at all). */
+export function gatedSites(req: Pick<NextEditRequest, 'text' | 'edit' | 'penalties'>): { ranked: { s: ScoredSite; z: number }[]; p: number } | null {
+  const a = analyseEdit(req.text, req.edit);
+  if (!a) return null;
+  const ranked = rankedSites(req, a.sites);
+  return { ranked, p: sigmoid(logit(gateFeatures(req.text, a.ctx, a.ef, gateSites(ranked)), NEXT_EDIT_GATE_WEIGHTS)) };
+}
+
+/**
+ * Up to k next-edit drafts, best first: nothing unless the gate's probability reaches the threshold, then the best
+ * sites. A draft's score is the gate's probability scaled by its site's probability relative to the best site's (the
+ * first draft scores the gate's probability).
+ */
 export function proposeNextEdits(req: NextEditRequest): NextEditDraft[] {
-  return shown(rankedSites(req), req.k, req.threshold);
+  const g = gatedSites(req);
+  if (!g || g.p < req.threshold || g.ranked.length === 0) return [];
+  const top = sigmoid(g.ranked[0].z);
+  return g.ranked
+    .slice(0, req.k)
+    .map(({ s, z }) => ({ ...s.edit, score: (g.p * sigmoid(z)) / top, kind: 'same' as const, line: s.site.line, old: s.old }));
 }
 
 /**

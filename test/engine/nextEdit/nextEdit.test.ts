@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { applyEdit, candidateSites, naiveNextEdits, proposeNextEdits, sameResult, siteKey, type UserEdit } from '../../../src/engine/nextEdit/nextEdit';
+import { countToken } from '../../../src/engine/nextEdit/gate';
+import { applyEdit, candidateSites, gatedSites, naiveNextEdits, proposeNextEdits, sameResult, siteKey, type UserEdit } from '../../../src/engine/nextEdit/nextEdit';
 import { tokenChange } from '../../../src/engine/nextEdit/tokens';
 import { DEFAULTS } from '../../../src/protocol/defaults';
 
@@ -66,10 +67,9 @@ describe('next-edit drafts (case files)', () => {
               }
             }
           }
-          for (const d of drafts) {
-            expect(d.score).toBeGreaterThanOrEqual(threshold);
-            expect(d.score).toBeLessThanOrEqual(1);
-          }
+          // shown only when the gate's probability (the first draft's score) reaches the threshold
+          if (drafts.length) expect(drafts[0].score).toBeGreaterThanOrEqual(threshold);
+          for (const d of drafts) expect(d.score).toBeLessThanOrEqual(1);
           expect([...drafts].sort((a, b) => b.score - a.score)).toEqual(drafts);
         });
       }
@@ -106,6 +106,17 @@ describe('next-edit pieces', () => {
     const rename = candidateSites('let bar = 1;\nfoo(foo, foobar);\n', { offset: 4, delete: 3, insert: 'bar', old: 'foo' });
     expect(rename.map((s) => s.edit.offset)).toEqual([13, 17]);
     expect(rename.every((s) => s.edit.insert === 'bar' && s.old === 'foo')).toBe(true);
+  });
+
+  it('the gate decides per edit: a rename not carried through passes it, a use switched to an existing name does not', () => {
+    const rename = parse('def parse(⟦json_data⟶json_str⟧):\n    if not json_data:\n        return None\n    return json.loads(json_data)\n');
+    const switched = parse('def total(items, tax):\n    subtotal = sum(items)\n    return subtotal * (1 + ⟦rate⟶tax⟧)\n\nrate = 0.2\nprint(total([1, 2], rate))\n');
+    const p = (c: { text: string; edit: UserEdit }) => gatedSites(c)!.p;
+    expect(p(rename)).toBeGreaterThanOrEqual(DEFAULTS.nextEditThreshold);
+    expect(p(switched)).toBeLessThan(DEFAULTS.nextEditThreshold);
+    // no site at all: no gate
+    expect(gatedSites(parse('x = ⟦1⟶2⟧\n'))).toBeNull();
+    expect(countToken('foo foobar $foo foo.x', 'foo')).toBe(2);
   });
 
   it('a penalty for a dismissed site lowers it below the threshold', () => {
