@@ -24,7 +24,7 @@ const optNum = (name: string, def: number): number => {
 };
 const maxFalseAlarms = optNum('--max-false-alarms', 0.06);
 const k = optNum('-k', 3);
-const L2 = optNum('--l2', 1);
+const L2 = optNum('--l2', 0.3);
 
 /** Cases one commit may give (a sweeping mechanical commit would outweigh the rest). */
 const PER_COMMIT = 2;
