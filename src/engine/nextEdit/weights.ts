@@ -7,7 +7,8 @@ export const NEXT_EDIT_WEIGHTS: readonly number[] = [-0.322, 0.684, 0.613, -0.25
 
 /**
  * How the model's score joins (modelRank.ts): [heuristic log-odds, the model's log-likelihood gain of the changed line,
- * bias]; fitted by training/next_edit_fit_model.ts.
+ * bias]; fitted by training/next_edit_fit_model.ts against the per-site ranking before the gate's refit (its
+ * log-odds scale changed with that refit, so `eval --model-rank` needs this refit before its figures mean anything).
  */
 export const NEXT_EDIT_MODEL_WEIGHTS: readonly number[] = [0.621, 0.005, -1.752];
 
