@@ -5,15 +5,18 @@
  * accepts (and the next drafts are computed from the accepted edit: "carry it through" in a few Tabs); Alt+] / Alt+[
  * cycle the drafts; Esc dismisses. The context key `superdraft.nextEditVisible` gates the keys, and package.json's
  * `when` clauses let completion ghost text win Tab and Alt+] while it is visible. A dismissed or ignored draft lowers
- * its site's score for the rest of the session.
+ * its site's score for the rest of the session. A draft on the cursor's line that extends its old text is offered as
+ * an inline completion item with a replace range instead (inlineItem.ts): VS Code's own Tab accepts it, and the
+ * accepted edit drafts the next one as a Tab on a decoration does.
  */
 import * as vscode from 'vscode';
-import { proposeNextEdits, siteKey, type NextEditDraft, type UserEdit } from '../../engine/nextEdit/nextEdit';
+import { applyEdit, proposeNextEdits, siteKey, type NextEditDraft, type UserEdit } from '../../engine/nextEdit/nextEdit';
 import { DEFAULTS } from '../../protocol/defaults';
 import type { Logger } from '../logger';
 import type { SettingsStore } from '../settingsStore';
 import { Commands } from '../ui/commandIds';
 import { EditTracker } from './editTracker';
+import { sameLineInlineItem } from './inlineItem';
 
 const NEXT_EDIT_COMMANDS = { tab: Commands.nextEditTab, next: Commands.nextEditNext, previous: Commands.nextEditPrevious, dismiss: Commands.nextEditDismiss } as const;
 
@@ -27,6 +30,10 @@ interface Shown {
   drafts: NextEditDraft[];
   index: number;
   jumped: boolean;
+  /** The document's text when the drafts were computed (an accepted inline item is recognised by its result). */
+  text: string;
+  /** The current draft is offered as an inline completion item (no decoration). */
+  inline: boolean;
 }
 
 export class NextEditController implements vscode.Disposable {
@@ -69,6 +76,7 @@ export class NextEditController implements vscode.Disposable {
       vscode.commands.registerCommand(NEXT_EDIT_COMMANDS.next, () => this.cycle(1)),
       vscode.commands.registerCommand(NEXT_EDIT_COMMANDS.previous, () => this.cycle(-1)),
       vscode.commands.registerCommand(NEXT_EDIT_COMMANDS.dismiss, () => this.clear(true)),
+      vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, { provideInlineCompletionItems: (doc, pos) => this.inlineItems(doc, pos) }),
     );
     this.track(vscode.window.activeTextEditor);
     return [this];
@@ -92,6 +100,7 @@ export class NextEditController implements vscode.Disposable {
     const before = this.texts.get(key);
     if (before !== undefined || active) this.texts.set(key, e.document.getText());
     if (this.applying || !active) return;
+    if (this.acceptedInline(editor!)) return;
     // a user edit while drafts show: they were ignored
     this.clear(true);
     let tracker = this.trackers.get(key);
@@ -125,7 +134,7 @@ export class NextEditController implements vscode.Disposable {
     const drafts = proposeNextEdits({ text: doc.getText(), edit, languageId: doc.languageId, k: this.settings.current.drafts, threshold: DEFAULTS.nextEditThreshold, penalties: this.penalties });
     this.logger.debug(`next edit: ${drafts.length} draft(s) in ${(performance.now() - t0).toFixed(1)} ms`);
     if (drafts.length === 0) return this.clear(false);
-    this.shown = { uri: doc.uri.toString(), version: doc.version, drafts, index: 0, jumped: false };
+    this.shown = { uri: doc.uri.toString(), version: doc.version, drafts, index: 0, jumped: false, text: doc.getText(), inline: false };
     this.render(editor);
   }
 
@@ -143,6 +152,13 @@ export class NextEditController implements vscode.Disposable {
     const d = this.current(editor);
     if (!d) return this.clear(false);
     const s = this.shown!;
+    s.inline = this.inlineFor(editor, d) !== null;
+    if (s.inline) {
+      editor.setDecorations(this.mark, []);
+      void vscode.commands.executeCommand('setContext', CONTEXT_KEY, false);
+      void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+      return;
+    }
     const range = this.rangeOf(editor.document, d);
     const label = `${d.old ? '' : '+ '}→ ${d.insert || '(delete)'}${s.drafts.length > 1 ? `  (${s.index + 1}/${s.drafts.length}, Alt+] next)` : ''}  Tab`;
     editor.setDecorations(this.mark, [
@@ -182,6 +198,31 @@ export class NextEditController implements vscode.Disposable {
     this.trackers.get(editor.document.uri.toString())?.reset();
     // carry it through: the accepted draft is the user's latest edit
     this.showFor(editor, { offset: d.offset, delete: d.insert.length, insert: d.insert, old: d.old });
+  }
+
+  /** The current draft as an inline item at the editor's cursor, or null when it takes the decoration path. */
+  private inlineFor(editor: vscode.TextEditor, d: NextEditDraft) {
+    if (!editor.selection.isEmpty) return null;
+    return sameLineInlineItem(this.shown!.text, editor.document.offsetAt(editor.selection.active), d);
+  }
+
+  private inlineItems(doc: vscode.TextDocument, pos: vscode.Position): vscode.InlineCompletionItem[] {
+    const editor = vscode.window.activeTextEditor;
+    const d = this.current(editor);
+    if (!editor || !d || editor.document !== doc || !this.shown!.inline) return [];
+    const item = sameLineInlineItem(this.shown!.text, doc.offsetAt(pos), d);
+    return item ? [new vscode.InlineCompletionItem(item.insertText, new vscode.Range(doc.positionAt(item.from), doc.positionAt(item.to)))] : [];
+  }
+
+  /** Whether the change just made is the inline draft accepted; if so, the next drafts are computed from it. */
+  private acceptedInline(editor: vscode.TextEditor): boolean {
+    const s = this.shown;
+    const d = s?.inline && s.uri === editor.document.uri.toString() ? s.drafts[s.index] : undefined;
+    if (!s || !d || editor.document.getText() !== applyEdit(s.text, d)) return false;
+    this.clear(false);
+    this.trackers.get(s.uri)?.reset();
+    this.showFor(editor, { offset: d.offset, delete: d.insert.length, insert: d.insert, old: d.old });
+    return true;
   }
 
   private cycle(step: number): void {
