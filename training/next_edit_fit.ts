@@ -128,11 +128,17 @@ function chooseThreshold(o: ReturnType<typeof outcomes>): number {
 }
 
 const sets = files.map((f) => ({ file: f, cases: load(f) }));
+/** Every history's cases scored by the models fitted without it (the held-out trade-off curve pools them). */
+const heldOutScored: ReturnType<typeof outcomes> = [];
 const heldOut = sets.map(({ file, cases }) => {
   const m = fit(sets.filter((s) => s.file !== file).flatMap((s) => s.cases));
   const t = chooseThreshold(outcomes(sets.filter((s) => s.file !== file).flatMap((s) => s.cases), m));
-  return { file, threshold: t, ...figures(outcomes(cases, m), t) };
+  const o = outcomes(cases, m);
+  heldOutScored.push(...o);
+  return { file, threshold: t, ...figures(o, t) };
 });
+/** Held-out top-1 / any-of-k / false alarms at a range of gate thresholds (what a stricter or looser cut buys). */
+const heldOutCurve = [0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95].map((t) => ({ threshold: t, ...figures(heldOutScored, t) }));
 const pooled = (key: 'top1_exact' | 'anyk_exact' | 'false_alarm_rate', n: 'positives' | 'negatives') =>
   Math.round((heldOut.reduce((s, h) => s + h[key] * h[n], 0) / heldOut.reduce((s, h) => s + h[n], 0)) * 1e4) / 1e4;
 const all = sets.flatMap((s) => s.cases);
@@ -145,6 +151,7 @@ process.stdout.write(
     {
       held_out: heldOut,
       held_out_pooled: { top1_exact: pooled('top1_exact', 'positives'), anyk_exact: pooled('anyk_exact', 'positives'), false_alarm_rate: pooled('false_alarm_rate', 'negatives') },
+      held_out_curve: heldOutCurve,
       ceiling: figures(o, 0),
       all: { threshold, ...figures(o, threshold) },
       threshold,
