@@ -8,109 +8,66 @@ import { UsageError } from './files';
 
 export type Flags = Record<string, string | boolean | undefined>;
 
-const COMMON = {
-  model: { type: 'string' },
-  variant: { type: 'string' },
-  'verify-tokens': { type: 'string' },
-  'no-verify': { type: 'boolean' },
-  'no-copy': { type: 'boolean' },
-  device: { type: 'string' },
-  threads: { type: 'string' },
-  json: { type: 'boolean' },
-  verbose: { type: 'boolean' },
+type Options = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+/** Options that take a value. */
+const strings = (...names: string[]): Options => Object.fromEntries(names.map((n) => [n, { type: 'string' as const }]));
+/** Options that are switches. */
+const switches = (...names: string[]): Options => Object.fromEntries(names.map((n) => [n, { type: 'boolean' as const }]));
+/** `-k K`: drafts per completion. */
+const K: Options = { k: { type: 'string', short: 'k' } };
+
+const COMMON: Options = {
+  ...strings('model', 'variant', 'verify-tokens', 'device', 'threads'),
+  ...switches('no-verify', 'no-copy', 'json', 'verbose'),
   help: { type: 'boolean', short: 'h' },
-  /** A server instead of the local engine (src/cli/remote.ts). */
-  backend: { type: 'string' },
-  endpoint: { type: 'string' },
-  'remote-model': { type: 'string' },
-  'remote-fim': { type: 'string' },
-} as const;
+  // a server instead of the local engine (src/cli/remote.ts)
+  ...strings('backend', 'endpoint', 'remote-model', 'remote-fim'),
+};
 
 export const COMMAND_OPTIONS = {
   complete: {
     ...COMMON,
-    file: { type: 'string' },
-    line: { type: 'string' },
-    column: { type: 'string' },
-    strategy: { type: 'string' },
-    k: { type: 'string', short: 'k' },
-    'max-tokens': { type: 'string' },
-    mode: { type: 'string' },
-    language: { type: 'string' },
-    'no-speculative': { type: 'boolean' },
-    temperature: { type: 'string' },
-    'top-p': { type: 'string' },
-    seed: { type: 'string' },
-    'time-budget': { type: 'string' },
+    ...K,
+    ...strings('file', 'line', 'column', 'strategy', 'max-tokens', 'mode', 'language', 'temperature', 'top-p', 'seed', 'time-budget'),
+    ...switches('no-speculative'),
   },
   eval: {
     ...COMMON,
-    cases: { type: 'string' },
-    strategy: { type: 'string' },
-    k: { type: 'string', short: 'k' },
-    limit: { type: 'string' },
-    'max-tokens': { type: 'string' },
-    mode: { type: 'string' },
-    'no-speculative': { type: 'boolean' },
-    seed: { type: 'string' },
-    details: { type: 'string' },
-    /** line (default) or next-edit (commands/evalNextEdit.ts) */
-    task: { type: 'string' },
-    /** next-edit only: the score below which drafts are not shown */
-    threshold: { type: 'string' },
-    /** next-edit only: rank the sites with the model's scoring too */
-    'model-rank': { type: 'boolean' },
+    ...K,
+    ...strings('cases', 'strategy', 'limit', 'max-tokens', 'mode', 'seed', 'details'),
+    ...switches('no-speculative'),
+    // --task line (default) or next-edit (commands/evalNextEdit.ts); next-edit only: --threshold (the score below
+    // which drafts are not shown) and --model-rank (rank the sites with the model's scoring too)
+    ...strings('task', 'threshold'),
+    ...switches('model-rank'),
   },
   bench: {
     ...COMMON,
-    prompts: { type: 'string' },
-    repeat: { type: 'string' },
-    peer: { type: 'boolean' },
-    'transfer-only': { type: 'boolean' },
-    'peer-gguf': { type: 'string' },
-    'max-tokens': { type: 'string' },
-    limit: { type: 'string' },
-    /** with --backend: the strategy and k asked of the server */
-    strategy: { type: 'string' },
-    k: { type: 'string', short: 'k' },
-    mode: { type: 'string' },
+    ...strings('prompts', 'repeat', 'peer-gguf', 'max-tokens', 'limit'),
+    ...switches('peer', 'transfer-only'),
+    // with --backend: the strategy, k and mode asked of the server
+    ...strings('strategy', 'mode'),
+    ...K,
   },
   serve: {
     ...COMMON,
-    host: { type: 'string' },
-    port: { type: 'string' },
-    tokens: { type: 'string' },
-    'max-concurrent': { type: 'string' },
-    strategy: { type: 'string' },
-    'max-body-bytes': { type: 'string' },
-    'max-prompt-chars': { type: 'string' },
-    'headers-timeout-ms': { type: 'string' },
-    'body-timeout-ms': { type: 'string' },
-    'cache-entries': { type: 'string' },
+    ...strings('host', 'port', 'tokens', 'max-concurrent', 'strategy', 'max-body-bytes', 'max-prompt-chars', 'headers-timeout-ms', 'body-timeout-ms', 'cache-entries'),
   },
   loadtest: {
     ...COMMON,
-    url: { type: 'string' },
-    'token-file': { type: 'string' },
-    users: { type: 'string' },
-    strategy: { type: 'string' },
-    k: { type: 'string', short: 'k' },
-    'max-tokens': { type: 'string' },
-    seconds: { type: 'string' },
-    'key-ms': { type: 'string' },
+    ...K,
+    ...strings('url', 'token-file', 'users', 'strategy', 'max-tokens', 'seconds', 'key-ms'),
   },
   doctor: {
     ...COMMON,
-    placement: { type: 'boolean' },
-    'no-bench': { type: 'boolean' },
+    ...switches('placement', 'no-bench'),
   },
   demo: {
     ...COMMON,
-    file: { type: 'string' },
-    k: { type: 'string', short: 'k' },
-    'max-tokens': { type: 'string' },
+    ...K,
+    ...strings('file', 'max-tokens'),
   },
-} as const;
+} satisfies Record<string, Options>;
 
 export type Command = keyof typeof COMMAND_OPTIONS;
 
