@@ -89,3 +89,20 @@ export async function settledGhost(wb, { quietMs = 1_000, timeout = 20_000 } = {
   }
   throw new Error(`the ghost text did not settle on draft 1 of a list within ${timeout} ms (last: ${last})`);
 }
+
+/**
+ * Alt+] until the ghost text differs from `first` (draft 1 of a list of `total`), noting each draft; fails when none
+ * does. VS Code keeps the draft it showed at the head of a new list unless the list holds the same edit: after typing
+ * through a draft, the list may open with it twice, so one Alt+] is not always another text.
+ */
+export async function nextDifferentDraft(s, wb, first, total) {
+  let second;
+  for (let i = 2; i <= total && second === undefined; i++) {
+    await wb.page.keyboard.press('Alt+BracketRight');
+    await wb.waitForHintCounter((c) => c === `${i}/${total}`);
+    second = await wb.waitForGhostText({ differentFrom: first, timeout: 2_000 }).catch(() => undefined);
+    s.note(`draft ${i}: ${second === undefined ? 'shown as draft 1' : JSON.stringify(second.slice(0, 60))}`);
+  }
+  assert(second !== undefined, `Alt+] stepped through ${total} drafts and every one showed ${JSON.stringify(first)}`);
+  return second;
+}

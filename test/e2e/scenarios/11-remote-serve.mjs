@@ -4,7 +4,7 @@ import { shot } from '../options.mjs';
 import { REMOTE_FILE } from '../workspace.mjs';
 import { ROOT } from '../lib/env.mjs';
 import { assert, waitFor } from '../lib/harness.mjs';
-import { panelState, settledGhost, superdraftLog, typeAndWaitGhost } from '../helpers.mjs';
+import { nextDifferentDraft, panelState, settledGhost, superdraftLog, typeAndWaitGhost } from '../helpers.mjs';
 
 const scenario = (id, title, fn) => ({ id, title, fn });
 
@@ -73,14 +73,7 @@ export default scenario(11, 'A remote backend: superdraft serve as the openai ba
       s.note(`superposed passes on the server: ${made}`);
     });
     await s.step('Alt+] shows another draft', async () => {
-      let second;
-      for (let i = 2; i <= total && second === undefined; i++) {
-        await wb.page.keyboard.press('Alt+BracketRight');
-        await wb.waitForHintCounter((c) => c === `${i}/${total}`);
-        second = await wb.waitForGhostText({ differentFrom: first, timeout: 2_000 }).catch(() => undefined);
-      }
-      assert(second !== undefined, `none of the ${total} drafts differs from draft 1 (${JSON.stringify(first)})`);
-      s.note(`another draft: ${JSON.stringify(second.slice(0, 60))}`);
+      await nextDifferentDraft(s, wb, first, total);
     });
     await s.step('the draft picker names the server and its model for each draft', async () => {
       await wb.page.keyboard.press('Escape');

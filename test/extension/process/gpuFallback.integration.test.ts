@@ -83,33 +83,29 @@ describe('GPU failure: falls back to the CPU once', () => {
     expect(c.state).toBe('starting');
     c.kill('SIGKILL');
     await expect(first).rejects.toMatchObject({ code: 'crashed' });
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`state stayed ${c.state}`)), 60_000);
-      const sub = c.onState((s) => {
-        if (s === 'ready') {
-          clearTimeout(t);
-          sub.dispose();
-          resolve();
-        }
-      });
-    });
+    await readyAgain(c);
     expect(c.info!.device).toBe('cpu');
     expect(c.info!.gpuFailure).toBe('the inference process on webgpu stopped (signal SIGKILL)');
     expect(logs.some((l) => l.includes('starting on the CPU instead of webgpu'))).toBe(true);
     // A later crash on the CPU restarts on the CPU again: the GPU is not retried in a loop.
     c.kill('SIGKILL');
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`state stayed ${c.state}`)), 60_000);
-      const sub = c.onState((s) => {
-        if (s === 'ready') {
-          clearTimeout(t);
-          sub.dispose();
-          resolve();
-        }
-      });
-    });
+    await readyAgain(c);
     expect(c.info!.device).toBe('cpu');
     expect(c.restarts).toBe(2);
     expect(logs.filter((l) => l.includes('starting on the CPU instead of webgpu')).length).toBe(2);
   });
 });
+
+/** Resolves when the client reports ready again (at most 60 s). */
+function readyAgain(c: InferenceClient): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`state stayed ${c.state}`)), 60_000);
+    const sub = c.onState((s) => {
+      if (s === 'ready') {
+        clearTimeout(t);
+        sub.dispose();
+        resolve();
+      }
+    });
+  });
+}
