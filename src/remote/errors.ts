@@ -36,11 +36,6 @@ export class RemoteError extends Error {
   }
 }
 
-/** `text` with every occurrence of `secret` masked: server messages may echo a header back. */
-export function redact(text: string, secret: string | undefined): string {
-  return secret && secret.length > 0 ? text.split(secret).join('***') : text;
-}
-
 /** The message of a server's error body: OpenAI/llama.cpp `{error: {message}}`, Ollama `{error: "…"}`, or the text. */
 export function serverMessage(body: string): string {
   try {

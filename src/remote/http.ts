@@ -6,10 +6,11 @@
  * fetch's pooled keep-alive sockets make when the server notices depend on the pool; and the response body is a
  * plain Node stream the NDJSON/SSE parsers (streams.ts) read line by line. No dependency is added.
  */
+import { safeMessage } from '../protocol/redact';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Readable } from 'node:stream';
-import { RemoteError, redact, serverMessage } from './errors';
+import { RemoteError, serverMessage} from './errors';
 
 export interface HttpOptions {
   /** Sent as `Authorization: Bearer …` (never logged, masked in every message). */
@@ -116,7 +117,7 @@ export function request(method: 'GET' | 'POST', url: string, body: unknown, ex: 
 }
 
 function redactError(e: RemoteError, key: string | undefined): RemoteError {
-  return new RemoteError(e.code, redact(e.message, key), e.setting, e.status);
+  return new RemoteError(e.code, safeMessage(e.message, [key]), e.setting, e.status);
 }
 
 export function truncated(url: string): RemoteError {
@@ -125,7 +126,7 @@ export function truncated(url: string): RemoteError {
 
 /** The generic error for an HTTP status a backend did not recognise as its own. */
 export function httpError(status: number, body: string, url: string, apiKey: string | undefined, model: string): RemoteError {
-  const msg = redact(serverMessage(body), apiKey);
+  const msg = safeMessage(serverMessage(body), [apiKey]);
   if (status === 401 || status === 403) {
     return new RemoteError('auth', `${url} refused the API key (HTTP ${status}${msg ? `: ${msg}` : ''}); set it with "Superdraft: Set API Key" (CLI: SUPERDRAFT_API_KEY)`, 'superdraft.endpoint', status);
   }

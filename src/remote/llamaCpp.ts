@@ -6,7 +6,8 @@
  * slots (`GET /props`: total_slots), said once. The server applies the model's own FIM tokens (from the GGUF).
  * Log-probabilities with `n_probs` = 1 (completion_probabilities: `logprob`, or `probs[].prob` in older servers).
  */
-import { RemoteError, redact, serverMessage } from './errors';
+import { safeMessage } from '../protocol/redact';
+import { RemoteError, serverMessage} from './errors';
 import { httpError, joinUrl, parseJson, request, type Exchange } from './http';
 import type { Backend, DraftQuery, RemoteConfig, ServerAnswer, ServerDraft } from './types';
 
@@ -73,7 +74,7 @@ export class LlamaCppBackend implements Backend {
     const json = parseJson<InfillResult | InfillResult[]>(text, url);
     const list = Array.isArray(json) ? json : [json];
     return list.map((r) => {
-      if (typeof r?.content !== 'string') throw new RemoteError('malformed', `${url} answered without "content": ${redact(JSON.stringify(r).slice(0, 120), this.cfg.apiKey)}`, 'superdraft.endpoint');
+      if (typeof r?.content !== 'string') throw new RemoteError('malformed', `${url} answered without "content": ${safeMessage(JSON.stringify(r).slice(0, 120), [this.cfg.apiKey])}`, 'superdraft.endpoint');
       const lps = r.completion_probabilities?.map((p) =>
         typeof p.logprob === 'number' ? p.logprob : typeof p.probs?.[0]?.prob === 'number' ? Math.log(p.probs[0].prob) : NaN,
       );

@@ -7,7 +7,8 @@
  * or its name), the FIM prompt is built here and sent with `raw: true`, from then on for that model. Ollama returns
  * no log-probabilities on this endpoint: its drafts keep their order (the temperature-0 draft first).
  */
-import { RemoteError, redact, serverMessage } from './errors';
+import { safeMessage } from '../protocol/redact';
+import { RemoteError, serverMessage} from './errors';
 import { httpError, joinUrl, request, type Exchange } from './http';
 import { buildFimPrompt, fimStops, resolveFamily } from './fim';
 import { ndjson } from './streams';
@@ -68,15 +69,15 @@ export class OllamaBackend implements Backend {
     if (res.status !== 200) {
       const text = await res.text();
       const msg = serverMessage(text);
-      if (NO_SUFFIX.test(msg)) throw new RemoteError('suffix_unsupported', redact(msg, this.cfg.apiKey), 'superdraft.remoteModel', res.status);
-      if (res.status === 404) throw new RemoteError('unknown_model', `Ollama has no model ${JSON.stringify(model)} (${redact(msg, this.cfg.apiKey)}): \`ollama pull ${model}\` or change superdraft.remoteModel`, 'superdraft.remoteModel', 404);
+      if (NO_SUFFIX.test(msg)) throw new RemoteError('suffix_unsupported', safeMessage(msg, [this.cfg.apiKey]), 'superdraft.remoteModel', res.status);
+      if (res.status === 404) throw new RemoteError('unknown_model', `Ollama has no model ${JSON.stringify(model)} (${safeMessage(msg, [this.cfg.apiKey])}): \`ollama pull ${model}\` or change superdraft.remoteModel`, 'superdraft.remoteModel', 404);
       throw httpError(res.status, text, url, this.cfg.apiKey, model);
     }
     let text = '';
     let tokens: number | undefined;
     for await (const chunk of ndjson<GenerateChunk>(res.body, ex, url)) {
       if (chunk.error !== undefined) {
-        const msg = redact(String(chunk.error), this.cfg.apiKey);
+        const msg = safeMessage(String(chunk.error), [this.cfg.apiKey]);
         if (NO_SUFFIX.test(msg)) throw new RemoteError('suffix_unsupported', msg, 'superdraft.remoteModel');
         throw new RemoteError('server', `Ollama failed mid-stream: ${msg}`, 'superdraft.endpoint');
       }

@@ -11,8 +11,9 @@
  * `superdraft serve` is recognised from `GET /v1/models` (a model owned_by SERVE_OWNER): it gets prefix and suffix as
  * they are and the strategy in SERVE_STRATEGY_FIELD.
  */
+import { safeMessage } from '../protocol/redact';
 import { SERVE_OWNER, SERVE_STRATEGY_FIELD } from '../protocol/remote';
-import { RemoteError, redact, serverMessage } from './errors';
+import { RemoteError, serverMessage} from './errors';
 import { httpError, joinUrl, parseJson, request, type Exchange } from './http';
 import { buildFimPrompt, fimStops, resolveFamily } from './fim';
 import { sse } from './streams';
@@ -74,13 +75,13 @@ export class OpenAiBackend implements Backend {
     if (res.status !== 200) {
       const text = await res.text();
       const msg = serverMessage(text);
-      if (res.status === 400 && /suffix/i.test(msg)) throw new RemoteError('suffix_unsupported', redact(msg, this.cfg.apiKey), 'superdraft.remoteFim', 400);
+      if (res.status === 400 && /suffix/i.test(msg)) throw new RemoteError('suffix_unsupported', safeMessage(msg, [this.cfg.apiKey]), 'superdraft.remoteFim', 400);
       throw httpError(res.status, text, url, this.cfg.apiKey, model);
     }
     const drafts: ServerDraft[] = Array.from({ length: n }, () => ({ text: '', lps: [] as number[] }));
     let lpsOk = true;
     for await (const chunk of sse<Chunk>(res.body, ex, url)) {
-      if (chunk.error !== undefined) throw new RemoteError('server', `${url} failed mid-stream: ${redact(serverMessage(JSON.stringify(chunk)), this.cfg.apiKey)}`, 'superdraft.endpoint');
+      if (chunk.error !== undefined) throw new RemoteError('server', `${url} failed mid-stream: ${safeMessage(serverMessage(JSON.stringify(chunk)), [this.cfg.apiKey])}`, 'superdraft.endpoint');
       for (const c of chunk.choices ?? []) {
         const i = typeof c.index === 'number' ? c.index : 0;
         const d = drafts[i];
