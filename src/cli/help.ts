@@ -58,7 +58,7 @@ Options:
   --temperature T      sampling temperature (default ${DEFAULTS.temperature})
   --top-p P            nucleus top-p (default ${DEFAULTS.topP})
   --seed N             sampling seed
-  --time-budget MS     latency budget: once spent, drafts end at their last complete line (default: none)
+  --time-budget MS     latency budget: once spent, drafts end at their last complete line, or word (default: none)
   --model, --device, --threads, --no-verify, --no-copy, --json, --verbose as for every command
   --backend, --endpoint, --remote-model, --remote-fim: drafts from a server you run (see superdraft --help)`,
   eval: `Usage: superdraft eval --cases FILE.jsonl [options]

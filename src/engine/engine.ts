@@ -105,7 +105,7 @@ export class Engine {
   /** The prompt budget's scale in use on a large model (coldPath.ts); undefined until the first request. */
   private budgetScale?: number;
   /** Recent prompts that typing continues (anchor.ts). */
-  private readonly anchors = new PromptAnchors();
+  private readonly anchors: PromptAnchors;
 
   private constructor(
     readonly config: ModelConfig,
@@ -119,6 +119,7 @@ export class Engine {
     promptCacheEntries?: number,
   ) {
     this.cache = new PromptCache(runtime, promptCacheEntries);
+    this.anchors = new PromptAnchors(tokenizer);
     this.healing = new HealConstraint(tokenizer);
     this.recycler = new TokenRecycler(tokenizer.vocabSize);
     this.verifyWindow = VERIFY_WINDOW;

@@ -26,7 +26,7 @@ export interface Settings {
   model: string;
   modelPath: string;
   debounceMs: number;
-  /** Engine time (ms) after which ghost-text drafts end at their last complete line; 0 = no budget. */
+  /** Engine time (ms) after which ghost-text drafts end at their last complete line or word; 0 = no budget. */
   latencyBudgetMs: number;
   /** After showing drafts at the end of a line, compute the next completion as if draft 1 were accepted. */
   prefetch: boolean;

@@ -16,7 +16,7 @@ export const DEFAULTS = Object.freeze({
   temperature: 0.8,
   topP: 0.95,
   device: 'auto' as DeviceName,
-  /** Engine time (ms) after which interactive drafts end at their last complete line (the extension's setting). */
+  /** Engine time (ms) after which interactive drafts end at their last complete line or word (the extension's setting). */
   latencyBudgetMs: 50,
   /**
    * Next-edit drafts after an edit (the extension's `superdraft.nextEdit`). Off until the issue's goals are met on the

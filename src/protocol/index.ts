@@ -79,7 +79,8 @@ export interface CompletionRequest {
   /**
    * Latency budget for interactive requests, ms of engine time (0 or omitted: none). Once it is spent, a draft that
    * holds a complete line with content ends there (a block is cut back to its last complete line); a draft still in
-   * its first line ends with that line. Typing or accepting then continues from there.
+   * its first line ends at its last complete word (once it has one). The response's timing counts the cuts
+   * (budgetCuts): the extension then asks for the whole drafts in the background and shows them when they come.
    */
   timeBudgetMs?: number;
 }

@@ -1,5 +1,5 @@
 // Steps the scenarios share: waiting for the status bar, reading the log and the workspace, ghost text, the picker.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assert, sleep, waitFor } from './lib/harness.mjs';
 
@@ -105,4 +105,13 @@ export async function nextDifferentDraft(s, wb, first, total) {
   }
   assert(second !== undefined, `Alt+] stepped through ${total} drafts and every one showed ${JSON.stringify(first)}`);
   return second;
+}
+
+/**
+ * Machine settings (code-server's "Remote" settings, watched on disk): where machine-overridable settings such as
+ * superdraft.modelPath are read on a remote.
+ */
+export function writeMachineSettings(cs, settings) {
+  mkdirSync(join(cs.userData, 'Machine'), { recursive: true });
+  writeFileSync(join(cs.userData, 'Machine', 'settings.json'), JSON.stringify(settings, null, 2) + '\n');
 }

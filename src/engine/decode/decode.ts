@@ -49,7 +49,7 @@ export interface DecodeContext {
   seed: number;
   signal?: AbortSignal;
   stats: DecodeStats;
-  /** performance.now() after which drafts end at their last complete line (the request's time budget). */
+  /** performance.now() after which drafts end at their last complete line, or word on their first line (the request's time budget). */
   deadline?: number;
 }
 
@@ -151,8 +151,9 @@ export class DraftState {
     // the stop rules of text/stop.ts (line or block), once the healed bytes are spelled and the last UTF-8 sequence
     // is complete (a replacement character at the very end is one still arriving)
     { name: 'stop rule', finished: true, ends: (d, ctx) => d.healLeft.length === 0 && !d.text.endsWith('\uFFFD') && d.cutByRule(ctx) },
-    // the latency budget is spent: the draft ends at its last complete line (cutAtLastLine)
-    { name: 'time budget', finished: false, ends: (d, ctx) => ctx.deadline !== undefined && d.healLeft.length === 0 && performance.now() > ctx.deadline && d.cutAtLastLine(ctx) && (ctx.stats.budgetCuts++, true) },
+    // the latency budget is spent: the draft ends at its last complete line (cutAtLastLine), or, still on its first
+    // line, at its last complete word (cutAtLastWord); the extension then asks for the rest in the background
+    { name: 'time budget', finished: false, ends: (d, ctx) => ctx.deadline !== undefined && d.healLeft.length === 0 && performance.now() > ctx.deadline && (d.cutAtLastLine(ctx) || d.cutAtLastWord(ctx)) && (ctx.stats.budgetCuts++, true) },
     // the draft repeats itself (repetitionCut)
     { name: 'repetition', finished: true, ends: (d, ctx) => ctx.stopOnRepetition && d.healLeft.length === 0 && d.cutRepetition(ctx) },
     { name: 'max tokens', finished: false, ends: (d, ctx) => d.tokens.length >= ctx.maxTokens },
@@ -199,6 +200,36 @@ export class DraftState {
     return true;
   }
 
+  /**
+   * Time budget spent and no complete line yet: ends the draft at the last token boundary that ends a word (the byte
+   * before it, or the first byte of the token after it, is not part of an identifier), when the text before it holds
+   * a word or two visible characters. The text stops before trailing spaces; the tokens after the boundary are kept
+   * aside (uncut). Returns false, keeping everything, when there is no such boundary yet: "retu" waits for "rn".
+   */
+  cutAtLastWord(ctx: DecodeContext): boolean {
+    const tb = ctx.tok.tokenBytes;
+    const ends: number[] = []; // byte offset after each token
+    let off = 0;
+    for (const t of this.tokens) ends.push((off += tb[t].length));
+    for (let n = this.tokens.length; n >= 1; n--) {
+      const p = ends[n - 1];
+      if (p <= this.healLen) break;
+      const before = this.bytes[p - 1];
+      const after = p < this.byteLen ? this.bytes[p] : undefined;
+      if (isWordByte(before) && (after === undefined || isWordByte(after))) continue;
+      let end = p;
+      while (end > this.healLen && (this.bytes[end - 1] === 0x20 || this.bytes[end - 1] === 0x09)) end--;
+      const text = utf8.decode(this.bytes.subarray(this.healLen, end));
+      if (!/[\p{L}\p{N}_]/u.test(text) && text.replace(/\s/g, '').length < 2) return false;
+      if (text.endsWith('\uFFFD')) continue;
+      this.cutTail = { tokens: this.tokens.slice(n), lps: this.lps.slice(n) };
+      this.truncate(ctx, n);
+      this.text = text;
+      return true;
+    }
+    return false;
+  }
+
   /** Undoes a time-budget cut (the tokens it removed come back; their bytes are still in the buffer). */
   uncut(ctx: DecodeContext): boolean {
     const tail = this.cutTail;
@@ -229,6 +260,11 @@ export class DraftState {
   toRaw(): RawDraft {
     return { tokens: this.tokens.slice(), logprob: this.logprob, lps: this.lps.slice(), text: this.text, finished: this.finished };
   }
+}
+
+/** A byte of an identifier: ASCII letters, digits, _ and $, and any byte of a multi-byte UTF-8 character. */
+function isWordByte(b: number): boolean {
+  return (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x5f || b === 0x24 || b >= 0x80;
 }
 
 /**

@@ -131,7 +131,9 @@ export class InlineProvider {
       }
     }
     if (!items.length) return none;
-    if (!sel && automatic) this.prefetch.schedule(doc, pos, res);
+    if (!sel && res.source !== 'cache' && (res.timing?.budgetCuts ?? 0) > 0) this.prefetch.scheduleRest(doc, pos);
+    // the rest of cut drafts comes back through VS Code asking again (invoked), from the cache
+    else if (!sel && (automatic || res.source === 'cache')) this.prefetch.schedule(doc, pos, res);
     this.shown = { uri, version: doc.version, offset: res.offset, signature: listSig, result: res, listId };
     this.onDraftsShown.fire({ doc, pos, result: res, newList: !same });
     return { list: new vscode.InlineCompletionList(items), source: res.source };

@@ -33,7 +33,7 @@ export interface Result {
 export type Placed = Result & { lineSuffix: string; offset: number };
 
 /** Who asks for drafts; each kind is one row of REQUEST_KINDS. */
-export type RequestKind = 'provider' | 'keystroke' | 'panel' | 'compare' | 'prefetch';
+export type RequestKind = 'provider' | 'keystroke' | 'panel' | 'compare' | 'prefetch' | 'rest';
 
 export interface KindPolicy {
   /** Waits `superdraft.debounceMs` before asking the engine. */
@@ -46,21 +46,25 @@ export interface KindPolicy {
   budget: boolean;
   /** Someone waits for it: counted as busy, cancels prefetches, published on `onRequest`. */
   foreground: boolean;
+  /** Computes a position the cache already holds again, replacing its entry (background kinds otherwise skip it). */
+  refresh: boolean;
   /** Prefix of its debug log line. */
   label: string;
 }
 
 export const REQUEST_KINDS: Readonly<Record<RequestKind, KindPolicy>> = {
   /** VS Code asks for ghost text. */
-  provider: { debounce: true, reuse: true, supersede: true, budget: true, foreground: true, label: '' },
+  provider: { debounce: true, reuse: true, supersede: true, budget: true, foreground: true, refresh: false, label: '' },
   /** Started on the keystroke, before VS Code asks (startOnKeystroke); the provider joins it. */
-  keystroke: { debounce: true, reuse: true, supersede: true, budget: true, foreground: true, label: 'keystroke: ' },
+  keystroke: { debounce: true, reuse: true, supersede: true, budget: true, foreground: true, refresh: false, label: 'keystroke: ' },
   /** The draft picker at the cursor. */
-  panel: { debounce: false, reuse: true, supersede: true, budget: true, foreground: true, label: '' },
+  panel: { debounce: false, reuse: true, supersede: true, budget: true, foreground: true, refresh: false, label: '' },
   /** "Compare strategies": every strategy afresh, none superseding another. */
-  compare: { debounce: false, reuse: false, supersede: false, budget: false, foreground: true, label: '' },
+  compare: { debounce: false, reuse: false, supersede: false, budget: false, foreground: true, refresh: false, label: '' },
   /** The completion after the first draft, computed in the background into the cache. */
-  prefetch: { debounce: false, reuse: false, supersede: false, budget: false, foreground: false, label: 'prefetch: ' },
+  prefetch: { debounce: false, reuse: false, supersede: false, budget: false, foreground: false, refresh: false, label: 'prefetch: ' },
+  /** The whole drafts of a position whose drafts the time budget cut, in the background into the cache. */
+  rest: { debounce: false, reuse: false, supersede: true, budget: false, foreground: false, refresh: true, label: 'rest: ' },
 };
 
 export interface Ask {
@@ -161,7 +165,7 @@ export class CompletionPipeline {
     const req = this.buildRequest(doc, ctx, strategy, policy);
     if (policy.foreground) {
       this.recordHostMs(hostMs ?? performance.now() - t0);
-    } else if (this.cache.has(at.key, at.prefix, at.offset) || this.inFlight.find(doc.uri, at)) {
+    } else if ((!policy.refresh && this.cache.has(at.key, at.prefix, at.offset)) || this.inFlight.find(doc.uri, at)) {
       // Already computed, or being computed (the user typed part of the draft that started this prefetch).
       return undefined;
     }

@@ -5,6 +5,9 @@
  * Runs only while nothing else is asked of the engine: any foreground request cancels it (the pipeline's in-flight
  * registry does), and so does an edit other than typing the draft. Also scheduled for drafts served from the cache
  * (typed-as-suggested), where the pipeline skips it when that target is already cached or being computed.
+ * The rest of cut drafts: when the latency budget cut the drafts shown (a line at its last complete word, a block at
+ * its last complete line), the whole drafts are computed next, in the background, and shown in their place once
+ * they come, unless the user typed or moved meanwhile (then the next request covers it).
  * The VS Code event side of the pipeline (it watches the editor, so it imports `vscode`).
  */
 import * as vscode from 'vscode';
@@ -14,6 +17,8 @@ import type { CompletionPipeline, Placed } from './pipeline';
 
 /** The prefetch waits this long so that the editor renders the drafts just returned before the engine is busy again. */
 const PREFETCH_DELAY_MS = 100;
+/** The rest of cut drafts waits less: the user is looking at the cut ones. */
+const REST_DELAY_MS = 15;
 
 export class Prefetcher implements vscode.Disposable {
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -40,6 +45,36 @@ export class Prefetcher implements vscode.Disposable {
       if (!ed || ed.document !== doc || !ed.selection.active.isEqual(pos)) return;
       this.run(doc, pos, res.offset, first);
     }, PREFETCH_DELAY_MS);
+  }
+
+  /** The whole drafts at `pos`, whose shown drafts the time budget cut: computed, then shown if nothing moved. */
+  scheduleRest(doc: vscode.TextDocument, pos: vscode.Position): void {
+    const version = doc.version;
+    const uri = doc.uri.toString();
+    const unmoved = () => {
+      const ed = vscode.window.activeTextEditor;
+      return !doc.isClosed && doc.version === version && ed?.document === doc && ed.selection.isEmpty && ed.selection.active.isEqual(pos);
+    };
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (!unmoved() || this.pipeline.inFlight.busy(uri)) return;
+      const cts = new vscode.CancellationTokenSource();
+      const sub = vscode.workspace.onDidChangeTextDocument((e) => {
+        if (e.document === doc && e.contentChanges.length) cts.cancel();
+      });
+      this.pipeline
+        .draftsAt(docInput(doc, pos), { kind: 'rest', automatic: true }, cts.token)
+        .then((res) => {
+          // Now in the cache at this position: VS Code asks again and gets them from there.
+          if (res && !cts.token.isCancellationRequested && unmoved()) void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          sub.dispose();
+          cts.dispose();
+        });
+    }, REST_DELAY_MS);
   }
 
   private run(doc: vscode.TextDocument, pos: vscode.Position, offset: number, first: string): void {

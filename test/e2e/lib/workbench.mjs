@@ -16,7 +16,7 @@ function instrumentPage() {
   w.__sd = { keys: [], ghost: [], status: [], loadedAt: Date.now() };
   document.addEventListener('keydown', (e) => {
     w.__sd.keys.push({ t: performance.now(), key: e.key });
-    if (w.__sd.keys.length > 200) w.__sd.keys.splice(0, 100);
+    if (w.__sd.keys.length > 4000) w.__sd.keys.splice(0, 2000);
   }, true);
   const ghostText = () => {
     const spans = document.querySelectorAll('.monaco-editor.focused .ghost-text-decoration, .monaco-editor.focused .ghost-text-decoration-preview, .monaco-editor.focused .ghost-text');
@@ -42,7 +42,7 @@ function instrumentPage() {
     if (g !== last) {
       last = g;
       w.__sd.ghost.push({ t: performance.now(), text: g });
-      if (w.__sd.ghost.length > 400) w.__sd.ghost.splice(0, 200);
+      if (w.__sd.ghost.length > 8000) w.__sd.ghost.splice(0, 4000);
     }
     const st = superdraftStatus();
     if (st !== lastStatus) {

@@ -1,18 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { K, shot } from '../options.mjs';
 import { HUB_MODEL_FILE } from '../workspace.mjs';
 import { ROOT } from '../lib/env.mjs';
 import { assert, waitFor } from '../lib/harness.mjs';
-import { nextDifferentDraft, panelState, settledGhost, superdraftLog, typeAndWaitGhost } from '../helpers.mjs';
+import { nextDifferentDraft, panelState, settledGhost, superdraftLog, typeAndWaitGhost, writeMachineSettings } from '../helpers.mjs';
 
 const scenario = (id, title, fn) => ({ id, title, fn });
-
-function writeMachineSettings(cs, settings) {
-  mkdirSync(join(cs.userData, 'Machine'), { recursive: true });
-  writeFileSync(join(cs.userData, 'Machine', 'settings.json'), JSON.stringify(settings, null, 2) + '\n');
-}
 
 // A model in the Hugging Face ONNX layout (the Qwen2.5-Coder replica: the family's config, tokenizer and special
 // tokens, random weights), readied by `superdraft model prepare` and chosen with superdraft.modelPath.

@@ -39,9 +39,20 @@ describe('time-budget cuts', () => {
     return d;
   };
 
+  /** Pushes `text` with the budget open up to the tokens of `cutFrom`, spent after them. */
+  const grow = (spent: DecodeContext, text: string, cutFrom: string): DraftState => {
+    const open = ctx(Number.POSITIVE_INFINITY);
+    const d = new DraftState(new Uint8Array(0));
+    const ids = tok.encode(text);
+    const head = tok.encode(cutFrom).length;
+    for (let i = 0; i < ids.length; i++) if (d.push(i < head ? open : spent, ids[i]!, -1)) break;
+    return d;
+  };
+
   it('end a draft at its last complete line once the budget is spent, never before content', () => {
     const spent = ctx(-1);
-    const d = draft(spent, '\n    x = compute(1)\n    y = x + 2\n    return y\n');
+    // spent while the second line is under way
+    const d = grow(spent, '\n    x = compute(1)\n    y = x + 2\n    return y\n', '\n    x = compute(1)\n    y');
     expect(d.text).toBe('\n    x = compute(1)');
     expect(d.done).toBe(true);
     expect(d.finished).toBe(false);
@@ -51,20 +62,38 @@ describe('time-budget cuts', () => {
     expect(open.stats.budgetCuts).toBe(0);
   });
 
+  it('end a draft still on its first line at its last complete word, never inside one or before a word', () => {
+    const spent = ctx(-1);
+    // "total" may arrive as several tokens: the cut waits for the boundary after the word, then drops the space
+    const d = draft(spent, '    total = sum(values)');
+    expect(d.done).toBe(true);
+    expect(d.finished).toBe(false);
+    expect(d.text).toMatch(/^ {4}total( =)?$/);
+    expect(spent.stats.budgetCuts).toBe(1);
+    // the tokens kept spell the text (up to the dropped trailing space)
+    expect(tok.decode(d.tokens).trimEnd()).toBe(d.text);
+    // an identifier alone ends nowhere until something follows it
+    const one = ctx(-1);
+    const id = draft(one, 'compute_total_values');
+    expect(id.done).toBe(false);
+    expect(id.text).toBe('compute_total_values');
+    // a lone bracket is not a draft worth showing early
+    const br = ctx(-1);
+    expect(draft(br, '(').done).toBe(false);
+    // the tail comes back when asked (restoreCollidingCuts)
+    const back = ctx(-1);
+    const u = draft(back, 'x = compute(1)');
+    const shown = u.text;
+    expect(u.uncut(back)).toBe(true);
+    expect(u.text.startsWith(shown)).toBe(true);
+  });
+
   it('give a cut draft its tail back when the cut made it equal to a better draft', () => {
     // the budget is spent while the drafts are in their third line: each is cut back to two lines
     const spent = ctx(-1);
-    const grow = (text: string, cutFrom: string): DraftState => {
-      const open = ctx(Number.POSITIVE_INFINITY);
-      const d = new DraftState(new Uint8Array(0));
-      const ids = tok.encode(text);
-      const head = tok.encode(cutFrom).length;
-      ids.forEach((t, i) => d.push(i < head ? open : spent, t, -1));
-      return d;
-    };
-    const a = grow('\n    x = compute(1)\n    y = x\n    return y', '\n    x = compute(1)\n    y = x\n    ret');
-    const b = grow('\n    x = compute(1)\n    y = x\n    print(y)', '\n    x = compute(1)\n    y = x\n    pri');
-    const c = grow('\n    z = other()\n    w = z\n    return w', '\n    z = other()\n    w = z\n    ret');
+    const a = grow(spent, '\n    x = compute(1)\n    y = x\n    return y', '\n    x = compute(1)\n    y = x\n    ret');
+    const b = grow(spent, '\n    x = compute(1)\n    y = x\n    print(y)', '\n    x = compute(1)\n    y = x\n    pri');
+    const c = grow(spent, '\n    z = other()\n    w = z\n    return w', '\n    z = other()\n    w = z\n    ret');
     expect(a.text).toBe('\n    x = compute(1)\n    y = x');
     expect(b.text).toBe(a.text);
     restoreCollidingCuts([a, b, c], spent);

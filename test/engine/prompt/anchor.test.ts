@@ -46,6 +46,33 @@ describe('prompt anchors', () => {
     expect(built).toBe(1);
   });
 
+  it('with the tokenizer, the typed text\'s complete tokens join the prompt and only the word under the cursor stays healed', () => {
+    const anchors = new PromptAnchors(tok);
+    let built = 0;
+    const get = (r: CompletionRequest) => anchors.prompt(r, 1, () => (built++, buildPrompt(tok, cfg, r)));
+    const first = get(req(start));
+    const healed = Buffer.from(first.prompt.heal).toString();
+    const typedText = ' += x; total';
+    const typed = get(req(start + typedText));
+    expect(built).toBe(1);
+    expect(typed.typedChars).toBe(typedText.length);
+    // the prompt only grows at its end: the request before's KV cache is reused whole
+    expect(typed.prompt.ids.slice(0, first.prompt.ids.length)).toEqual(first.prompt.ids);
+    const added = typed.prompt.ids.slice(first.prompt.ids.length);
+    expect(added.length).toBeGreaterThan(0);
+    expect(typed.prompt.contextIds).toEqual([...first.prompt.contextIds, ...added]);
+    // the added tokens and the healed bytes spell the healed word and the typed text, and the word typed last is
+    // healed as a fresh prompt heals it
+    const heal = Buffer.from(typed.prompt.heal).toString();
+    expect(tok.decode(added) + heal).toBe(healed + typedText);
+    expect(heal).toBe(Buffer.from(buildPrompt(tok, cfg, req(start + typedText)).heal).toString());
+    // typing on from there: the prompt grows again by what was completed
+    const more = get(req(start + typedText + ' += 1;'));
+    expect(more.prompt.ids.slice(0, typed.prompt.ids.length)).toEqual(typed.prompt.ids);
+    expect(tok.decode(more.prompt.ids.slice(first.prompt.ids.length)) + Buffer.from(more.prompt.heal).toString()).toBe(healed + typedText + ' += 1;');
+    expect(built).toBe(1);
+  });
+
   it('a changed suffix, file, snippet, budget or output length, or more than MAX_TYPED_CHARS typed, builds afresh', () => {
     const anchors = new PromptAnchors();
     let built = 0;

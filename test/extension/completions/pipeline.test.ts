@@ -62,9 +62,40 @@ describe('CompletionPipeline', () => {
     expect(p.joins).toBe(1);
   });
 
-  it('request kinds: only interactive kinds get the latency budget, only the prefetch runs in the background', () => {
+  it('request kinds: only interactive kinds get the latency budget, the prefetch and the rest of cut drafts run in the background', () => {
     expect(Object.entries(REQUEST_KINDS).filter(([, k]) => k.budget).map(([n]) => n)).toEqual(['provider', 'keystroke', 'panel']);
-    expect(Object.entries(REQUEST_KINDS).filter(([, k]) => !k.foreground).map(([n]) => n)).toEqual(['prefetch']);
+    expect(Object.entries(REQUEST_KINDS).filter(([, k]) => !k.foreground).map(([n]) => n)).toEqual(['prefetch', 'rest']);
+    expect(Object.entries(REQUEST_KINDS).filter(([, k]) => k.refresh).map(([n]) => n)).toEqual(['rest']);
+  });
+
+  it('the rest of cut drafts: computed again without the budget, it replaces the cached cut drafts of that position', async () => {
+    let n = 0;
+    const calls: CompletionRequest[] = [];
+    const engine: CompletionSource = {
+      state: 'ready',
+      ready: async () => undefined,
+      complete: async (req) => {
+        calls.push(req);
+        // the first answer was cut by the budget at a word, the second is whole
+        const text = n++ === 0 ? 'return total' : 'return total / len(values)';
+        return { strategy: req.strategy!, timing: { ...timing, ...(n === 1 ? { budgetCuts: 1 } : {}) }, drafts: [{ text, strategy: req.strategy!, score: 0 } as never] };
+      },
+    };
+    const p = new CompletionPipeline(engine, () => ({ ...DEFAULT_SETTINGS, debounceMs: 0 }), { debug() {}, warn() {} });
+    const at = doc('def mean(values):\n    ');
+    const cut = await p.draftsAt(at, { kind: 'provider' }, never);
+    expect(cut?.timing?.budgetCuts).toBe(1);
+    await new Promise((r) => setTimeout(r, 0)); // the registry forgets the finished request
+    // a prefetch of a cached position is skipped; the rest is not
+    expect(await p.draftsAt(at, { kind: 'prefetch' }, never)).toBeUndefined();
+    const rest = await p.draftsAt(at, { kind: 'rest' }, never);
+    expect(calls.map((c) => c.timeBudgetMs)).toEqual([DEFAULT_SETTINGS.latencyBudgetMs, undefined]);
+    expect(rest?.drafts[0]!.text).toBe('return total / len(values)');
+    // VS Code asks again: the whole drafts, from the cache
+    const again = await p.draftsAt(at, { kind: 'provider' }, never);
+    expect(again?.source).toBe('cache');
+    expect(again?.drafts.map((d) => d.text)).toEqual(['return total / len(values)']);
+    expect(calls).toHaveLength(2);
   });
 
   it('a cancelled request publishes cancelled, a failed one failed (and rethrows); a background prefetch publishes nothing', async () => {
