@@ -222,6 +222,8 @@ export class Engine {
         keepOrder: req.strategy === 'greedy',
         verifyWindow: this.verifyWindow,
         verifyTokens: (n, longest) => this.verifyTokenCount(n, longest, decodeMs),
+        // a large model's request past its budget: its cut drafts are shown at once and the whole ones soon replace them
+        forwards: !(this.runtime.large && ctx.deadline !== undefined && performance.now() > ctx.deadline),
         lineBefore: req.prefix.slice(req.prefix.lastIndexOf('\n') + 1),
         ...(this.onRanked ? { onRanked: this.onRanked } : {}),
       });

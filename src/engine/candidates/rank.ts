@@ -36,6 +36,12 @@ export interface RankInput {
   verifyWindow: number;
   /** Tokens per draft the verification pass scores, given the drafts' count and longest length (default VERIFY_MAX_TOKENS). */
   verifyTokens?: (drafts: number, longest: number) => number;
+  /**
+   * false: no forward at all (no verification pass, no fillers): the strategy's drafts keep their own scores and a
+   * copy, which has none, only fills a place no model draft takes. For a large model's request past its time budget,
+   * whose cut drafts the whole ones (verified) soon replace. Default true.
+   */
+  forwards?: boolean;
 }
 
 interface Candidate {
@@ -172,7 +178,8 @@ export async function rankDrafts(ctx: DecodeContext, input: RankInput): Promise<
   // Fewer distinct drafts than asked for: the model's next candidates fill the places (fill.ts).
   // A filler can clean to a draft already there (another spelling of the same line): then the next first tokens get
   // their turn, for at most FILL_ROUNDS batches.
-  if (input.dedupe && !input.keepOrder && pool.length < input.k) {
+  const forwards = input.forwards !== false;
+  if (forwards && input.dedupe && !input.keepOrder && pool.length < input.k) {
     const usedFirst = new Set(pool.map((c) => c.raw.tokens[0]).filter((t): t is number => t !== undefined));
     for (let round = 0; round < FILL_ROUNDS && pool.length < input.k; round++) {
       const fillers = await fillAlternatives(ctx, input.k - pool.length, usedFirst, input.verifyWindow);
@@ -185,7 +192,9 @@ export async function rankDrafts(ctx: DecodeContext, input: RankInput): Promise<
   }
   // One forward for every candidate the model has not scored.
   const unscored = pool.filter((c) => c.raw.scored === false || !c.model);
-  if (unscored.length > 0) {
+  if (!forwards) {
+    for (const c of unscored) if (!c.model) c.lps = [];
+  } else if (unscored.length > 0) {
     const longest = Math.max(...unscored.map((c) => c.raw.tokens.length));
     const keep = Math.min(VERIFY_MAX_TOKENS, input.verifyTokens?.(unscored.length, longest) ?? VERIFY_MAX_TOKENS);
     const lps = await verifyTokens(ctx, unscored.map((c) => c.raw.tokens.slice(0, keep)), input.verifyWindow);

@@ -241,7 +241,7 @@ export class CompletionPipeline {
       this.cache.put({ key: at.key, prefix: at.prefix, offset: at.offset, drafts, strategy, ms });
       const t = res.timing;
       this.log.debug(
-        `${policy.label}${strategy} k=${s.drafts}: ${drafts.length} drafts in ${ms.toFixed(0)} ms (engine ${t.totalMs.toFixed(0)} ms, prefill ${t.prefillTokens} tok, reused ${t.reusedTokens}${t.budgetCuts ? `, time budget: ${t.budgetCuts} cut at a line end` : ''})`,
+        `${policy.label}${strategy} k=${s.drafts}: ${drafts.length} drafts in ${ms.toFixed(0)} ms (engine ${t.totalMs.toFixed(0)} ms, prefill ${t.prefillTokens} tok, reused ${t.reusedTokens}, prefill ${t.prefillMs.toFixed(0)} ms, ${t.forwards} forwards, rank ${(t.rankMs ?? 0).toFixed(0)} ms${t.typedChars ? `, ${t.typedChars} typed` : ''}${t.budgetCuts ? `, time budget: ${t.budgetCuts} cut at a line or word end` : ''})`,
       );
       if (fg) this.onRequest.fire({ phase: 'done', ms });
       return { drafts, strategy, ms, source: 'engine', timing: res.timing };

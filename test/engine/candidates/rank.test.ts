@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../src/engine/engine';
-import { draftScore, MATCH_CAP, type RankFeatures } from '../../../src/engine/candidates/rank';
+import { draftScore, MATCH_CAP, rankDrafts, type RankFeatures } from '../../../src/engine/candidates/rank';
+import type { DecodeContext, RawDraft } from '../../../src/engine/decode/decode';
 
 const model = (over: Partial<RankFeatures> = {}): RankFeatures => ({ mean: -1, tokens: 6, line: 'open', ...over });
 
@@ -30,6 +31,33 @@ describe('draftScore', () => {
   it('gives nothing to a draft without scored tokens', () => {
     expect(draftScore(model({ tokens: 0 }))).toBe(-Infinity);
     expect(draftScore(model({ mean: -Infinity }))).toBe(-Infinity);
+  });
+});
+
+describe('rankDrafts without forwards (a large model past its time budget)', () => {
+  it('runs no forward: the strategy\'s drafts keep their own scores, a copy only fills a place no model draft takes', async () => {
+    const raw = (text: string, lp: number, scored = true): RawDraft => ({ tokens: [1, 2], lps: [lp, lp], logprob: 2 * lp, text, finished: false, ...(scored ? {} : { scored: false }) });
+    const site = { text: 'return total', matchLength: MATCH_CAP, path: '' } as never;
+    // a context with nothing in it: any forward would throw
+    const ctx = {} as DecodeContext;
+    const input = {
+      model: [raw('return x', -2, false), raw('return y', -0.5, false)],
+      copies: [{ raw: raw('return total', 0), site }],
+      strategy: 'superposed' as const,
+      clean: (t: string) => t,
+      dedupe: true,
+      keepOrder: false,
+      lineBefore: '    ',
+      verifyWindow: 64,
+      forwards: false,
+    };
+    const three = await rankDrafts(ctx, { ...input, k: 3 });
+    expect(three.map((d) => d.text)).toEqual(['return y', 'return x', 'return total']);
+    expect(three[2]!.score).toBe(-Infinity);
+    // with as many model drafts as places, the copy is not shown
+    expect((await rankDrafts(ctx, { ...input, k: 2 })).map((d) => d.text)).toEqual(['return y', 'return x']);
+    // with forwards, the same input needs the model (the verification pass)
+    await expect(rankDrafts(ctx, { ...input, k: 3, forwards: true })).rejects.toThrow();
   });
 });
 
