@@ -34,7 +34,7 @@ export const COMMAND_OPTIONS = {
   eval: {
     ...COMMON,
     ...K,
-    ...strings('cases', 'strategy', 'limit', 'max-tokens', 'mode', 'seed', 'details'),
+    ...strings('cases', 'strategy', 'limit', 'max-tokens', 'mode', 'seed', 'details', 'time-budget'),
     ...switches('no-speculative'),
     // --task line (default) or next-edit (commands/evalNextEdit.ts); next-edit only: --threshold (the score below
     // which drafts are not shown) and --model-rank (rank the sites with the model's scoring too)

@@ -10,7 +10,7 @@ Usage: superdraft <command> [options]
 
 Commands:
   complete   drafts for a cursor position in a file
-  eval       line-completion accuracy and latency on a JSONL case file
+  eval       line- or block-completion accuracy and latency on a JSONL case file
   bench      latency, throughput and memory of every strategy on the bundled prompt set
   demo       each strategy's drafts and timing for the bundled example file
   serve      an HTTP server over the engine: OpenAI /v1/completions, llama.cpp /infill, /health, /metrics
@@ -67,13 +67,22 @@ Runs each case {id, language, path, prefix, suffix, expected} (expected = rest o
 {cases, strategy, k, top1_exact, anyk_exact, top1_edit_sim, best_edit_sim, latency_ms_p50, latency_ms_p95}.
 A draft's first line is compared after trimming trailing whitespace; edit similarity is 1 - Levenshtein / max length.
 
+--mode block scores whole blocks: each case's cursor stands after Enter on a line that opens a block and expected is
+the block's body. Drafts are asked for as the editor asks there (mode auto); draft and body are compared after reading
+CRLF as LF, dropping each line's trailing whitespace and trailing blank lines (indentation counts). Prints
+{first_line_exact, first_line_anyk, block_exact_top1, block_exact_anyk, block_edit_sim_top1, block_edit_sim_best,
+latency_ms_p50, latency_ms_p95, top1_shape: how the top draft's lines differ}. A case the editor would complete as a
+line is refused, as is a multi-line expected in line mode.
+
 Options:
   --cases FILE         JSONL case file (required)
   --strategy S         superposed | beam | sampling | greedy (default ${DEFAULTS.strategy})
   -k K                 drafts per case, 1..16 (default ${DEFAULTS.drafts})
   --limit N            first N cases only
   --max-tokens N       1..1024 (default ${DEFAULTS.maxTokens})
-  --mode M             line | block | auto (default line)
+  --mode M             line | block | auto (default line; block: whole blocks, above; auto: asked as auto, scored as lines)
+  --time-budget MS     the editor's latency budget (superdraft.latencyBudgetMs): drafts end at their last complete
+                       line once MS of engine time is spent (default 0: none, the figures then do not depend on load)
   --no-speculative     disable speculative acceleration
   --seed N             base sampling seed (case i uses N + i; default 1)
   --details FILE       also write one JSON line per case (id, expected, drafts, latency) to FILE

@@ -46,3 +46,16 @@ export const round = (x: number, d = 3): number => {
   return Math.round(x * f) / f;
 };
 
+
+/**
+ * A block as `eval --mode block` compares it: line breaks as `\n` (`\r\n` and lone `\r` too), each line's trailing
+ * whitespace removed, and trailing blank lines removed. Nothing else: indentation, tabs against spaces, leading and
+ * inner blank lines all count.
+ */
+export function normaliseBlock(text: string): string {
+  return text
+    .split(/\r\n|\r|\n/)
+    .map((l) => l.trimEnd())
+    .join('\n')
+    .replace(/\n+$/, '');
+}

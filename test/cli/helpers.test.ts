@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError, languageOf, readTextFile, splitAt } from '../../src/cli/files';
-import { editSimilarity, firstLineOf, levenshtein, percentile } from '../../src/cli/metrics';
+import { editSimilarity, firstLineOf, levenshtein, normaliseBlock, percentile } from '../../src/cli/metrics';
 
 describe('splitAt (1-based line and column)', () => {
   const text = 'ab\ncd\r\n\nxyz';
@@ -65,5 +65,17 @@ describe('metrics', () => {
     expect(percentile([1, 2, 3, 4], 0.5)).toBe(2.5);
     expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21], 0.95)).toBe(20);
     expect(percentile([], 0.5)).toBe(0);
+  });
+});
+
+describe('normaliseBlock (what eval --mode block compares)', () => {
+  it('drops trailing whitespace per line and trailing blank lines, and reads CRLF as LF', () => {
+    expect(normaliseBlock('a = 1  \r\n    b()\t\n\n   \n')).toBe('a = 1\n    b()');
+    expect(normaliseBlock('x\r\ny')).toBe('x\ny');
+    expect(normaliseBlock('  \n\n')).toBe('');
+  });
+  it('keeps indentation, leading and inner blank lines', () => {
+    expect(normaliseBlock('\nif x:\n\n        y')).toBe('\nif x:\n\n        y');
+    expect(normaliseBlock('a\n\tb')).not.toBe(normaliseBlock('a\n    b'));
   });
 });

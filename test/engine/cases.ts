@@ -4,7 +4,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { EvalCase } from '../../src/cli/commands/eval';
+import type { EvalCase } from '../../src/cli/commands/evalCases';
 import { CODE_CORPUS, ROOT } from '../helpers/paths';
 
 /** The CLI's eval case ({id, language, path, prefix, suffix, expected}). */
