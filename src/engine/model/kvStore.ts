@@ -72,34 +72,50 @@ export function emptyKv(dims: KvDims, batch: number): KvState {
   return { keys, values, batch, length: 0, valid: new Uint8Array(0), nextPos: 0 };
 }
 
+/**
+ * Slots of a multi-head store holding `used` entries: the next multiple of 64 above it. Every unused slot is fed
+ * (masked) to attention, and how many there are changes the kernels' rounding (their reductions run over all of
+ * them), so the count is a function of the length alone: a cache of a given length attends the same whatever its
+ * history (grown one token at a time, or by a speculative unit and rewound), and speculative greedy decoding gives
+ * plain greedy's tokens where the model's kernels allow it (docs/speculative-exactness.md).
+ */
+export function storeSlots(used: number): number {
+  return (Math.floor(used / 64) + 1) * 64;
+}
+
+/** A store of `capacity` slots holding the first `length` entries of `past` (per layer and head). */
+function copyStore(dims: KvDims, past: KvState, length: number, capacity: number): KvStore {
+  const { numLayers, numKvHeads: H, headDim } = dims;
+  const fresh: KvStore = { keys: [], values: [], used: length, capacity };
+  const slots = past.slots ?? past.length;
+  for (let i = 0; i < numLayers; i++) {
+    const k = new Float32Array(H * capacity * headDim);
+    const v = new Float32Array(H * capacity * headDim);
+    if (length > 0) {
+      const pk = past.keys[i].data as Float32Array;
+      const pv = past.values[i].data as Float32Array;
+      const n = length * headDim;
+      for (let h = 0; h < H; h++) {
+        k.set(pk.subarray(h * slots * headDim, h * slots * headDim + n), h * capacity * headDim);
+        v.set(pv.subarray(h * slots * headDim, h * slots * headDim + n), h * capacity * headDim);
+      }
+    }
+    fresh.keys.push(k);
+    fresh.values.push(v);
+  }
+  return fresh;
+}
+
 /** Appends a batch-1 forward's `present_delta.*` to the store of `past` (a new store when it is not the tip). */
 export function appendToStore(dims: KvDims, past: KvState, seq: number, out: ort.InferenceSession.ReturnType): KvStore {
   const { numLayers, numKvHeads: H, headDim } = dims;
   const need = past.length + seq;
   let store = past.store;
-  if (!store || store.used !== past.length || need > store.capacity) {
+  if (!store || store.used !== past.length || need > store.capacity || (H > 1 && store.capacity !== storeSlots(need))) {
     // One head: growth by half again (at least 64 rows) keeps appends amortised O(1) per entry, and the unused
-    // rows cost nothing (the view is a prefix). Several heads: every unused row is fed (masked) to attention, so
-    // the spare is 64 to 127 rows; a regrowth copies the cache once per 64 appended entries at least.
-    const capacity = H === 1 ? Math.max(256, need + Math.max(64, need >> 1)) : Math.ceil((need + 64) / 64) * 64;
-    const fresh: KvStore = { keys: [], values: [], used: past.length, capacity };
-    const slots = past.slots ?? past.length;
-    for (let i = 0; i < numLayers; i++) {
-      const k = new Float32Array(H * capacity * headDim);
-      const v = new Float32Array(H * capacity * headDim);
-      if (past.length > 0) {
-        const pk = past.keys[i].data as Float32Array;
-        const pv = past.values[i].data as Float32Array;
-        const n = past.length * headDim;
-        for (let h = 0; h < H; h++) {
-          k.set(pk.subarray(h * slots * headDim, h * slots * headDim + n), h * capacity * headDim);
-          v.set(pv.subarray(h * slots * headDim, h * slots * headDim + n), h * capacity * headDim);
-        }
-      }
-      fresh.keys.push(k);
-      fresh.values.push(v);
-    }
-    store = fresh;
+    // rows cost nothing (the view is a prefix). Several heads: storeSlots, a copy once per 64 appended entries.
+    const capacity = H === 1 ? Math.max(256, need + Math.max(64, need >> 1)) : storeSlots(need);
+    store = copyStore(dims, past, past.length, capacity);
   }
   const cap = store.capacity;
   const n = seq * headDim;
@@ -114,6 +130,23 @@ export function appendToStore(dims: KvDims, past: KvState, seq: number, out: ort
   }
   store.used = need;
   return store;
+}
+
+/**
+ * The first `length` entries of a cache at its store's tip (a speculative unit's rejected tokens dropped): the store
+ * is rewound in place (the caller drops `kv`, the only state that viewed the entries past `length`), or copied when
+ * its slot count must change (storeSlots). Undefined when `kv` is not its store's tip.
+ */
+export function rewindTip(dims: KvDims, kv: KvState, length: number): KvState | undefined {
+  const store = kv.store;
+  if (!store || store.used !== kv.length || length > kv.length || kv.batch !== 1) return undefined;
+  let target = store;
+  if (dims.numKvHeads > 1 && store.capacity !== storeSlots(length)) target = copyStore(dims, kv, length, storeSlots(length));
+  else store.used = length;
+  let dropped = 0;
+  for (let i = length; i < kv.length; i++) dropped += kv.valid[i];
+  const { keys, values, slots } = viewsOf(dims, target, length);
+  return { keys, values, batch: 1, length, valid: kv.valid.slice(0, length), nextPos: kv.nextPos - dropped, store: target, ...(slots !== length ? { slots } : {}) };
 }
 
 /** Tensors over a store holding `length` entries (no copy): a prefix with one KV head, the whole store with more. */

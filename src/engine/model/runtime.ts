@@ -24,7 +24,7 @@ import { ForwardCostMeter } from './costMeter';
 import { LARGE_MODEL_BYTES, modelBytes } from './modelSize';
 import { openSession, type LogFn, type ProviderAttempt } from './session';
 import { DeviceKvOps, onDevice, pendingSelection } from './deviceKv';
-import { appendToStore, emptyKv, kvBytes, selectRows, truncate, viewsOf, type KvState, type KvStore } from './kvStore';
+import { appendToStore, emptyKv, kvBytes, rewindTip, selectRows, truncate, viewsOf, type KvState, type KvStore } from './kvStore';
 
 export type { LogFn, ProviderAttempt } from './session';
 export type { KvState, KvStore } from './kvStore';
@@ -322,6 +322,15 @@ export class ModelRuntime {
       return pendingSelection(kv, Array.from({ length: kv.batch }, (_, r) => r), 0, length, nextPos, kv.valid.slice(0, length));
     }
     return truncate(this.config, kv, length);
+  }
+
+  /**
+   * The first `length` entries of a cache the caller drops, at its store's tip (kvStore.ts rewindTip): the store's
+   * layout is then the one a cache of `length` entries grown one token at a time has. Undefined without a store.
+   */
+  rewind(kv: KvState, length: number): KvState | undefined {
+    if (kv.pending || onDevice(kv)) return undefined;
+    return rewindTip(this.config, kv, length);
   }
 
   kvBytes(kv: KvState): number {

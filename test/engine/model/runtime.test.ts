@@ -123,6 +123,28 @@ for (const model of MODELS) {
       worst = Math.max(worst, maxDiff(b1.logits, b2.logits));
       expect(worst).toBeLessThan(1e-4);
     });
+
+    it('a rewound tip (a speculative unit\'s rejected tokens dropped) has the layout of a cache grown one token at a time', async () => {
+      const prompt = ids(model.prompt - 3, 3); // ends 3 short of a 64-boundary for a 100-token prompt: the unit crosses it
+      const grown = await step(store, store.emptyKv(1), prompt);
+      // one token at a time: prompt + 2
+      let one = await step(store, grown.kv, [91]);
+      one = await step(store, one.kv, [92]);
+      // a unit of 6 from the prompt (crossing the boundary), 2 of them kept
+      const unit = await step(store, grown.kv, [91, 92, 93, 94, 95, 96]);
+      const rewound = store.rewind(unit.kv, grown.kv.length + 2)!;
+      expect(rewound).toBeDefined();
+      expect(rewound.length).toBe(one.kv.length);
+      expect(rewound.nextPos).toBe(one.kv.nextPos);
+      expect(rewound.keys[0].dims).toEqual(one.kv.keys[0].dims);
+      if (model.kvHeads > 1) expect(rewound.store!.capacity).toBe(one.kv.store!.capacity);
+      // the next step from either reads the same entries: the same logits
+      const a = await step(store, rewound, [97]);
+      const b = await step(store, one.kv, [97]);
+      expect(maxDiff(a.logits, b.logits)).toBeLessThan(1e-4);
+      // not the tip any more (a fork appended past it): nothing is rewound
+      expect(store.rewind(grown.kv, grown.kv.length - 1)).toBeUndefined();
+    });
   });
 }
 

@@ -60,10 +60,17 @@ export async function greedyContinue(ctx: DecodeContext, draft: DraftState, kv: 
     ctx.speculator!.record(unit.length, accepted);
     ctx.stats.acceptedSpeculative += accepted;
     if (stopped) break;
-    // Entries after the accepted prefix hold rejected tokens: mask them out.
-    const valid = out.kv.valid.slice();
-    valid.fill(0, kv.length + 1 + accepted);
-    kv = { ...out.kv, valid, nextPos: kv.nextPos + 1 + accepted };
+    // Entries after the accepted prefix hold rejected tokens: drop them (the store rewound, its layout what plain
+    // decoding would have at this length), or mask them out (a cache without a store).
+    const keep = kv.length + 1 + accepted;
+    const rewound = runtime.rewind(out.kv, keep);
+    if (rewound) {
+      kv = rewound;
+    } else {
+      const valid = out.kv.valid.slice();
+      valid.fill(0, keep);
+      kv = { ...out.kv, valid, nextPos: kv.nextPos + 1 + accepted };
+    }
     logits = out.logits;
     row = accepted;
   }
