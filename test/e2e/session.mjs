@@ -146,6 +146,9 @@ export function requestMetrics(log, fromEpoch, toEpoch) {
   const cold = reqs.filter((x) => x.reused === 0);
   return {
     requests: reqs.length,
+    // drafts the latency budget cut, and whole drafts computed after them (kind rest)
+    budgetCut: [...log.matchAll(/^(\S+) \[debug\] .*time budget: \d+ cut/gm)].filter((m) => inWindow(m[1])).length,
+    rest: reqs.filter((x) => x.label === 'rest:').length,
     cold: cold.length,
     warm: reqs.length - cold.length,
     cacheHits: hits,

@@ -22,6 +22,9 @@ const REST_DELAY_MS = 75;
 
 export class Prefetcher implements vscode.Disposable {
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private restTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The document version whose whole drafts are pending (a prefetch of its cut drafts waits for them). */
+  private rest: { uri: string; version: number } | undefined;
 
   constructor(
     private readonly pipeline: CompletionPipeline,
@@ -30,6 +33,7 @@ export class Prefetcher implements vscode.Disposable {
 
   schedule(doc: vscode.TextDocument, pos: vscode.Position, res: Placed): void {
     if (!this.settings.current.prefetch || res.lineSuffix.trim() !== '') return;
+    if (this.rest && this.rest.uri === doc.uri.toString() && this.rest.version === doc.version) return;
     const draft = res.drafts[0]?.text;
     if (!draft || !draft.trim()) return;
     // What accepting it inserts: VS Code writes line breaks in the document's own form.
@@ -55,10 +59,14 @@ export class Prefetcher implements vscode.Disposable {
       const ed = vscode.window.activeTextEditor;
       return !doc.isClosed && doc.version === version && ed?.document === doc && ed.selection.isEmpty && ed.selection.active.isEqual(pos);
     };
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (!unmoved() || this.pipeline.inFlight.busy(uri)) return;
+    if (this.restTimer) clearTimeout(this.restTimer);
+    const rest = (this.rest = { uri, version });
+    const done = () => {
+      if (this.rest === rest) this.rest = undefined;
+    };
+    this.restTimer = setTimeout(() => {
+      this.restTimer = undefined;
+      if (!unmoved() || this.pipeline.inFlight.busy(uri)) return done();
       const cts = new vscode.CancellationTokenSource();
       const sub = vscode.workspace.onDidChangeTextDocument((e) => {
         if (e.document === doc && e.contentChanges.length) cts.cancel();
@@ -66,11 +74,13 @@ export class Prefetcher implements vscode.Disposable {
       this.pipeline
         .draftsAt(docInput(doc, pos), { kind: 'rest', automatic: true }, cts.token)
         .then((res) => {
+          done();
           // Now in the cache at this position: VS Code asks again and gets them from there.
           if (res && !cts.token.isCancellationRequested && unmoved()) void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
         })
         .catch(() => undefined)
         .finally(() => {
+          done();
           sub.dispose();
           cts.dispose();
         });
@@ -100,6 +110,7 @@ export class Prefetcher implements vscode.Disposable {
 
   dispose(): void {
     if (this.timer) clearTimeout(this.timer);
+    if (this.restTimer) clearTimeout(this.restTimer);
     this.pipeline.inFlight.cancelBackground();
   }
 }

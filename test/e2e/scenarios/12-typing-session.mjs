@@ -50,6 +50,17 @@ async function measure(s, ctx, name) {
   const epoch0 = Date.now();
   const trace = await runSession(wb);
   const epoch1 = Date.now();
+  // the whole drafts after a cut (kind rest) come in the session's last pause: the log settles before the file is reset
+  let last = '';
+  let since = Date.now();
+  await waitFor(() => {
+    const log = superdraftLog(cs);
+    if (log.length !== last.length) {
+      last = log;
+      since = Date.now();
+    }
+    return Date.now() - since > 2_000;
+  }, { timeout: 30_000, interval: 200, what: 'the Superdraft log to settle after the session' }).catch(() => s.note('the log did not settle within 30 s'));
   await wb.screenshot(shot(`12-session-${name}`));
   s.screenshots.push(shot(`12-session-${name}`));
   // close without saving: the next run starts from the same text
@@ -57,7 +68,7 @@ async function measure(s, ctx, name) {
   await wb.runCommand('File: Revert File').catch(() => {});
   const keys = keystrokeMetrics(trace);
   const requests = requestMetrics(superdraftLog(cs), epoch0, epoch1);
-  s.note(`${name}: ${keys.keystrokes} keystrokes, keystroke → ghost text p50 ${keys.p50} ms, p95 ${keys.p95 ?? 'never'} ms; drafts before the next keystroke ${(keys.beforeNextKeystroke * 100).toFixed(1)} %; ${requests.requests} requests (${requests.cold} cold), ${requests.cacheHits} cache hits, ${requests.draftsPerRequest} drafts a request; accept/type-along: ${JSON.stringify(trace.events)}`);
+  s.note(`${name}: ${keys.keystrokes} keystrokes, keystroke → ghost text p50 ${keys.p50} ms, p95 ${keys.p95 ?? 'never'} ms; drafts before the next keystroke ${(keys.beforeNextKeystroke * 100).toFixed(1)} %; ${requests.requests} requests (${requests.cold} cold, ${requests.budgetCut} cut by the latency budget, ${requests.rest} whole drafts after a cut), ${requests.cacheHits} cache hits, ${requests.draftsPerRequest} drafts a request; accept/type-along: ${JSON.stringify(trace.events)}`);
   return { keystrokes: keys, requests, events: trace.events };
 }
 
@@ -101,5 +112,9 @@ export default scenario(12, `A typing session at ${1000 / KEY_MS} characters/s: 
       assert(m.keystrokes.keystrokes >= 100, `${name}: only ${m.keystrokes.keystrokes} keystrokes were recorded`);
       assert(m.keystrokes.withGhost.count > 0, `${name}: no keystroke of the session got ghost text`);
     }
+    // The replica's requests outlast the latency budget: its drafts are cut, and the whole ones follow in pauses.
+    const replica = report.models['qwen2.5-coder-0.5b-replica'];
+    assert(replica.requests.budgetCut > 0, 'the 0.5B replica\'s drafts were never cut by the latency budget');
+    assert(replica.requests.rest > 0, 'no whole drafts (kind rest) followed the cut ones in the session\'s pauses');
   });
 });
