@@ -107,11 +107,13 @@ async function lineText(wb, n) {
  * No completion ghost text, for a quiet moment: ghost text wins Tab and Alt+] (package.json's `when` clauses), so a
  * suggestion the last edit brought is dismissed with Escape (which, while it is visible, hides only it).
  */
+let ghostDismissed = 0;
 async function noGhost(wb, quietMs = 700, timeout = 15_000) {
   const t0 = Date.now();
   let since = Date.now();
   while (Date.now() - t0 < timeout) {
     if ((await wb.ghostText()).trim()) {
+      ghostDismissed++;
       await wb.page.keyboard.press('Escape');
       await wb.waitForNoGhostText(3_000).catch(() => {});
       since = Date.now();
@@ -127,6 +129,7 @@ export default scenario(13, 'Next-edit drafts: a rename shows the next site stru
   const { cs, wb } = ctx;
   const page = wb.page;
   const original = WORKSPACE_FILES[NEXT_EDIT_FILE];
+  ghostDismissed = 0;
   try {
     await s.step(`open ${NEXT_EDIT_FILE}, superdraft.nextEdit: true`, async () => {
       await waitReady(wb);
@@ -238,6 +241,7 @@ export default scenario(13, 'Next-edit drafts: a rename shows the next site stru
       const saved = readWorkspaceFile(cs, NEXT_EDIT_FILE);
       const expected = original.replace('subtotal = 0', 'net = 0').replace('subtotal += item', 'net += item').replace('RETRIES = 3', 'RETRIES = 5');
       assert(saved === expected, `the saved file differs from the expected one:\n--- saved ---\n${saved}\n--- expected ---\n${expected}`);
+      s.note(`ghost text dismissed with Escape before a key: ${ghostDismissed} time(s)`);
     });
   } finally {
     if (cs.readSettings()['superdraft.nextEdit'] !== undefined) {
