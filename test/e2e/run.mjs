@@ -9,6 +9,8 @@
 //  10 Install Model… from a loopback Hub (HF_ENDPOINT): progress, switched, ghost text, Manage Models… removes it
 //  11 superdraft serve as the openai remote backend
 //  12 a typing session at 5 characters/s, embedded model vs the Qwen2.5-Coder-0.5B replica (latency.json "session")
+//  13 next-edit drafts (superdraft.nextEdit): a rename's next site struck through with → new, Tab jumps / accepts,
+//     Alt+] cycles, Esc dismisses, a one-off change shows nothing
 // workspace.mjs writes the workspace files, helpers.mjs holds the shared steps, options.mjs the command line.
 //
 //   node test/e2e/run.mjs [--vsix file] [--only 1,3] [--samples 30] [--keep]
@@ -36,9 +38,10 @@ import s9 from './scenarios/09-hub-model.mjs';
 import s10 from './scenarios/10-install-model.mjs';
 import s11 from './scenarios/11-remote-serve.mjs';
 import s12 from './scenarios/12-typing-session.mjs';
+import s13 from './scenarios/13-next-edit.mjs';
 import { startLoopbackHub } from './lib/hub.mjs';
 
-const scenarios = [s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12];
+const scenarios = [s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13];
 
 // ------------------------------------------------------------------------------------------------ main
 async function main() {

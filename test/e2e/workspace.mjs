@@ -8,8 +8,25 @@ export const LATENCY_FILE = 'latency.py';
 export const PREFETCH_FILE = 'prefetch.py';
 export const HUB_MODEL_FILE = 'hub_model.py';
 export const REMOTE_FILE = 'remote.py';
+export const NEXT_EDIT_FILE = 'rename.py';
 
 export const WORKSPACE_FILES = {
+  // scenario 13: \`subtotal\` stands at 5 sites (renamed at its definition, carried to the 4 uses); RETRIES's literal is
+  // a one-off change with nothing alike
+  [NEXT_EDIT_FILE]: `def total_price(items, rate):
+    subtotal = 0
+    for item in items:
+        subtotal += item.price * item.quantity
+    tax = subtotal * rate
+    return subtotal + tax
+
+
+def describe(order):
+    return f"{order.id}: {len(order.items)} items"
+
+
+RETRIES = 3
+`,
   [REMOTE_FILE]: `def celsius(fahrenheit):
     return (fahrenheit - 32) * 5 / 9
 

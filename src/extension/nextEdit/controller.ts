@@ -15,6 +15,7 @@ import { DEFAULTS } from '../../protocol/defaults';
 import type { Logger } from '../logger';
 import type { SettingsStore } from '../settingsStore';
 import { Commands } from '../ui/commandIds';
+import { carriedDrafts } from './carry';
 import { EditTracker } from './editTracker';
 import { sameLineInlineItem } from './inlineItem';
 
@@ -125,14 +126,20 @@ export class NextEditController implements vscode.Disposable {
     if (!editor || editor.document !== doc) return;
     const edit: UserEdit | null = this.trackers.get(doc.uri.toString())?.edit(doc.getText()) ?? null;
     if (!edit) return;
-    this.showFor(editor, edit);
+    this.showFor(editor, (text) => proposeNextEdits({ text, edit, languageId: doc.languageId, k: this.settings.current.drafts, threshold: DEFAULTS.nextEditThreshold, penalties: this.penalties }));
   }
 
-  private showFor(editor: vscode.TextEditor, edit: UserEdit): void {
+  /** The next drafts after an accepted one (carry.ts: its other sites, without asking the gate again). */
+  private carry(editor: vscode.TextEditor, accepted: NextEditDraft): void {
+    this.trackers.get(editor.document.uri.toString())?.reset();
+    this.showFor(editor, (text) => carriedDrafts(text, accepted, { k: this.settings.current.drafts, languageId: editor.document.languageId, penalties: this.penalties }), ' (carried)');
+  }
+
+  private showFor(editor: vscode.TextEditor, propose: (text: string) => NextEditDraft[], what = ''): void {
     const doc = editor.document;
     const t0 = performance.now();
-    const drafts = proposeNextEdits({ text: doc.getText(), edit, languageId: doc.languageId, k: this.settings.current.drafts, threshold: DEFAULTS.nextEditThreshold, penalties: this.penalties });
-    this.logger.debug(`next edit: ${drafts.length} draft(s) in ${(performance.now() - t0).toFixed(1)} ms`);
+    const drafts = propose(doc.getText());
+    this.logger.debug(`next edit: ${drafts.length} draft(s)${what} in ${(performance.now() - t0).toFixed(1)} ms`);
     if (drafts.length === 0) return this.clear(false);
     this.shown = { uri: doc.uri.toString(), version: doc.version, drafts, index: 0, jumped: false, text: doc.getText(), inline: false };
     this.render(editor);
@@ -195,9 +202,8 @@ export class NextEditController implements vscode.Disposable {
     if (!ok) return;
     const end = editor.document.positionAt(d.offset + d.insert.length);
     editor.selection = new vscode.Selection(end, end);
-    this.trackers.get(editor.document.uri.toString())?.reset();
     // carry it through: the accepted draft is the user's latest edit
-    this.showFor(editor, { offset: d.offset, delete: d.insert.length, insert: d.insert, old: d.old });
+    this.carry(editor, d);
   }
 
   /** The current draft as an inline item at the editor's cursor, or null when it takes the decoration path. */
@@ -220,8 +226,7 @@ export class NextEditController implements vscode.Disposable {
     const d = s?.inline && s.uri === editor.document.uri.toString() ? s.drafts[s.index] : undefined;
     if (!s || !d || editor.document.getText() !== applyEdit(s.text, d)) return false;
     this.clear(false);
-    this.trackers.get(s.uri)?.reset();
-    this.showFor(editor, { offset: d.offset, delete: d.insert.length, insert: d.insert, old: d.old });
+    this.carry(editor, d);
     return true;
   }
 
