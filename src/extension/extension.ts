@@ -53,7 +53,7 @@ function wire(ctx: vscode.ExtensionContext): Instance {
   const pipeline = new CompletionPipeline(source, () => settings.current, logger);
   // Answers computed for the old model, settings or process no longer apply (subscribed first: before any room asks).
   const clearCache = [source.onState((s) => s === 'ready' && pipeline.cache.clear()), settings.onDidChange.on(() => pipeline.cache.clear())];
-  const prefetch: Prefetcher = new Prefetcher(pipeline, settings);
+  const prefetch: Prefetcher = new Prefetcher(pipeline, settings, logger);
   const provider = new InlineProvider(pipeline, settings, logger, prefetch);
   const keystroke = new KeystrokeStarter(pipeline, source, settings);
   const panel = new PanelController(ctx.extensionUri, pipeline, provider, source, settings, logger, () => commands.accepted++);

@@ -29,6 +29,7 @@ export class Prefetcher implements vscode.Disposable {
   constructor(
     private readonly pipeline: CompletionPipeline,
     private readonly settings: SettingsStore,
+    private readonly log: { debug(message: string): void } = { debug: () => undefined },
   ) {}
 
   schedule(doc: vscode.TextDocument, pos: vscode.Position, res: Placed): void {
@@ -66,7 +67,10 @@ export class Prefetcher implements vscode.Disposable {
     };
     this.restTimer = setTimeout(() => {
       this.restTimer = undefined;
-      if (!unmoved() || this.pipeline.inFlight.busy(uri)) return done();
+      if (!unmoved() || this.pipeline.inFlight.busy(uri)) {
+        this.log.debug(`rest: not asked (${unmoved() ? 'drafts for the document are being computed' : 'typed or moved'})`);
+        return done();
+      }
       const cts = new vscode.CancellationTokenSource();
       const sub = vscode.workspace.onDidChangeTextDocument((e) => {
         if (e.document === doc && e.contentChanges.length) cts.cancel();
@@ -77,6 +81,7 @@ export class Prefetcher implements vscode.Disposable {
           done();
           // Now in the cache at this position: VS Code asks again and gets them from there.
           if (res && !cts.token.isCancellationRequested && unmoved()) void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+          else this.log.debug(`rest: not shown (${!res ? 'no drafts' : 'typed or moved'})`);
         })
         .catch(() => undefined)
         .finally(() => {
