@@ -3,6 +3,7 @@
  * training/next_edit_fit.ts on cases from other histories, never on the dev set).
  */
 import type { EditContext, Site } from './sites';
+import { jaccard } from './select';
 import { isIdent, isLiteral, tokenize } from './tokens';
 
 export const FEATURE_NAMES = [
@@ -32,6 +33,8 @@ export const FEATURE_NAMES = [
   'log_old_chars',
   'old_defined_elsewhere',
   'new_defined_elsewhere',
+  'anchor_one_side',
+  'anchor_line_edge',
 ] as const;
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -72,12 +75,6 @@ function countOutside(text: string, needle: string, skipFrom: number, skipTo: nu
 
 const indentOf = (s: string): string => /^[ \t]*/.exec(s)![0];
 
-function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
-  let both = 0;
-  for (const t of a) if (b.has(t)) both++;
-  const all = a.size + b.size - both;
-  return all === 0 ? 0 : both / all;
-}
 
 /** What every site of one edit shares: computed once per edit. */
 export interface EditFeatures {
@@ -128,7 +125,7 @@ export function editFeatures(text: string, ctx: EditContext): EditFeatures {
   };
 }
 
-/** One site's feature vector, in FEATURE_NAMES order; `rank` is its place among the sites by distance (0 nearest). */
+/** One site's feature vector, in FEATURE_NAMES order; `rank` is its place by distance among the `sites` of its generator (0 nearest). */
 export function siteFeatures(ctx: EditContext, ef: EditFeatures, site: Site, rank: number, sites: number): FeatureVector {
   const dist = Math.abs(site.line - ctx.line);
   const tokens = new Set(tokenize(site.lineText).filter((t) => t.trim()));
@@ -159,5 +156,7 @@ export function siteFeatures(ctx: EditContext, ef: EditFeatures, site: Site, ran
     ef.logOldChars,
     ef.oldDefined,
     ef.newDefined,
+    site.anchor === 'left' || site.anchor === 'right' ? 1 : 0,
+    site.anchor === 'lineStart' || site.anchor === 'lineEnd' ? 1 : 0,
   ];
 }

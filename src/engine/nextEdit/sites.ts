@@ -24,6 +24,12 @@ export interface EditContext {
   length: number;
 }
 
+/**
+ * How a site was found: `both` where the old tokens stand (or, for an insertion, where both its neighbours do); the
+ * loose insertion generators of insertionSites.ts: `left` / `right` (one neighbour), `lineStart` / `lineEnd`.
+ */
+export type SiteAnchor = 'both' | 'left' | 'right' | 'lineStart' | 'lineEnd';
+
 /** A place where the change's old tokens occur (or, for an insertion, its anchors). */
 export interface Site {
   line: number;
@@ -33,6 +39,7 @@ export interface Site {
   delete: number;
   leftMatch: boolean;
   rightMatch: boolean;
+  anchor: SiteAnchor;
 }
 
 const lastSolid = (ts: readonly string[]): string => [...ts].reverse().find((t) => !isBlank(t)) ?? '';
@@ -69,7 +76,7 @@ function equalAt(ts: readonly string[], i: number, pat: readonly string[]): bool
 }
 
 /** Whether the tokens at `i` (where `old` occurs) already read as the change's new tokens (nothing to do there). */
-function alreadyNew(ts: readonly string[], i: number, ch: TokenChange): boolean {
+export function alreadyNew(ts: readonly string[], i: number, ch: TokenChange): boolean {
   if (ch.neu.length === 0) return false;
   for (let j = 0; j + ch.old.length <= ch.neu.length; j++) {
     if (equalAt(ch.neu, j, ch.old) && equalAt(ts, i - j, ch.neu)) return true;
@@ -99,6 +106,7 @@ function lineSites(ctx: EditContext, ts: readonly string[], line: number, lineTe
       delete: len,
       leftMatch: lastSolid(ts.slice(Math.max(0, i - 3), i)) === ctx.left,
       rightMatch: firstSolid(ts.slice(i + (pattern?.length ?? 0), i + (pattern?.length ?? 0) + 3)) === ctx.right,
+      anchor: 'both',
     });
   }
   return out;
