@@ -28,7 +28,7 @@ export const DEFAULTS = Object.freeze({
    * next-edit draft (calibrated by training/next_edit_fit.ts on cases from other histories: the lowest threshold with
    * at most 6 % false alarms there, so that an edit with nothing alike shows nothing).
    */
-  nextEditThreshold: 0.81,
+  nextEditThreshold: 0.83,
   /** The same with the model's ranking (training/next_edit_fit_model.ts). */
   nextEditModelThreshold: 0.57,
   /** Quiet time (ms) after an edit before its next-edit drafts are computed (typing a name is one edit). */

@@ -4,7 +4,7 @@
  */
 import type { EditContext, Site } from './sites';
 import { jaccard } from './select';
-import { isIdent, isLiteral, tokenize } from './tokens';
+import { isBlank, isIdent, isLiteral, tokenize } from './tokens';
 
 export const FEATURE_NAMES = [
   'bias',
@@ -35,6 +35,9 @@ export const FEATURE_NAMES = [
   'new_defined_elsewhere',
   'anchor_one_side',
   'anchor_line_edge',
+  'left2_match',
+  'same_token_index',
+  'same_line_shape',
 ] as const;
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -95,6 +98,18 @@ export interface EditFeatures {
   newDefined: number;
   lineTokens: Set<string>;
   indent: string;
+  /** The solid tokens before the change on the edited line, and that line's shape before the edit (lineShape). */
+  beforeSolid: string[];
+  oldShape: string;
+}
+
+const solidTokens = (s: string): string[] => tokenize(s).filter((t) => !isBlank(t));
+
+/** A line's solid tokens with every name written `i` and every literal `l`: lines of the same shape line up. */
+export function lineShape(line: string): string {
+  return solidTokens(line)
+    .map((t) => (isIdent(t) ? 'i' : isLiteral(t) ? 'l' : t))
+    .join(' ');
 }
 
 export function editFeatures(text: string, ctx: EditContext): EditFeatures {
@@ -122,6 +137,8 @@ export function editFeatures(text: string, ctx: EditContext): EditFeatures {
     newDefined: sn.length === 1 ? definedOutside(text, sn[0], lineStart, lineStart + ctx.newLine.length) : 0,
     lineTokens: new Set(tokenize(ctx.newLine).filter((t) => t.trim())),
     indent: indentOf(ctx.newLine),
+    beforeSolid: solid(ctx.change.before),
+    oldShape: lineShape([...ctx.change.before, ...old, ...ctx.change.after].join('')),
   };
 }
 
@@ -129,6 +146,8 @@ export function editFeatures(text: string, ctx: EditContext): EditFeatures {
 export function siteFeatures(ctx: EditContext, ef: EditFeatures, site: Site, rank: number, sites: number): FeatureVector {
   const dist = Math.abs(site.line - ctx.line);
   const tokens = new Set(tokenize(site.lineText).filter((t) => t.trim()));
+  const pre = solidTokens(site.lineText.slice(0, site.column));
+  const eb = ef.beforeSolid;
   return [
     1,
     site.leftMatch ? 1 : 0,
@@ -158,5 +177,8 @@ export function siteFeatures(ctx: EditContext, ef: EditFeatures, site: Site, ran
     ef.newDefined,
     site.anchor === 'left' || site.anchor === 'right' ? 1 : 0,
     site.anchor === 'lineStart' || site.anchor === 'lineEnd' ? 1 : 0,
+    eb.length >= 2 && pre.length >= 2 && pre[pre.length - 1] === eb[eb.length - 1] && pre[pre.length - 2] === eb[eb.length - 2] ? 1 : 0,
+    pre.length === eb.length ? 1 : 0,
+    lineShape(site.lineText) === ef.oldShape ? 1 : 0,
   ];
 }

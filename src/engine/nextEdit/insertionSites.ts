@@ -62,7 +62,7 @@ function lineLooseSites(ctx: EditContext, anchors: readonly SiteAnchor[], line: 
     if (line === ctx.line) continue; // the edited line: its own sites are the strict generator's
     const l = solid(ts.slice(Math.max(0, i - 3), i));
     const r = solid(ts.slice(i, i + 3));
-    out.push({ line, lineText, offset, delete: 0, leftMatch: (l[l.length - 1] ?? '') === ctx.left, rightMatch: (r[0] ?? '') === ctx.right, anchor });
+    out.push({ line, lineText, offset, delete: 0, column: pos, leftMatch: (l[l.length - 1] ?? '') === ctx.left, rightMatch: (r[0] ?? '') === ctx.right, anchor });
   }
   return out;
 }

@@ -37,6 +37,8 @@ export interface Site {
   /** Offset and length in the document of the tokens to replace. */
   offset: number;
   delete: number;
+  /** The site's offset within its line. */
+  column: number;
   leftMatch: boolean;
   rightMatch: boolean;
   anchor: SiteAnchor;
@@ -104,6 +106,7 @@ function lineSites(ctx: EditContext, ts: readonly string[], line: number, lineTe
       lineText,
       offset,
       delete: len,
+      column: pos,
       leftMatch: lastSolid(ts.slice(Math.max(0, i - 3), i)) === ctx.left,
       rightMatch: firstSolid(ts.slice(i + (pattern?.length ?? 0), i + (pattern?.length ?? 0) + 3)) === ctx.right,
       anchor: 'both',
