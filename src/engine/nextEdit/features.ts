@@ -103,13 +103,19 @@ export interface EditFeatures {
   oldShape: string;
 }
 
-const solidTokens = (s: string): string[] => tokenize(s).filter((t) => !isBlank(t));
-
 /** A line's solid tokens with every name written `i` and every literal `l`: lines of the same shape line up. */
-export function lineShape(line: string): string {
-  return solidTokens(line)
+export function lineShape(line: string, tokens = tokenize(line)): string {
+  return tokens
+    .filter((t) => !isBlank(t))
     .map((t) => (isIdent(t) ? 'i' : isLiteral(t) ? 'l' : t))
     .join(' ');
+}
+
+/** The solid tokens of a line that end at or before `column`. */
+function solidBefore(ts: readonly string[], column: number): string[] {
+  const out: string[] = [];
+  for (let i = 0, pos = 0; i < ts.length && pos + ts[i].length <= column; pos += ts[i].length, i++) if (!isBlank(ts[i])) out.push(ts[i]);
+  return out;
 }
 
 export function editFeatures(text: string, ctx: EditContext): EditFeatures {
@@ -145,8 +151,9 @@ export function editFeatures(text: string, ctx: EditContext): EditFeatures {
 /** One site's feature vector, in FEATURE_NAMES order; `rank` is its place by distance among the `sites` of its generator (0 nearest). */
 export function siteFeatures(ctx: EditContext, ef: EditFeatures, site: Site, rank: number, sites: number): FeatureVector {
   const dist = Math.abs(site.line - ctx.line);
-  const tokens = new Set(tokenize(site.lineText).filter((t) => t.trim()));
-  const pre = solidTokens(site.lineText.slice(0, site.column));
+  const ts = tokenize(site.lineText);
+  const tokens = new Set(ts.filter((t) => t.trim()));
+  const pre = solidBefore(ts, site.column);
   const eb = ef.beforeSolid;
   return [
     1,
@@ -179,6 +186,6 @@ export function siteFeatures(ctx: EditContext, ef: EditFeatures, site: Site, ran
     site.anchor === 'lineStart' || site.anchor === 'lineEnd' ? 1 : 0,
     eb.length >= 2 && pre.length >= 2 && pre[pre.length - 1] === eb[eb.length - 1] && pre[pre.length - 2] === eb[eb.length - 2] ? 1 : 0,
     pre.length === eb.length ? 1 : 0,
-    lineShape(site.lineText) === ef.oldShape ? 1 : 0,
+    lineShape(site.lineText, ts) === ef.oldShape ? 1 : 0,
   ];
 }

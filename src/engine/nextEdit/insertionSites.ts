@@ -8,10 +8,12 @@
  * A site that already reads the new tokens there is skipped; so is the user's own edit.
  */
 import { alreadyNew, type EditContext, type Site, type SiteAnchor } from './sites';
-import { isBlank, tokenize } from './tokens';
+import { isBlank, lineView, tokenize, type LineView } from './tokens';
 
 /** Lines either side of the edit scanned for line-start and line-end sites (every line there is one). */
 export const LINE_EDGE_WINDOW = 60;
+/** Lines either side of the edit scanned for one-neighbour sites (a common token such as `)` is on most lines). */
+export const ONE_SIDE_WINDOW = 500;
 
 const solid = (ts: readonly string[]): string[] => ts.filter((t) => !isBlank(t));
 
@@ -27,22 +29,21 @@ export function looseAnchors(ctx: EditContext): SiteAnchor[] {
   return out;
 }
 
-/** Whether an insertion at token index `i` of `ts` fits the generator `anchor`. */
-function fits(anchor: SiteAnchor, ctx: EditContext, ts: readonly string[], i: number): boolean {
+/** Whether an insertion at token index `i` of the line fits the generator `anchor`. */
+function fits(anchor: SiteAnchor, ctx: EditContext, v: LineView, i: number): boolean {
   const { before, after } = ctx.change;
-  const prev = before[before.length - 1];
-  const next = after[0];
-  const prevSolid = solid(ts.slice(0, i));
-  const nextSolid = solid(ts.slice(i));
+  const prev = before[before.length - 1] ?? '';
+  const next = after[0] ?? '';
+  const { ts, lastBefore, firstFrom } = v;
   switch (anchor) {
     case 'left': // the same token just before (and, when blank, the same solid one before that); blank after as the edit had it
-      return ts[i - 1] === prev && prevSolid[prevSolid.length - 1] === ctx.left && isBlank(ts[i] ?? '') === isBlank(next ?? '') && nextSolid.length > 0 === (ctx.right !== '');
+      return ts[i - 1] === prev && lastBefore[i] === ctx.left && isBlank(ts[i] ?? '') === isBlank(next) && (firstFrom[i] !== '') === (ctx.right !== '');
     case 'right':
-      return ts[i] === next && nextSolid[0] === ctx.right && isBlank(ts[i - 1] ?? '') === isBlank(prev ?? '') && prevSolid.length > 0 === (ctx.left !== '');
+      return ts[i] === next && firstFrom[i] === ctx.right && isBlank(ts[i - 1] ?? '') === isBlank(prev) && (lastBefore[i] !== '') === (ctx.left !== '');
     case 'lineStart':
-      return prevSolid.length === 0 && nextSolid.length > 0 && (i === 0 || isBlank(ts[i - 1])) && !isBlank(ts[i] ?? '');
+      return lastBefore[i] === '' && firstFrom[i] !== '' && (i === 0 || isBlank(ts[i - 1])) && !isBlank(ts[i] ?? '');
     case 'lineEnd':
-      return nextSolid.length === 0 && prevSolid.length > 0 && !isBlank(ts[i - 1] ?? '');
+      return firstFrom[i] === '' && lastBefore[i] !== '' && !isBlank(ts[i - 1] ?? '');
     default:
       return false;
   }
@@ -52,17 +53,16 @@ function fits(anchor: SiteAnchor, ctx: EditContext, ts: readonly string[], i: nu
 function lineLooseSites(ctx: EditContext, anchors: readonly SiteAnchor[], line: number, lineText: string, lineOffset: number): Site[] {
   const text = lineText.endsWith('\r') ? lineText.slice(0, -1) : lineText;
   const ts = tokenize(text);
+  const v = lineView(ts);
   const out: Site[] = [];
   let pos = 0;
   for (let i = 0; i <= ts.length; i++) {
     if (i > 0) pos += ts[i - 1].length;
-    const anchor = anchors.find((a) => fits(a, ctx, ts, i));
+    const anchor = anchors.find((a) => fits(a, ctx, v, i));
     if (!anchor || alreadyNew(ts, i, ctx.change)) continue;
-    const offset = lineOffset + pos;
-    if (line === ctx.line) continue; // the edited line: its own sites are the strict generator's
     const l = solid(ts.slice(Math.max(0, i - 3), i));
     const r = solid(ts.slice(i, i + 3));
-    out.push({ line, lineText, offset, delete: 0, column: pos, leftMatch: (l[l.length - 1] ?? '') === ctx.left, rightMatch: (r[0] ?? '') === ctx.right, anchor });
+    out.push({ line, lineText, offset: lineOffset + pos, delete: 0, column: pos, leftMatch: (l[l.length - 1] ?? '') === ctx.left, rightMatch: (r[0] ?? '') === ctx.right, anchor });
   }
   return out;
 }
@@ -72,16 +72,16 @@ export function looseInsertionSites(text: string, ctx: EditContext, maxLines: nu
   const anchors = looseAnchors(ctx);
   if (anchors.length === 0) return [];
   const edge: readonly SiteAnchor[] = anchors.filter((a) => a === 'lineStart' || a === 'lineEnd');
-  const probes = [anchors.includes('left') ? ctx.left : null, anchors.includes('right') ? ctx.right : null].filter((p): p is string => p !== null);
   const out: Site[] = [];
   let offset = 0;
-  for (let line = 0; offset <= text.length && line < maxLines; line++) {
+  for (let line = 0; offset <= text.length && line < maxLines && line <= ctx.line + Math.max(ONE_SIDE_WINDOW, LINE_EDGE_WINDOW); line++) {
     let end = text.indexOf('\n', offset);
     if (end < 0) end = text.length;
     const lineText = text.slice(offset, end);
-    const near = Math.abs(line - ctx.line) <= LINE_EDGE_WINDOW;
-    const use = anchors.filter((a) => (edge.includes(a) ? near : probes.length > 0 && lineText.includes(a === 'left' ? ctx.left : ctx.right)));
-    if (use.length > 0 && lineText.trim()) out.push(...lineLooseSites(ctx, use, line, lineText, offset));
+    const d = Math.abs(line - ctx.line);
+    const use = anchors.filter((a) => (edge.includes(a) ? d <= LINE_EDGE_WINDOW : d <= ONE_SIDE_WINDOW && lineText.includes(a === 'left' ? ctx.left : ctx.right)));
+    // the edited line's own sites are the strict generator's
+    if (use.length > 0 && line !== ctx.line && lineText.trim()) out.push(...lineLooseSites(ctx, use, line, lineText, offset));
     if (end >= text.length) break;
     offset = end + 1;
   }

@@ -36,13 +36,23 @@ export function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number 
 /** The kept sites of every generator, nearest first within each. */
 export function selectSites(ctx: EditContext, sites: readonly Site[]): SelectedSite[] {
   const groups = new Map<SiteAnchor, Site[]>();
-  for (const s of sites) groups.set(s.anchor, [...(groups.get(s.anchor) ?? []), s]);
+  for (const s of sites) {
+    const g = groups.get(s.anchor);
+    if (g) g.push(s);
+    else groups.set(s.anchor, [s]);
+  }
   const out: SelectedSite[] = [];
   const edited = tokenSet(ctx.newLine);
+  const likeness = new Map<number, number>(); // per line: many sites share one
+  const alikeOf = (site: Site): number => {
+    let v = likeness.get(site.line);
+    if (v === undefined) likeness.set(site.line, (v = jaccard(edited, tokenSet(site.lineText))));
+    return v;
+  };
   for (const [anchor, group] of groups) {
     const byDistance = [...group].sort((a, b) => Math.abs(a.line - ctx.line) - Math.abs(b.line - ctx.line) || a.offset - b.offset);
     const { near, alike } = KEEP[anchor];
-    const rest = byDistance.slice(near).map((site, i) => ({ site, i: i + near, sim: jaccard(edited, tokenSet(site.lineText)) }));
+    const rest = byDistance.slice(near).map((site, i) => ({ site, i: i + near, sim: alikeOf(site) }));
     const picked = rest.sort((a, b) => b.sim - a.sim || a.i - b.i).slice(0, alike).sort((a, b) => a.i - b.i);
     byDistance.slice(0, near).forEach((site, rank) => out.push({ site, rank, count: group.length }));
     for (const p of picked) out.push({ site: p.site, rank: p.i, count: group.length });

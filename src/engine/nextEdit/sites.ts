@@ -4,7 +4,7 @@
  * so a rename of `Tokenizer` never proposes `BasicTokenizerFactory`; a pure insertion (nothing replaced) is anchored
  * on the tokens either side of it.
  */
-import { isBlank, lineAt, tokenChange, tokenize, type TokenChange } from './tokens';
+import { isBlank, lineAt, lineView, tokenChange, tokenize, type TokenChange } from './tokens';
 import type { UserEdit } from './types';
 
 /** Lines of a document scanned for sites (nearest the edit first beyond this are not reached). */
@@ -91,12 +91,13 @@ function lineSites(ctx: EditContext, ts: readonly string[], line: number, lineTe
   const { change: ch } = ctx;
   const out: Site[] = [];
   const pattern = ch.old.length > 0 ? ch.old : null;
+  const v = pattern ? null : lineView([...ts]);
   let pos = 0;
   for (let i = 0; i <= ts.length; i++) {
     if (i > 0) pos += ts[i - 1].length;
     let match: boolean;
     if (pattern) match = equalAt(ts, i, pattern) && !alreadyNew(ts, i, ch);
-    else match = lastSolid(ts.slice(0, i)) === ctx.left && firstSolid(ts.slice(i)) === ctx.right && (ctx.left !== '' || ctx.right !== '') && !alreadyNew(ts, i, ch) && ts[i - 1] === ch.before[ch.before.length - 1] && ts[i] === ch.after[0];
+    else match = v!.lastBefore[i] === ctx.left && v!.firstFrom[i] === ctx.right && (ctx.left !== '' || ctx.right !== '') && !alreadyNew(ts, i, ch) && ts[i - 1] === ch.before[ch.before.length - 1] && ts[i] === ch.after[0];
     if (!match) continue;
     const offset = lineOffset + pos;
     if (line === ctx.line && offset === ctx.start) continue; // the user's own edit
