@@ -2,7 +2,8 @@
  * Where the user's change could be carried next: every other run of the same whole tokens in the document, with the
  * evidence the ranking weighs (features.ts). The change is read at token granularity on the edited line (tokens.ts),
  * so a rename of `Tokenizer` never proposes `BasicTokenizerFactory`; a pure insertion (nothing replaced) is anchored
- * on the tokens either side of it.
+ * on the tokens either side of it (insertionSites.ts adds the places alike on one side only, or at a line's start or
+ * end; select.ts chooses which of all of them get ranked).
  */
 import { isBlank, lineAt, lineView, tokenChange, tokenize, type TokenChange } from './tokens';
 import type { UserEdit } from './types';
