@@ -21,6 +21,8 @@ const maxCommits = Number(opt('max-commits', '2000'));
 /** Negative cases only from commits whose whole diff (every file) is one changed line, as the recipe says. */
 const commitNegatives = args.includes('--commit-negatives');
 const EXT = /\.(ts|tsx|js|mjs|py)$/;
+/** Built or bundled files (a rebuild changes them everywhere at once: a machine's edits, not a person's). */
+const GENERATED = /(?:^|\/)dist\/|\.min\.js$|\.bundle\.js$/;
 const LANG: Record<string, string> = { ts: 'typescript', tsx: 'typescriptreact', js: 'javascript', mjs: 'javascript', py: 'python' };
 
 const git = (...a: string[]): string => execFileSync('git', ['-C', repo, ...a], { encoding: 'utf8', maxBuffer: 256 << 20 });
@@ -47,7 +49,7 @@ function filePairs(diff: string): Map<string, { pairs: Pair[]; changed: number }
       flush();
       const m = / b\/(.*)$/.exec(l);
       file = m ? m[1] : '';
-      if (EXT.test(file)) out.set(file, { pairs: [], changed: 0 });
+      if (EXT.test(file) && !GENERATED.test(file)) out.set(file, { pairs: [], changed: 0 });
     } else if (l.startsWith('@@')) {
       flush();
       const m = /^@@ -(\d+)/.exec(l);

@@ -104,7 +104,7 @@ function fit(cases: Case[]): Model {
 function outcomes(cases: Case[], m: Model) {
   return cases.map((c) => {
     const { r, g } = ranked(c, m.ranker);
-    return { positive: c.positive, p: g ? sigmoid(logit(g, m.gate)) : 0, top1: r[0]?.y === 1, anyk: r.slice(0, k).some((x) => x.y === 1) };
+    return { positive: c.positive, p: g ? sigmoid(logit(g, m.gate)) : 0, top1: r[0]?.y === 1, anyk: r.slice(0, k).some((x) => x.y === 1), anySite: r.some((x) => x.y === 1) };
   });
 }
 
@@ -118,6 +118,8 @@ function figures(o: ReturnType<typeof outcomes>, t: number) {
     top1_exact: r(pos.filter((x) => on(x) && x.top1).length / Math.max(1, pos.length)),
     anyk_exact: r(pos.filter((x) => on(x) && x.anyk).length / Math.max(1, pos.length)),
     false_alarm_rate: r(neg.filter(on).length / Math.max(1, neg.length)),
+    /** Positives shown with a right site anywhere among their ranked sites (what a perfect ranking would reach). */
+    any_site: r(pos.filter((x) => on(x) && x.anySite).length / Math.max(1, pos.length)),
   };
 }
 

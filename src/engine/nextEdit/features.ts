@@ -3,7 +3,8 @@
  * training/next_edit_fit.ts on cases from other histories, never on the dev set).
  */
 import type { EditContext, Site } from './sites';
-import { isIdent, isLiteral, tokenize } from './tokens';
+import { jaccard } from './select';
+import { isBlank, isIdent, isLiteral, tokenize } from './tokens';
 
 export const FEATURE_NAMES = [
   'bias',
@@ -32,6 +33,11 @@ export const FEATURE_NAMES = [
   'log_old_chars',
   'old_defined_elsewhere',
   'new_defined_elsewhere',
+  'anchor_one_side',
+  'anchor_line_edge',
+  'left2_match',
+  'same_token_index',
+  'same_line_shape',
 ] as const;
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -72,12 +78,6 @@ function countOutside(text: string, needle: string, skipFrom: number, skipTo: nu
 
 const indentOf = (s: string): string => /^[ \t]*/.exec(s)![0];
 
-function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
-  let both = 0;
-  for (const t of a) if (b.has(t)) both++;
-  const all = a.size + b.size - both;
-  return all === 0 ? 0 : both / all;
-}
 
 /** What every site of one edit shares: computed once per edit. */
 export interface EditFeatures {
@@ -98,6 +98,24 @@ export interface EditFeatures {
   newDefined: number;
   lineTokens: Set<string>;
   indent: string;
+  /** The solid tokens before the change on the edited line, and that line's shape before the edit (lineShape). */
+  beforeSolid: string[];
+  oldShape: string;
+}
+
+/** A line's solid tokens with every name written `i` and every literal `l`: lines of the same shape line up. */
+export function lineShape(line: string, tokens = tokenize(line)): string {
+  return tokens
+    .filter((t) => !isBlank(t))
+    .map((t) => (isIdent(t) ? 'i' : isLiteral(t) ? 'l' : t))
+    .join(' ');
+}
+
+/** The solid tokens of a line that end at or before `column`. */
+function solidBefore(ts: readonly string[], column: number): string[] {
+  const out: string[] = [];
+  for (let i = 0, pos = 0; i < ts.length && pos + ts[i].length <= column; pos += ts[i].length, i++) if (!isBlank(ts[i])) out.push(ts[i]);
+  return out;
 }
 
 export function editFeatures(text: string, ctx: EditContext): EditFeatures {
@@ -125,13 +143,18 @@ export function editFeatures(text: string, ctx: EditContext): EditFeatures {
     newDefined: sn.length === 1 ? definedOutside(text, sn[0], lineStart, lineStart + ctx.newLine.length) : 0,
     lineTokens: new Set(tokenize(ctx.newLine).filter((t) => t.trim())),
     indent: indentOf(ctx.newLine),
+    beforeSolid: solid(ctx.change.before),
+    oldShape: lineShape([...ctx.change.before, ...old, ...ctx.change.after].join('')),
   };
 }
 
-/** One site's feature vector, in FEATURE_NAMES order; `rank` is its place among the sites by distance (0 nearest). */
+/** One site's feature vector, in FEATURE_NAMES order; `rank` is its place by distance among the `sites` of its generator (0 nearest). */
 export function siteFeatures(ctx: EditContext, ef: EditFeatures, site: Site, rank: number, sites: number): FeatureVector {
   const dist = Math.abs(site.line - ctx.line);
-  const tokens = new Set(tokenize(site.lineText).filter((t) => t.trim()));
+  const ts = tokenize(site.lineText);
+  const tokens = new Set(ts.filter((t) => t.trim()));
+  const pre = solidBefore(ts, site.column);
+  const eb = ef.beforeSolid;
   return [
     1,
     site.leftMatch ? 1 : 0,
@@ -159,5 +182,10 @@ export function siteFeatures(ctx: EditContext, ef: EditFeatures, site: Site, ran
     ef.logOldChars,
     ef.oldDefined,
     ef.newDefined,
+    site.anchor === 'left' || site.anchor === 'right' ? 1 : 0,
+    site.anchor === 'lineStart' || site.anchor === 'lineEnd' ? 1 : 0,
+    eb.length >= 2 && pre.length >= 2 && pre[pre.length - 1] === eb[eb.length - 1] && pre[pre.length - 2] === eb[eb.length - 2] ? 1 : 0,
+    pre.length === eb.length ? 1 : 0,
+    lineShape(site.lineText, ts) === ef.oldShape ? 1 : 0,
   ];
 }

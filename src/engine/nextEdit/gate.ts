@@ -38,6 +38,8 @@ export const GATE_FEATURE_NAMES = [
   'log_new_count',
   'old_remains_new_novel',
   'comment_site_share',
+  'top_site_loose',
+  'log_strict_sites',
 ] as const;
 
 /** What the gate reads of one ranked site (its log-odds and the per-site features it pools). */
@@ -47,6 +49,8 @@ export interface GateSite {
   lineSimilarity: number;
   logDistance: number;
   commentSite: boolean;
+  /** Found by a loose insertion generator (insertionSites.ts), not where both neighbours stand. */
+  loose: boolean;
 }
 
 /** Logit of a site that is absent (no second site): far below any real one. */
@@ -103,6 +107,8 @@ export function gateFeatures(text: string, ctx: EditContext, ef: EditFeatures, s
     Math.log1p(newCount),
     newCount === 0 && oldCount > 0 ? 1 : 0,
     n ? sites.filter((s) => s.commentSite).length / n : 0,
+    sites[0]?.loose ? 1 : 0,
+    Math.log1p(sites.filter((s) => !s.loose).length),
   ];
   return f.map((v) => (Number.isFinite(v) ? v : 0));
 }

@@ -5,7 +5,9 @@
  */
 import { editFeatures, FEATURE_NAMES, siteFeatures, type EditFeatures, type FeatureVector } from './features';
 import { gateFeatures, type GateSite } from './gate';
-import { findSites, readEdit, type EditContext, type Site } from './sites';
+import { looseInsertionSites } from './insertionSites';
+import { selectSites } from './select';
+import { findSites, MAX_SCAN_LINES, readEdit, type EditContext, type Site } from './sites';
 import type { NextEdit, NextEditDraft, NextEditRequest, UserEdit } from './types';
 import { NEXT_EDIT_GATE_WEIGHTS, NEXT_EDIT_WEIGHTS } from './weights';
 
@@ -21,9 +23,6 @@ export interface ScoredSite {
   old: string;
 }
 
-/** Sites ranked per edit: the nearest (a common token in a long file stands at thousands of places). */
-export const MAX_RANKED_SITES = 48;
-
 /** The user's edit read once: its token change, the features all its sites share, and its candidate sites. */
 export interface EditAnalysis {
   ctx: EditContext;
@@ -35,21 +34,22 @@ export interface EditAnalysis {
 export function analyseEdit(text: string, edit: UserEdit): EditAnalysis | null {
   const ctx = readEdit(text, edit);
   if (!ctx) return null;
-  const sites = findSites(text, ctx);
+  const strict = findSites(text, ctx);
+  const taken = new Set(strict.map((s) => s.offset));
+  const sites = [...strict, ...looseInsertionSites(text, ctx, MAX_SCAN_LINES).filter((s) => !taken.has(s.offset))];
   if (sites.length === 0) return null;
   const ef = editFeatures(text, ctx);
   const insert = ctx.change.neu.join('');
-  const byDistance = [...sites].sort((a, b) => Math.abs(a.line - ctx.line) - Math.abs(b.line - ctx.line) || a.offset - b.offset);
-  const scored = byDistance.slice(0, MAX_RANKED_SITES).map((site, rank) => ({
+  const scored = selectSites(ctx, sites).map(({ site, rank, count }) => ({
     site,
     edit: { offset: site.offset, delete: site.delete, insert },
-    features: siteFeatures(ctx, ef, site, rank, sites.length),
+    features: siteFeatures(ctx, ef, site, rank, count),
     old: text.slice(site.offset, site.offset + site.delete),
   }));
   return { ctx, ef, sites: scored };
 }
 
-/** The candidate sites of the user's edit (the MAX_RANKED_SITES nearest), nearest first, with features. */
+/** The candidate sites of the user's edit (those select.ts keeps), with features. */
 export function candidateSites(text: string, edit: UserEdit): ScoredSite[] {
   return analyseEdit(text, edit)?.sites ?? [];
 }
@@ -97,6 +97,7 @@ export function gateSites(ranked: readonly { s: ScoredSite; z: number }[]): Gate
     lineSimilarity: s.features[F_SIMILARITY],
     logDistance: s.features[F_DISTANCE],
     commentSite: s.features[F_COMMENT] === 1,
+    loose: s.site.anchor !== 'both',
   }));
 }
 

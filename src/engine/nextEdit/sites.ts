@@ -2,9 +2,10 @@
  * Where the user's change could be carried next: every other run of the same whole tokens in the document, with the
  * evidence the ranking weighs (features.ts). The change is read at token granularity on the edited line (tokens.ts),
  * so a rename of `Tokenizer` never proposes `BasicTokenizerFactory`; a pure insertion (nothing replaced) is anchored
- * on the tokens either side of it.
+ * on the tokens either side of it (insertionSites.ts adds the places alike on one side only, or at a line's start or
+ * end; select.ts chooses which of all of them get ranked).
  */
-import { isBlank, lineAt, tokenChange, tokenize, type TokenChange } from './tokens';
+import { isBlank, lineAt, lineView, tokenChange, tokenize, type TokenChange } from './tokens';
 import type { UserEdit } from './types';
 
 /** Lines of a document scanned for sites (nearest the edit first beyond this are not reached). */
@@ -24,6 +25,12 @@ export interface EditContext {
   length: number;
 }
 
+/**
+ * How a site was found: `both` where the old tokens stand (or, for an insertion, where both its neighbours do); the
+ * loose insertion generators of insertionSites.ts: `left` / `right` (one neighbour), `lineStart` / `lineEnd`.
+ */
+export type SiteAnchor = 'both' | 'left' | 'right' | 'lineStart' | 'lineEnd';
+
 /** A place where the change's old tokens occur (or, for an insertion, its anchors). */
 export interface Site {
   line: number;
@@ -31,8 +38,11 @@ export interface Site {
   /** Offset and length in the document of the tokens to replace. */
   offset: number;
   delete: number;
+  /** The site's offset within its line. */
+  column: number;
   leftMatch: boolean;
   rightMatch: boolean;
+  anchor: SiteAnchor;
 }
 
 const lastSolid = (ts: readonly string[]): string => [...ts].reverse().find((t) => !isBlank(t)) ?? '';
@@ -69,7 +79,7 @@ function equalAt(ts: readonly string[], i: number, pat: readonly string[]): bool
 }
 
 /** Whether the tokens at `i` (where `old` occurs) already read as the change's new tokens (nothing to do there). */
-function alreadyNew(ts: readonly string[], i: number, ch: TokenChange): boolean {
+export function alreadyNew(ts: readonly string[], i: number, ch: TokenChange): boolean {
   if (ch.neu.length === 0) return false;
   for (let j = 0; j + ch.old.length <= ch.neu.length; j++) {
     if (equalAt(ch.neu, j, ch.old) && equalAt(ts, i - j, ch.neu)) return true;
@@ -82,12 +92,13 @@ function lineSites(ctx: EditContext, ts: readonly string[], line: number, lineTe
   const { change: ch } = ctx;
   const out: Site[] = [];
   const pattern = ch.old.length > 0 ? ch.old : null;
+  const v = pattern ? null : lineView([...ts]);
   let pos = 0;
   for (let i = 0; i <= ts.length; i++) {
     if (i > 0) pos += ts[i - 1].length;
     let match: boolean;
     if (pattern) match = equalAt(ts, i, pattern) && !alreadyNew(ts, i, ch);
-    else match = lastSolid(ts.slice(0, i)) === ctx.left && firstSolid(ts.slice(i)) === ctx.right && (ctx.left !== '' || ctx.right !== '') && !alreadyNew(ts, i, ch) && ts[i - 1] === ch.before[ch.before.length - 1] && ts[i] === ch.after[0];
+    else match = v!.lastBefore[i] === ctx.left && v!.firstFrom[i] === ctx.right && (ctx.left !== '' || ctx.right !== '') && !alreadyNew(ts, i, ch) && ts[i - 1] === ch.before[ch.before.length - 1] && ts[i] === ch.after[0];
     if (!match) continue;
     const offset = lineOffset + pos;
     if (line === ctx.line && offset === ctx.start) continue; // the user's own edit
@@ -97,8 +108,10 @@ function lineSites(ctx: EditContext, ts: readonly string[], line: number, lineTe
       lineText,
       offset,
       delete: len,
+      column: pos,
       leftMatch: lastSolid(ts.slice(Math.max(0, i - 3), i)) === ctx.left,
       rightMatch: firstSolid(ts.slice(i + (pattern?.length ?? 0), i + (pattern?.length ?? 0) + 3)) === ctx.right,
+      anchor: 'both',
     });
   }
   return out;

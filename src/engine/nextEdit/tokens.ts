@@ -42,3 +42,18 @@ export function tokenChange(oldLine: string, newLine: string): TokenChange | nul
   while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++;
   return { before: a.slice(0, head), old: a.slice(head, a.length - tail), neu: b.slice(head, b.length - tail), after: a.slice(a.length - tail) };
 }
+
+/** Per token index of a line: the last solid token before it and the first solid one from it ('' where none). */
+export interface LineView {
+  ts: string[];
+  lastBefore: string[];
+  firstFrom: string[];
+}
+
+export function lineView(ts: string[]): LineView {
+  const lastBefore = new Array<string>(ts.length + 1).fill('');
+  const firstFrom = new Array<string>(ts.length + 1).fill('');
+  for (let i = 1; i <= ts.length; i++) lastBefore[i] = isBlank(ts[i - 1]) ? lastBefore[i - 1] : ts[i - 1];
+  for (let i = ts.length - 1; i >= 0; i--) firstFrom[i] = isBlank(ts[i]) ? firstFrom[i + 1] : ts[i];
+  return { ts, lastBefore, firstFrom };
+}

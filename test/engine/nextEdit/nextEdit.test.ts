@@ -9,7 +9,8 @@ import { DEFAULTS } from '../../../src/protocol/defaults';
 /**
  * A case: `code` is the file with the user's edit written as ⟦old⟶new⟧ (the file after the edit has `new` there).
  * `top`: the first draft; `top_any`: the first draft is one of these (1-based line, the text it replaces, its insert); `count`: how many drafts at least;
- * `none`: no draft at all; `never`: no draft's site lies inside one of these words.
+ * `none`: no draft at all; `never`: no draft's site lies inside one of these words. `top_after`: the first draft's line
+ * once it is applied (trimmed); `includes` / `excludes`: lines (trimmed) that some draft / no draft gives once applied.
  */
 interface NextEditCase {
   name: string;
@@ -21,6 +22,9 @@ interface NextEditCase {
   count?: number;
   none?: boolean;
   never?: string[];
+  top_after?: string;
+  includes?: string[];
+  excludes?: string[];
   /** The threshold drafts are cut at (default: the shipped one); 0 tests the ranking alone. */
   threshold?: number;
 }
@@ -60,6 +64,10 @@ describe('next-edit drafts (case files)', () => {
             expect(c.top_any).toContainEqual({ line: d.line + 1, old: text.slice(d.offset, d.offset + d.delete), insert: d.insert });
           }
           if (c.count) expect(drafts.length).toBeGreaterThanOrEqual(c.count);
+          const after = drafts.map((d) => applyEdit(text, d).split('\n')[d.line].trim());
+          if (c.top_after !== undefined) expect(after[0]).toBe(c.top_after);
+          for (const line of c.includes ?? []) expect(after).toContain(line);
+          for (const line of c.excludes ?? []) expect(after).not.toContain(line);
           for (const word of c.never ?? []) {
             for (const d of drafts) {
               for (let i = text.indexOf(word); i >= 0; i = text.indexOf(word, i + 1)) {
