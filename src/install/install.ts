@@ -127,7 +127,9 @@ export async function installModel(o: InstallOptions): Promise<InstallResult> {
 
     report({ phase: 'preparing', bytes: total, total, rate: 0 });
     try {
-      prepareModel(work);
+      // A 4-bit CPU model also gets its 8-bit-activation companion (model_q4a8.onnx, a graph sharing the weights
+      // file): the engine runs it on the CPU, ~3× faster per decoding step (config.ts chooseModelFile).
+      prepareModel(work, { int8Activations: choice.variant === 'q4' });
     } catch (e) {
       rmSync(work, { recursive: true, force: true });
       throw new ModelInstallError('prepare', `${repo} (${choice.variant}) downloaded but could not be prepared: ${(e as Error).message}. Nothing was installed`);

@@ -61,7 +61,8 @@ describe('installModel against a loopback Hub', () => {
     const r = await installModel(opts({ source: 'test/qwen2', onProgress: (p) => p.phase === 'downloading' && progress.push(p.bytes) }));
     expect(r).toMatchObject({ name: 'qwen2', variant: 'q4', already: false, dir: path.join(store, 'qwen2') });
     const files = readdirSync(r.dir, { recursive: true }).map(String).sort();
-    expect(files).toEqual(['config.json', 'generation_config.json', 'onnx', 'onnx/model_q4.onnx', 'onnx/model_q4.onnx_data', MANIFEST, 'tokenizer.json', 'tokenizer_config.json'].sort());
+    // with the 8-bit-activation companion prepare wrote next to the 4-bit graph (it reads the same weights file)
+    expect(files).toEqual(['config.json', 'generation_config.json', 'onnx', 'onnx/model_q4.onnx', 'onnx/model_q4.onnx_data', 'onnx/model_q4a8.onnx', MANIFEST, 'tokenizer.json', 'tokenizer_config.json'].sort());
     // External data is byte-identical to the Hub's (prepare rewrites only the graph).
     expect(sha256(path.join(r.dir, 'onnx/model_q4.onnx_data'))).toBe(sha256(path.join(REPLICAS, 'qwen2/onnx/model_q4.onnx_data')));
     const manifest = JSON.parse(readFileSync(path.join(r.dir, MANIFEST), 'utf8'));
@@ -76,6 +77,8 @@ describe('installModel against a loopback Hub', () => {
 
     const engine = await Engine.load({ modelDir: r.dir, device: 'cpu' });
     try {
+      // on the CPU the engine runs the companion
+      expect(engine.config.modelFile).toBe(path.join(r.dir, 'onnx', 'model_q4a8.onnx'));
       const res = await engine.complete({ prefix: 'def add(a, b):\n    return ', suffix: '', strategy: 'superposed', k: 3, maxTokens: 6, mode: 'line', speculative: false, languageId: 'python', path: 'a.py', ignoreStop: true });
       expect(res.drafts.length).toBeGreaterThan(0);
       expect(res.drafts[0].tokens).toBeGreaterThan(0);
