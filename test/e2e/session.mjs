@@ -100,14 +100,18 @@ export async function runSession(wb) {
 }
 
 const MODIFIERS = new Set(['Control', 'Shift', 'Alt', 'Meta']);
+/** Keys that move the cursor without editing: VS Code asks for no inline completion after them. */
+const NAVIGATION = new Set(['Home', 'End', 'PageUp', 'PageDown', 'ArrowUp', 'ArrowDown', 'ArrowLeft', 'ArrowRight', 'Escape']);
 
 /**
  * Per keystroke: the first ghost-text change after it that shows text (typing along a shown draft shortens it at
  * once; otherwise VS Code hides it and the next drafts appear when they arrive), and whether that came before the
- * next keystroke. A keystroke with no ghost text until the session's end counts as never (Infinity in p95).
+ * next keystroke. A keystroke with no ghost text until the session's end counts as never (Infinity in p95). The
+ * keystrokes are those that edit the document (characters, Enter, Tab on a draft); a jump's Ctrl+Home / End only
+ * moves the cursor, and VS Code asks for nothing after it.
  */
 export function keystrokeMetrics(trace) {
-  const keys = trace.keys.filter((k) => !MODIFIERS.has(k.key));
+  const keys = trace.keys.filter((k) => !MODIFIERS.has(k.key) && !NAVIGATION.has(k.key));
   const rows = keys.map((k, i) => {
     const next = keys[i + 1]?.t ?? Infinity;
     const g = trace.ghost.find((x) => x.t >= k.t && x.text.trim());
@@ -127,6 +131,8 @@ export function keystrokeMetrics(trace) {
     withGhost: all,
     never: rows.length - finite.length,
     beforeNextKeystroke: rows.length ? Math.round((rows.filter((x) => x.beforeNext).length / rows.length) * 1000) / 1000 : 0,
+    // every keystroke: the key, ms to ghost text (null: never), whether before the next keystroke
+    rows: rows.map((x) => [x.key, r(x.ms), x.beforeNext ? 1 : 0]),
   };
 }
 

@@ -80,7 +80,12 @@ export class PromptCache {
     } else this.stats.misses++;
     let lastLogits = new Float32Array(0);
     for (let start = reuse; start < tokens.length; ) {
-      if (signal?.aborted) throw abortError();
+      if (signal?.aborted) {
+        // Cancelled between chunks (the next keystroke): the chunks computed so far stay cached, so that typing on
+        // through a cold prefill makes progress instead of starting it over at every keystroke.
+        if (start > reuse) this.insert({ tokens: tokens.slice(0, start), kv, lastLogits, bytes: this.runtime.kvBytes(kv), used: ++this.clock }, best, bestLen);
+        throw abortError();
+      }
       const chunk = this.runtime.large ? prefillChunkTokens(this.msPerToken, this.chunk) : this.chunk;
       const piece = tokens.slice(start, Math.min(tokens.length, start + chunk));
       start += piece.length;

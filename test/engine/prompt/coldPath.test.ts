@@ -1,6 +1,6 @@
 /**
  * The cold path: a prefill in chunks gives the one-shot prefill's logits (real onnxruntime, the embedded model), a
- * cancellation between chunks stops it and leaves nothing in the prompt cache, and the chunk size and prompt budget
+ * cancellation between chunks stops it and keeps the chunks computed for the next request, and the chunk size and prompt budget
  * follow the measured prefill speed (coldPath.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,7 +37,7 @@ describe('chunked prefill', () => {
     expect(argmax(chunked.lastLogits)).toBe(argmax(one.lastLogits));
   });
 
-  it('a cancellation between chunks stops it, and nothing half-computed stays in the cache', async () => {
+  it('a cancellation between chunks stops it; the chunks computed stay cached and the next request continues from them', async () => {
     const cache = new PromptCache(rt, 4, 256 * 1024 * 1024, 64);
     const ac = new AbortController();
     const forward = rt.forward.bind(rt);
@@ -53,10 +53,15 @@ describe('chunked prefill', () => {
       rt.forward = forward;
     }
     expect(calls).toBe(2);
-    expect(cache.stats.entries).toBe(0);
-    const again = await cache.prefill(tokens);
-    expect(again.reused).toBe(0);
-    expect(again.computed).toBe(tokens.length);
+    expect(cache.stats.entries).toBe(1);
+    // the next keystroke's prompt (the same prompt and a typed token) continues after the two chunks
+    const again = await cache.prefill([...tokens, 4001]);
+    expect(again.reused).toBe(128);
+    expect(again.computed).toBe(tokens.length + 1 - 128);
+    const fresh = await new PromptCache(rt, 4, 256 * 1024 * 1024, 1024).prefill([...tokens, 4001]);
+    let maxDiff = 0;
+    for (let i = 0; i < fresh.lastLogits.length; i++) maxDiff = Math.max(maxDiff, Math.abs(fresh.lastLogits[i]! - again.lastLogits[i]!));
+    expect(maxDiff).toBeLessThan(1e-3);
   });
 
   it('chunks shrink on a slow device and stay whole on a fast one', () => {
