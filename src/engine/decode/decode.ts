@@ -202,9 +202,12 @@ export class DraftState {
 
   /**
    * Time budget spent and no complete line yet: ends the draft at the last token boundary that ends a word (the byte
-   * before it, or the first byte of the token after it, is not part of an identifier), when the text before it holds
+   * before it, or the first byte of the token after it, is not part of an identifier; or it ends the last token, a
+   * whole word piece that began a word: " total", not the "_total" of "compute_total"), when the text before it holds
    * a word or two visible characters. The text stops before trailing spaces; the tokens after the boundary are kept
    * aside (uncut). Returns false, keeping everything, when there is no such boundary yet: "retu" waits for "rn".
+   * Not waiting for the token after a word piece saves a forward per request on a large model (the whole drafts,
+   * computed next, show the word's end if it had one).
    */
   cutAtLastWord(ctx: DecodeContext): boolean {
     const tb = ctx.tok.tokenBytes;
@@ -216,7 +219,7 @@ export class DraftState {
       if (p <= this.healLen) break;
       const before = this.bytes[p - 1];
       const after = p < this.byteLen ? this.bytes[p] : undefined;
-      if (isWordByte(before) && (after === undefined || isWordByte(after))) continue;
+      if (isWordByte(before) && (after === undefined ? !this.beganWord(ctx, n - 1) : isWordByte(after))) continue;
       let end = p;
       while (end > this.healLen && (this.bytes[end - 1] === 0x20 || this.bytes[end - 1] === 0x09)) end--;
       const text = utf8.decode(this.bytes.subarray(this.healLen, end));
@@ -228,6 +231,17 @@ export class DraftState {
       return true;
     }
     return false;
+  }
+
+  /** Token `i` starts a word: its first byte is a letter after a non-identifier byte (or the draft's start), or it starts with a space. */
+  private beganWord(ctx: DecodeContext, i: number): boolean {
+    const tb = ctx.tok.tokenBytes;
+    let start = 0;
+    for (let j = 0; j < i; j++) start += tb[this.tokens[j]].length;
+    const first = this.bytes[start];
+    if (first === 0x20 || first === 0x09) return true;
+    // at the draft's start, the prefix ended outside a word (a word it ended in would be healed: the draft's bytes)
+    return isWordByte(first) && (start === 0 || !isWordByte(this.bytes[start - 1]));
   }
 
   /** Undoes a time-budget cut (the tokens it removed come back; their bytes are still in the buffer). */

@@ -72,11 +72,12 @@ describe('time-budget cuts', () => {
     expect(spent.stats.budgetCuts).toBe(1);
     // the tokens kept spell the text (up to the dropped trailing space)
     expect(tok.decode(d.tokens).trimEnd()).toBe(d.text);
-    // an identifier alone ends nowhere until something follows it
+    // inside an identifier: never after a piece that continues a word ("_total"), at the end of one that began it
     const one = ctx(-1);
     const id = draft(one, 'compute_total_values');
-    expect(id.done).toBe(false);
-    expect(id.text).toBe('compute_total_values');
+    const pieces = tok.encode('compute_total_values').map((t) => tok.decode([t]));
+    expect(id.text).toBe(pieces[0]);
+    expect('compute_total_values'.startsWith(id.text)).toBe(true);
     // a lone bracket is not a draft worth showing early
     const br = ctx(-1);
     expect(draft(br, '(').done).toBe(false);
