@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/paths';
 import { editSimilarity, firstLineOf, normaliseBlock } from '../../src/cli/metrics';
+import type { EvalCase as Case } from '../../src/cli/commands/evalCases';
 
 const CLI = join(ROOT, 'dist', 'cli.js');
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'eval', 'block-cases.jsonl');
@@ -21,14 +22,6 @@ function run(args: string[], timeout = 120_000): { code: number | null; stdout: 
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-interface Case {
-  id: string;
-  language: string;
-  path: string;
-  prefix: string;
-  suffix: string;
-  expected: string;
-}
 const fixture: Case[] = readFileSync(FIXTURE, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 const details = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; drafts: string[]; blocks: string[]; block_exact_top1: boolean; first_line_exact: boolean });
 const writeCases = (name: string, cases: Case[]) => {

@@ -3,14 +3,11 @@
  * weights, prepared with prepareModel as `superdraft model prepare` does): /v1/models, n = 4 drafts in one superposed
  * pass, /infill with n_cmpl. Random weights make arbitrary text, so the shapes and pass counts are checked, not the text.
  */
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { preparedReplicaCopy } from '../helpers/replicas';
 import { Engine } from '../../src/engine/engine';
-import { prepareModel } from '../../src/prepare/prepare';
 import { startServer, SERVE_DEFAULTS, type RunningServer } from '../../src/serve/server';
-import { REPLICAS } from '../helpers/paths';
 import { call } from './helpers';
 
 let dir: string;
@@ -18,9 +15,7 @@ let engine: Engine;
 let server: RunningServer;
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'superdraft-serve-qwen2-'));
-  cpSync(path.join(REPLICAS, 'qwen2'), dir, { recursive: true });
-  prepareModel(dir);
+  dir = preparedReplicaCopy('qwen2', 'superdraft-serve-qwen2-');
   engine = await Engine.load({ modelDir: dir });
   server = await startServer(engine, { ...SERVE_DEFAULTS, port: 0, strategy: 'superposed', modelId: 'qwen2-replica' });
 });

@@ -219,7 +219,7 @@ export class DraftState {
       if (p <= this.healLen) break;
       const before = this.bytes[p - 1];
       const after = p < this.byteLen ? this.bytes[p] : undefined;
-      if (isWordByte(before) && (after === undefined ? !this.beganWord(ctx, n - 1) : isWordByte(after))) continue;
+      if (isWordByte(before) && (after === undefined ? !this.beganWord(n >= 2 ? ends[n - 2] : 0) : isWordByte(after))) continue;
       let end = p;
       while (end > this.healLen && (this.bytes[end - 1] === 0x20 || this.bytes[end - 1] === 0x09)) end--;
       const text = utf8.decode(this.bytes.subarray(this.healLen, end));
@@ -233,11 +233,8 @@ export class DraftState {
     return false;
   }
 
-  /** Token `i` starts a word: its first byte is a letter after a non-identifier byte (or the draft's start), or it starts with a space. */
-  private beganWord(ctx: DecodeContext, i: number): boolean {
-    const tb = ctx.tok.tokenBytes;
-    let start = 0;
-    for (let j = 0; j < i; j++) start += tb[this.tokens[j]].length;
+  /** The token starting at byte `start` starts a word: it starts with a space, or with a letter after a non-identifier byte (or the draft's start). */
+  private beganWord(start: number): boolean {
     const first = this.bytes[start];
     if (first === 0x20 || first === 0x09) return true;
     // at the draft's start, the prefix ended outside a word (a word it ended in would be healed: the draft's bytes)

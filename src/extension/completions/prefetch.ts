@@ -13,7 +13,7 @@
 import * as vscode from 'vscode';
 import { docInput } from './documents';
 import type { SettingsStore } from '../settingsStore';
-import type { CompletionPipeline, Placed } from './pipeline';
+import type { Ask, CompletionPipeline, Placed } from './pipeline';
 
 /** The prefetch waits this long so that the editor renders the drafts just returned before the engine is busy again. */
 const PREFETCH_DELAY_MS = 100;
@@ -45,9 +45,7 @@ export class Prefetcher implements vscode.Disposable {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       // Typed or moved since, or drafts for the document are being computed: the next request covers it.
-      if (doc.isClosed || doc.version !== version || this.pipeline.inFlight.busy(uri)) return;
-      const ed = vscode.window.activeTextEditor;
-      if (!ed || ed.document !== doc || !ed.selection.active.isEqual(pos)) return;
+      if (!stillAt(doc, version, pos) || this.pipeline.inFlight.busy(uri)) return;
       this.run(doc, pos, res.offset, first);
     }, PREFETCH_DELAY_MS);
   }
@@ -56,10 +54,7 @@ export class Prefetcher implements vscode.Disposable {
   scheduleRest(doc: vscode.TextDocument, pos: vscode.Position): void {
     const version = doc.version;
     const uri = doc.uri.toString();
-    const unmoved = () => {
-      const ed = vscode.window.activeTextEditor;
-      return !doc.isClosed && doc.version === version && ed?.document === doc && ed.selection.isEmpty && ed.selection.active.isEqual(pos);
-    };
+    const unmoved = () => stillAt(doc, version, pos) && vscode.window.activeTextEditor!.selection.isEmpty;
     if (this.restTimer) clearTimeout(this.restTimer);
     const rest = (this.rest = { uri, version });
     const done = () => {
@@ -67,45 +62,48 @@ export class Prefetcher implements vscode.Disposable {
     };
     this.restTimer = setTimeout(() => {
       this.restTimer = undefined;
-      if (!unmoved() || this.pipeline.inFlight.busy(uri)) {
-        this.log.debug(`rest: not asked (${unmoved() ? 'drafts for the document are being computed' : 'typed or moved'})`);
+      const moved = !unmoved();
+      if (moved || this.pipeline.inFlight.busy(uri)) {
+        this.log.debug(`rest: not asked (${moved ? 'typed or moved' : 'drafts for the document are being computed'})`);
         return done();
       }
-      const cts = new vscode.CancellationTokenSource();
-      const sub = vscode.workspace.onDidChangeTextDocument((e) => {
-        if (e.document === doc && e.contentChanges.length) cts.cancel();
+      // any edit of the document makes them stale
+      void this.background(doc, pos, { kind: 'rest', automatic: true }, () => true).then((res) => {
+        done();
+        // Now in the cache at this position: VS Code asks again and gets them from there.
+        if (res && unmoved()) void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+        else this.log.debug(`rest: not shown (${!res ? 'no drafts' : 'typed or moved'})`);
       });
-      this.pipeline
-        .draftsAt(docInput(doc, pos), { kind: 'rest', automatic: true }, cts.token)
-        .then((res) => {
-          done();
-          // Now in the cache at this position: VS Code asks again and gets them from there.
-          if (res && !cts.token.isCancellationRequested && unmoved()) void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
-          else this.log.debug(`rest: not shown (${!res ? 'no drafts' : 'typed or moved'})`);
-        })
-        .catch(() => undefined)
-        .finally(() => {
-          done();
-          sub.dispose();
-          cts.dispose();
-        });
     }, REST_DELAY_MS);
   }
 
   private run(doc: vscode.TextDocument, pos: vscode.Position, offset: number, first: string): void {
-    const cts = new vscode.CancellationTokenSource();
     // Typing the prefetched draft (insertions at the cursor that spell it) keeps it useful; any other edit
     // makes it stale.
     let typed = '';
+    const stale = (c: vscode.TextDocumentContentChangeEvent): boolean => {
+      if (c.rangeLength === 0 && c.rangeOffset === offset + typed.length && first.startsWith(typed + c.text)) {
+        typed += c.text;
+        return false;
+      }
+      return true;
+    };
+    void this.background(doc, pos, { kind: 'prefetch', insert: { start: offset, text: first } }, stale);
+  }
+
+  /**
+   * Asks the pipeline for drafts at `pos` in the background, cancelled by an edit of the document that `stale` says
+   * makes them useless (every change of an edit is shown to it, in order). Undefined when cancelled or failed.
+   */
+  private background(doc: vscode.TextDocument, pos: vscode.Position, ask: Ask, stale: (c: vscode.TextDocumentContentChangeEvent) => boolean): Promise<Placed | undefined> {
+    const cts = new vscode.CancellationTokenSource();
     const sub = vscode.workspace.onDidChangeTextDocument((e) => {
       if (e.document !== doc) return;
-      for (const c of e.contentChanges) {
-        if (c.rangeLength === 0 && c.rangeOffset === offset + typed.length && first.startsWith(typed + c.text)) typed += c.text;
-        else cts.cancel();
-      }
+      for (const c of e.contentChanges) if (stale(c)) cts.cancel();
     });
-    this.pipeline
-      .draftsAt(docInput(doc, pos), { kind: 'prefetch', insert: { start: offset, text: first } }, cts.token)
+    return this.pipeline
+      .draftsAt(docInput(doc, pos), ask, cts.token)
+      .then((res) => (cts.token.isCancellationRequested ? undefined : res))
       .catch(() => undefined)
       .finally(() => {
         sub.dispose();
@@ -118,4 +116,10 @@ export class Prefetcher implements vscode.Disposable {
     if (this.restTimer) clearTimeout(this.restTimer);
     this.pipeline.inFlight.cancelBackground();
   }
+}
+
+/** The editor still shows `doc` at `version` with its cursor at `pos` (nothing typed or moved since). */
+function stillAt(doc: vscode.TextDocument, version: number, pos: vscode.Position): boolean {
+  const ed = vscode.window.activeTextEditor;
+  return !doc.isClosed && doc.version === version && ed !== undefined && ed.document === doc && ed.selection.active.isEqual(pos);
 }

@@ -3,22 +3,17 @@
  * tokens on the prepared Qwen2 replica (2 KV heads, the append-only store, float activations), with units verified,
  * partly rejected and the store rewound; and a rewound cache has the layout of one grown a token at a time.
  */
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../../src/engine/engine';
-import { prepareModel } from '../../../src/prepare/prepare';
-import { REPLICAS } from '../../helpers/paths';
+import { preparedReplicaCopy } from '../../helpers/replicas';
 import type { CompletionRequest } from '../../../src/protocol';
 
 describe('speculative greedy on the Qwen2 replica (q4)', () => {
   let dir: string;
   let engine: Engine;
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'superdraft-spec-'));
-    cpSync(path.join(REPLICAS, 'qwen2'), dir, { recursive: true });
-    prepareModel(dir);
+    dir = preparedReplicaCopy('qwen2', 'superdraft-spec-');
     engine = await Engine.load({ modelDir: dir, variant: 'q4', device: 'cpu', threads: 1 });
   });
   afterAll(() => {

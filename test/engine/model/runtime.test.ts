@@ -6,25 +6,20 @@
  * must give the same logits whatever the history of the state: decoding at the tip, forking from an older state, a
  * truncated prefix, masked (rejected speculative) entries, growth past the store's capacity, batched copies.
  */
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { preparedReplicaCopy } from '../../helpers/replicas';
 import { readModelConfig } from '../../../src/engine/model/config';
 import { defaultModelDir } from '../../../src/engine/engine';
-import { prepareModel } from '../../../src/prepare/prepare';
 import { ModelRuntime, type KvState } from '../../../src/engine/model/runtime';
-import { REPLICAS } from '../../helpers/paths';
 
 const tmps: string[] = [];
 afterAll(() => {
   for (const d of tmps) rmSync(d, { recursive: true, force: true });
 });
 function preparedReplica(family: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), `superdraft-store-${family}-`));
+  const dir = preparedReplicaCopy(family, `superdraft-store-${family}-`);
   tmps.push(dir);
-  cpSync(path.join(REPLICAS, family), dir, { recursive: true });
-  prepareModel(dir);
   return dir;
 }
 
